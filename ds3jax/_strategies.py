@@ -1,0 +1,381 @@
+"""Inference strategies of Table I: success probability and expected token usage.
+
+Notation (Sec. II-A to II-E): ``q`` = iota_hat * p is the per-step probability of selecting
+and executing the next required skill, ``m`` the number of required skills, ``budget`` the
+total token budget Omega (tokens), ``omega`` the tokens emitted per skill step.  Step
+budgets are continuous: T = budget / omega need not be an integer, and the floors of
+Eq. 29 and 32 are dropped (pass ``floor(...)`` budgets to recover them).
+
+Strategies are frozen dataclasses registered as pytrees; discrete settings (branching
+factor, number of samples) are static fields, so a strategy can be passed straight
+through ``jax.jit`` / ``jax.vmap`` as an argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import ndtr
+
+from ._majority import mv_log_success, mv_success
+from .special import betainc, log_betainc, log_betaincc
+
+__all__ = [
+    "CoT",
+    "ToT",
+    "BestOfN",
+    "MajorityVote",
+    "Strategy",
+    "success",
+    "log_success",
+    "expected_tokens",
+]
+
+
+def _is_concrete(x) -> bool:
+    return isinstance(x, (int, float, np.ndarray, np.number)) and not isinstance(x, bool)
+
+
+def _static_int(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be a Python int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class CoT:
+    """Chain of thought: one sequential trace (Sec. II-B, Eq. 19-28)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ToT:
+    """ToT(1) with ``branching`` parallel candidates per step (Sec. II-C, Eq. 29-31).
+
+    Each step evaluates ``branching`` nodes (b * omega tokens); an oracle keeps a
+    successful branch, so the per-step success probability is 1 - (1 - q)^b and a budget
+    of T steps allows T / b sequential steps.
+    """
+
+    branching: int = dataclasses.field(default=2, metadata=dict(static=True))
+
+    def __post_init__(self):
+        object.__setattr__(self, "branching", _static_int("branching", self.branching))
+
+
+@dataclasses.dataclass(frozen=True)
+class BestOfN:
+    """Best-of-N with an oracle verifier (pass@k), Sec. II-D, Eq. 32-37 and footnote 10.
+
+    ``base`` is the policy each of the ``k`` traces runs (CoT, ToT, ...), each with budget
+    ``budget / k``.  A mixture of k possibly different policies is a tuple of k
+    strategies as ``base``; ``shares`` (optional, length k, non-negative, sum 1) gives
+    the fraction of the total budget each member receives (default: equal shares).
+    Success is 1 - prod_j (1 - psi_j).
+    """
+
+    k: int = dataclasses.field(default=1, metadata=dict(static=True))
+    base: Any = dataclasses.field(default_factory=CoT)
+    shares: Any = None
+
+    def __post_init__(self):
+        k = _static_int("k", self.k)
+        object.__setattr__(self, "k", k)
+        base = self.base
+        if isinstance(base, list):
+            base = tuple(base)
+            object.__setattr__(self, "base", base)
+        if isinstance(base, tuple):
+            if len(base) != k:
+                raise ValueError(f"a mixture base must hold k = {k} strategies, got {len(base)}")
+            for b in base:
+                _check_strategy(b, "base")
+        else:
+            _check_strategy(base, "base")
+        shares = self.shares
+        if isinstance(shares, (list, tuple, np.ndarray)):
+            s = np.asarray(shares, dtype=float)
+            if s.shape != (k,) or np.any(s < 0) or not np.isclose(s.sum(), 1.0):
+                raise ValueError(
+                    f"shares must be k = {k} non-negative budget fractions summing to 1, "
+                    f"got {shares!r}"
+                )
+            object.__setattr__(self, "shares", s)
+
+
+@dataclasses.dataclass(frozen=True)
+class MajorityVote:
+    """Majority voting over k independent traces (Sec. II-E, Eq. 38), random tie-breaking.
+
+    Each trace runs ``base`` with budget ``budget / k`` and answers correctly with the
+    base success probability psi; otherwise it returns wrong answer j with probability
+    ``error_weights[j]`` (non-negative, summing to 1; the alphabet has
+    ``len(error_weights) + 1`` answers).  Costs and tokens are those of BestOfN.
+    """
+
+    k: int = dataclasses.field(default=1, metadata=dict(static=True))
+    base: Any = dataclasses.field(default_factory=CoT)
+    error_weights: Any = (1.0,)
+
+    def __post_init__(self):
+        object.__setattr__(self, "k", _static_int("k", self.k))
+        _check_strategy(self.base, "base")
+        c = self.error_weights
+        if isinstance(c, (list, tuple, np.ndarray, float, int)):
+            c = np.atleast_1d(np.asarray(c, dtype=float))
+            if c.ndim != 1 or np.any(c < 0) or not np.isclose(c.sum(), 1.0):
+                raise ValueError(
+                    "error_weights must be a 1-D array of non-negative probabilities over "
+                    f"the wrong answers summing to 1, got {self.error_weights!r}"
+                )
+            object.__setattr__(self, "error_weights", c)
+
+
+for _cls in (CoT, ToT, BestOfN, MajorityVote):
+    jax.tree_util.register_dataclass(_cls)
+
+Strategy = CoT | ToT | BestOfN | MajorityVote
+_STRATEGY_TYPES = (CoT, ToT, BestOfN, MajorityVote)
+
+
+def _check_strategy(s, name="strategy"):
+    if not isinstance(s, _STRATEGY_TYPES):
+        raise ValueError(
+            f"{name} must be one of CoT(), ToT(branching=b), BestOfN(k=..., base=...), "
+            f"MajorityVote(k=..., base=..., error_weights=...); got {s!r}"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Argument handling
+
+
+def _prepare(strategy, q, m, budget, omega):
+    _check_strategy(strategy)
+    for name, v, ok, allowed in (
+        ("q", q, lambda a: (a >= 0) & (a <= 1), "in [0, 1]"),
+        ("m", m, lambda a: a >= 1, ">= 1"),
+        ("budget", budget, lambda a: a >= 0, ">= 0 (tokens)"),
+        ("omega", omega, lambda a: a > 0, "> 0 (tokens per step)"),
+    ):
+        if _is_concrete(v) and not np.all(ok(np.asarray(v, dtype=float))):
+            raise ValueError(f"{name} must be {allowed}, got {v!r}")
+    dtype = jnp.result_type(q, m, budget, omega, float)
+    return tuple(jnp.asarray(v, dtype) for v in (q, m, budget, omega))
+
+
+def _log1mexp(x):
+    """log(1 - exp(x)) for x <= 0, accurate on both sides of -log 2; -inf at x = 0."""
+    near = x > -0.6931471805599453
+    a = jnp.log(-jnp.expm1(jnp.where(near, x, -1.0)))
+    b = jnp.log1p(-jnp.exp(jnp.where(near, -1.0, x)))
+    return jnp.where(near, a, b)
+
+
+def _chain_args(x, m, steps):
+    """Second incomplete-beta parameter T - m + 1, safe where infeasible (double where)."""
+    n = steps - m + 1
+    feasible = n > 0
+    return feasible, jnp.where(feasible, n, 1.0)
+
+
+def _chain_prob(strategy, q, m, budget, omega):
+    """Per-step success probability x and the number of sequential steps for CoT/ToT."""
+    steps = budget / omega
+    if isinstance(strategy, CoT):
+        return q, steps
+    b = strategy.branching
+    # 1 - (1 - q)^b: expm1/log1p for small q (no cancellation), integer power near q = 1
+    # (finite derivative there); double where keeps the unused branch's gradient finite.
+    small = q < 0.5
+    x_small = -jnp.expm1(b * jnp.log1p(-jnp.where(small, q, 0.0)))
+    x_large = 1.0 - (1.0 - jnp.where(small, 0.5, q)) ** b
+    return jnp.where(small, x_small, x_large), steps / b
+
+
+def _chain_fail_prob(strategy, q):
+    """1 - x = (1 - q)^b, exact where x rounds to 1."""
+    if isinstance(strategy, CoT):
+        return 1.0 - q
+    return (1.0 - q) ** strategy.branching
+
+
+def _chain_logs(strategy, q, m, budget, omega, want_success: bool):
+    """log psi or log(1 - psi) of a chain, each from the side that does not cancel:
+    1 - I_x(m, n) = I_{1-x}(n, m), used with 1 - x = (1 - q)^b where x > 1/2."""
+    x, steps = _chain_prob(strategy, q, m, budget, omega)
+    y = _chain_fail_prob(strategy, q)
+    feasible, n = _chain_args(x, m, steps)
+    low = x <= 0.5
+    x_lo, y_lo = jnp.where(low, x, 0.25), jnp.where(low, 0.25, y)
+    if want_success:
+        val = jnp.where(low, log_betainc(m, n, x_lo), log_betaincc(n, m, y_lo))
+        return jnp.where(feasible, val, -jnp.inf)
+    val = jnp.where(low, log_betaincc(m, n, x_lo), log_betainc(n, m, y_lo))
+    return jnp.where(feasible, val, 0.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Success probability
+
+
+def _success(s, q, m, budget, omega):
+    if isinstance(s, (CoT, ToT)):
+        x, steps = _chain_prob(s, q, m, budget, omega)
+        feasible, n = _chain_args(x, m, steps)
+        return jnp.where(feasible, betainc(m, n, x), 0.0)
+    if isinstance(s, BestOfN):
+        return -jnp.expm1(_log_failure(s, q, m, budget, omega))
+    psi = _success(s.base, q, m, budget / s.k, omega)
+    return mv_success(psi, s.k, jnp.asarray(s.error_weights, psi.dtype))
+
+
+def _log_success(s, q, m, budget, omega):
+    if isinstance(s, (CoT, ToT)):
+        return _chain_logs(s, q, m, budget, omega, want_success=True)
+    if isinstance(s, BestOfN):
+        return _log1mexp(_log_failure(s, q, m, budget, omega))
+    psi = _success(s.base, q, m, budget / s.k, omega)
+    return mv_log_success(psi, s.k, jnp.asarray(s.error_weights, psi.dtype))
+
+
+def _log_failure(s, q, m, budget, omega):
+    """log(1 - psi), accurate where psi is tiny (BoN's 1 - (1 - psi)^k needs it)."""
+    if isinstance(s, (CoT, ToT)):
+        return _chain_logs(s, q, m, budget, omega, want_success=False)
+    if isinstance(s, BestOfN):
+        if isinstance(s.base, tuple):
+            shares = _shares(s, budget.dtype)
+            return sum(
+                _log_failure(b, q, m, budget * shares[j], omega) for j, b in enumerate(s.base)
+            )
+        return s.k * _log_failure(s.base, q, m, budget / s.k, omega)
+    return jnp.log1p(-_success(s, q, m, budget, omega))
+
+
+def _shares(s: BestOfN, dtype):
+    if s.shares is None:
+        return jnp.full((s.k,), 1.0 / s.k, dtype)
+    return jnp.asarray(s.shares, dtype)
+
+
+def success(strategy: Strategy, q, m, budget, omega) -> jax.Array:
+    """Task success probability psi of Table I (Eq. 20, 29, 32, 35, 38, footnote 10).
+
+    - CoT: I_q(m, T - m + 1) with T = budget / omega (Eq. 20); 0 where T - m + 1 <= 0.
+    - ToT(b): I_x(m, T / b - m + 1), x = 1 - (1 - q)^b (Eq. 29).
+    - BestOfN(k, base): 1 - (1 - psi_base(budget / k))^k (Eq. 32, 35), computed as
+      -expm1(k log(1 - psi_base)) from log_betaincc, so small psi does not cancel;
+      mixtures: 1 - prod_j (1 - psi_j(share_j budget)).
+    - MajorityVote(k, base, c): exact Eq. 38 with psi_base(budget / k) as the correct-answer
+      probability (see ``ds3jax._majority``).
+
+    Args:
+      strategy: CoT(), ToT(b), BestOfN(...) or MajorityVote(...).
+      q: per-step success probability iota_hat * p, in [0, 1].
+      m: number of required skills (>= 1; real values allowed).
+      budget: total token budget Omega (tokens).
+      omega: tokens per skill step.
+
+    Arrays broadcast; the result has the broadcast shape and the inputs' float dtype.
+    Differentiable in q, m and budget; gradients are finite everywhere, including the
+    infeasible region (value 0, gradient 0).
+    """
+    return _success(strategy, *_prepare(strategy, q, m, budget, omega))
+
+
+def log_success(strategy: Strategy, q, m, budget, omega) -> jax.Array:
+    """log psi (see :func:`success`), accurate where psi underflows; -inf where infeasible."""
+    return _log_success(strategy, *_prepare(strategy, q, m, budget, omega))
+
+
+# ---------------------------------------------------------------------------------------
+# Expected token usage
+
+
+def _cot_steps_exact(x, m, steps):
+    # E[min(T, K)] for T ~ NB(m, x) (trials to the m-th success), K = steps:
+    # t P(T = t) = (m / x) P(T' = t + 1) with T' ~ NB(m + 1, x), hence
+    # E[min(T, K)] = (m / x) I_x(m + 1, K - m + 1) + K (1 - I_x(m, K - m + 1)).
+    feasible, n = _chain_args(x, m, steps)
+    x_safe = jnp.where(x > 0, x, 1.0)
+    first = jnp.where(feasible & (x > 0), m / x_safe * betainc(m + 1, n, x_safe), 0.0)
+    tail = jnp.where(feasible, jnp.exp(log_betaincc(m, n, x)), 1.0)
+    return first + steps * tail
+
+
+def _cot_steps_gaussian(x, m, steps, z_star):
+    # Eq. 26 in step units: Gaussian approximation of NB(m, x) in |z| <= z*, tails linear.
+    x_safe = jnp.where(x > 0, x, 1.0)
+    mu = m / x_safe
+    degenerate = x >= 1  # no variance: T = m exactly
+    sig = jnp.sqrt(m * (1.0 - jnp.where(degenerate, 0.0, x))) / x_safe
+    z = (steps - mu) / sig
+    mid = mu * ndtr(z) + steps * (1.0 - ndtr(z)) - sig * jnp.exp(-0.5 * z**2) / jnp.sqrt(2 * jnp.pi)
+    val = jnp.where(z < -z_star, steps, jnp.where(z > z_star, mu, mid))
+    val = jnp.where(degenerate, jnp.minimum(mu, steps), val)
+    return jnp.where(x > 0, val, steps)
+
+
+def _cot_steps_linear(x, m, steps):
+    # Eq. 27: min(m / x, K).
+    x_safe = jnp.where(x > 0, x, 1.0)
+    return jnp.where(x > 0, jnp.minimum(m / x_safe, steps), steps)
+
+
+def _tokens(s, q, m, budget, omega, method, z_star):
+    if isinstance(s, (CoT, ToT)):
+        x, steps = _chain_prob(s, q, m, budget, omega)
+        if method == "exact":
+            n = _cot_steps_exact(x, m, steps)
+        elif method == "gaussian":
+            n = _cot_steps_gaussian(x, m, steps, z_star)
+        else:
+            n = _cot_steps_linear(x, m, steps)
+        width = 1 if isinstance(s, CoT) else s.branching
+        return omega * width * n
+    if isinstance(s, BestOfN) and isinstance(s.base, tuple):
+        shares = _shares(s, budget.dtype)
+        return sum(
+            _tokens(b, q, m, budget * shares[j], omega, method, z_star)
+            for j, b in enumerate(s.base)
+        )
+    return s.k * _tokens(s.base, q, m, budget / s.k, omega, method, z_star)
+
+
+def expected_tokens(
+    strategy: Strategy, q, m, budget, omega, method: str = "exact", z_star: float = 2.0
+) -> jax.Array:
+    """Expected generated tokens E[Omega' | Omega] under a token budget (Table I).
+
+    A chain stops at the m-th success or when its budget is spent.  For CoT, with
+    K = budget / omega steps and T ~ NB(m, q):
+
+    - ``"exact"``: omega E[min(T, K)] = omega [(m / q) I_q(m + 1, K - m + 1)
+      + K (1 - I_q(m, K - m + 1))], the closed form of Eq. 23 (no sum over t; exact at
+      integer K, a smooth interpolation between).  Tends to omega m / q (Eq. 24) for
+      large budgets and to the budget (Eq. 25) for small ones.
+    - ``"gaussian"``: the piecewise linear-Gaussian approximation Eq. 26 with cut ``z_star``.
+    - ``"linear"``: min(omega m / q, budget), Eq. 27.
+
+    ToT(b) applies the same with per-step probability 1 - (1 - q)^b, K / b sequential steps
+    and b * omega tokens per step (Eq. 30); BestOfN and MajorityVote use k times the base
+    at budget / k (Eq. 33, 36), mixtures sum their members at their budget shares.
+
+    Returns tokens with the broadcast shape of the arguments.
+    """
+    if method not in ("exact", "gaussian", "linear"):
+        raise ValueError(f"method must be 'exact', 'gaussian' or 'linear', got {method!r}")
+    args = _prepare(strategy, q, m, budget, omega)
+    return _tokens(strategy, *args, method, z_star)
+
+
+def _flatten_members(s) -> Sequence:
+    """Leaf policies of a strategy (used by the FLOP model for mixtures)."""
+    if isinstance(s, BestOfN) and isinstance(s.base, tuple):
+        return s.base
+    return (s,)

@@ -1,0 +1,116 @@
+"""Two-step transfer from pretraining loss to per-skill success (Eq. 2, Eq. 64-66).
+
+Step 1 is the loss law (Eq. 1, :mod:`ds3jax._loss`); step 2 maps the loss to the probability
+p that a visited skill is applied successfully,
+
+    p = a * sigmoid(b (L0 - L)) + d                      (Eq. 2 / Eq. 65)
+
+where L0 is the task's skill difficulty (the loss at which p is half way). DS3 then uses the
+per-step success probability q = iota_hat * p (Eq. 66), with the directionality
+iota_hat = delta + (1 - delta) / M (Eq. 16).
+"""
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._loss import LossLaw, loss
+
+__all__ = [
+    "SigmoidTransfer",
+    "skill_probability",
+    "log_skill_probability",
+    "two_step_probability",
+    "iota_hat",
+]
+
+
+def _concrete(value):
+    return isinstance(value, (int, float, np.ndarray, np.number))
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["a", "b", "d"], meta_fields=[])
+@dataclasses.dataclass(frozen=True)
+class SigmoidTransfer:
+    """Sigmoid map from loss to per-skill success, p = a sigmoid(b (L0 - L)) + d (Eq. 2, 65).
+
+    Attributes:
+      a: amplitude (default 1).
+      b: slope [1/nats] (default 5, as in App. C and App. E-D).
+      d: floor (default 0).
+
+    All three are differentiable leaves. For p to be a probability the range [d, a + d] must
+    lie in [0, 1]; this is checked when the values are concrete (ValueError otherwise).
+
+    App. C-A prints the map as 1/(1 + exp[-a(L0 - L) + d]) with "a = 1, b = 20"; that text is
+    inconsistent with Eq. 2 and Eq. 65, which this class follows (slope b, amplitude a).
+    """
+
+    a: jax.Array | float = 1.0
+    b: jax.Array | float = 5.0
+    d: jax.Array | float = 0.0
+
+    def __post_init__(self):
+        if _concrete(self.a) and _concrete(self.d):
+            a, d = np.asarray(self.a), np.asarray(self.d)
+            if np.any(d < 0) or np.any(a + d > 1) or np.any(a < 0):
+                raise ValueError(
+                    "SigmoidTransfer needs 0 <= d and 0 <= a with a + d <= 1 so that p is a "
+                    f"probability; got a={self.a!r}, d={self.d!r}"
+                )
+
+
+def skill_probability(transfer: SigmoidTransfer, L, L0):
+    """Per-skill success probability p = a sigmoid(b (L0 - L)) + d (Eq. 2 / Eq. 65).
+
+    Args:
+      transfer: :class:`SigmoidTransfer`.
+      L: pretraining loss [nats/token], array_like.
+      L0: task skill difficulty [nats/token], array_like; broadcasts with ``L``.
+
+    Returns:
+      p in [d, a + d], broadcast shape.
+    """
+    z = transfer.b * (jnp.asarray(L0) - jnp.asarray(L))
+    return transfer.a * jax.nn.sigmoid(z) + transfer.d
+
+
+def log_skill_probability(transfer: SigmoidTransfer, L, L0):
+    """log p for :func:`skill_probability`, accurate when p underflows (L far above L0).
+
+    Uses log a + log_sigmoid(z) and adds the floor d with ``logaddexp``.
+    """
+    z = transfer.b * (jnp.asarray(L0) - jnp.asarray(L))
+    log_core = jnp.log(transfer.a) + jax.nn.log_sigmoid(z)
+    d = jnp.asarray(transfer.d)
+    safe_d = jnp.where(d > 0, d, 1.0)
+    return jnp.where(d > 0, jnp.logaddexp(log_core, jnp.log(safe_d)), log_core)
+
+
+def two_step_probability(law: LossLaw, transfer: SigmoidTransfer, N, D, L0):
+    """p(L(N, D), L0): the two-step forecast from (N, D) to per-skill success (Eq. 1 + Eq. 2).
+
+    Args:
+      law: :class:`ds3jax.LossLaw` (step 1).
+      transfer: :class:`SigmoidTransfer` (step 2).
+      N: non-embedding parameters; D: training tokens; L0: skill difficulty [nats/token].
+        All broadcast together.
+    """
+    return skill_probability(transfer, loss(law, N, D), L0)
+
+
+def iota_hat(delta, M):
+    """Directionality iota_hat = delta + (1 - delta) / M (Eq. 16), in [1/M, 1].
+
+    The probability that a step of the skill walk lands on the next required skill when the
+    walk is directed with weight ``delta`` in [0, 1] over ``M`` >= 1 relevant skills.
+    """
+    if _concrete(delta) and np.any((np.asarray(delta) < 0) | (np.asarray(delta) > 1)):
+        raise ValueError(f"delta must lie in [0, 1], got {delta!r}")
+    if _concrete(M) and np.any(np.asarray(M) < 1):
+        raise ValueError(f"M (number of relevant skills) must be >= 1, got {M!r}")
+    delta = jnp.asarray(delta)
+    return delta + (1.0 - delta) / jnp.asarray(M)

@@ -1,0 +1,169 @@
+"""Loaders and validation for pass@k / majority-vote curves and per-problem counts.
+
+* Curves: CSV with two columns ``x`` (= k, number of samples) and ``y`` (accuracy in [0, 1]),
+  as digitised in ``shared/data/ds3_passk``.  Points may be unsorted and duplicated: exact
+  duplicate rows are dropped, repeated k are averaged, and the result is sorted by k.
+* Counts: CSV with columns ``problem, correct, samples`` (one row per problem).
+
+Every problem with the input raises ``ValueError`` naming the file line (1-based, header is
+line 1) or array index and what is allowed.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Curve", "Counts", "load_curve", "load_curves", "load_counts", "make_curve", "make_counts"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Curve:
+    """An accuracy curve: ``k`` (sorted, unique, >= 1) and accuracy ``y`` in [0, 1]; numpy arrays."""
+
+    k: np.ndarray
+    y: np.ndarray
+    name: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Counts:
+    """Per-problem results: ``correct[i]`` of ``samples[i]`` samples were correct."""
+
+    problem: tuple
+    correct: np.ndarray
+    samples: np.ndarray
+    name: str = ""
+
+
+def make_curve(k, y, name: str = "", *, k_tolerance: float = 0.01, where=None) -> Curve:
+    """Validate, deduplicate and sort (k, accuracy) points.
+
+    Args:
+      k: numbers of samples (>= 1).  Values in [1 - k_tolerance, 1) are digitisation noise
+        and are set to 1; anything smaller is an error.
+      y: accuracies in [0, 1].
+      k_tolerance: accepted undershoot of k below 1 (digitised curves start at k ~ 0.99).
+      where: labels for the points in error messages (defaults to "index i").
+    """
+    k = np.asarray(k, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if k.size != y.size:
+        raise ValueError(f"k and y must have the same length, got {k.size} and {y.size}")
+    if k.size == 0:
+        raise ValueError(f"curve {name!r} has no data points")
+    labels = where if where is not None else [f"index {i}" for i in range(k.size)]
+    for i in range(k.size):
+        if not math.isfinite(k[i]) or k[i] < 1.0 - k_tolerance:
+            raise ValueError(f"{name or 'curve'}: {labels[i]}: k = {k[i]:g} must be a number >= 1")
+        if not math.isfinite(y[i]) or y[i] < 0.0 or y[i] > 1.0:
+            raise ValueError(
+                f"{name or 'curve'}: {labels[i]}: accuracy y = {y[i]:g} must lie in [0, 1]"
+            )
+    k = np.maximum(k, 1.0)
+    # exact duplicate rows collapse; the y of a k that appears with different y are averaged
+    pts = np.unique(np.stack([k, y], axis=1), axis=0)
+    uk, inverse = np.unique(pts[:, 0], return_inverse=True)
+    y_sum = np.bincount(inverse, weights=pts[:, 1])
+    y_cnt = np.bincount(inverse)
+    return Curve(k=uk, y=y_sum / y_cnt, name=name)
+
+
+def _read_rows(path: Path):
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.reader(fh)]
+    # keep line numbers, drop blank lines
+    numbered = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(rows) if any(c.strip() for c in r)]
+    if not numbered:
+        raise ValueError(f"{path}: file is empty")
+    return numbered
+
+
+def load_curve(path: str | os.PathLike, *, k_tolerance: float = 0.01) -> Curve:
+    """Read a curve CSV with header ``x, y`` (k, accuracy); see :func:`make_curve`."""
+    path = Path(path)
+    numbered = _read_rows(path)
+    header_line, header = numbered[0]
+    cols = [h.lower() for h in header]
+    if "x" not in cols or "y" not in cols:
+        raise ValueError(f"{path}: line {header_line}: header must name columns x and y, got {header}")
+    ix, iy = cols.index("x"), cols.index("y")
+    ks, ys, where = [], [], []
+    for line, row in numbered[1:]:
+        try:
+            ks.append(float(row[ix]))
+            ys.append(float(row[iy]))
+        except (ValueError, IndexError):
+            raise ValueError(f"{path}: line {line}: expected two numbers x, y, got {row}") from None
+        where.append(f"line {line}")
+    if not ks:
+        raise ValueError(f"{path}: file has a header but no data rows")
+    return make_curve(ks, ys, name=path.stem, k_tolerance=k_tolerance, where=where)
+
+
+def load_curves(directory: str | os.PathLike, pattern: str = "*.csv", **kw) -> dict[str, Curve]:
+    """Load every curve CSV in ``directory`` matching ``pattern`` (files without x, y skipped)."""
+    out = {}
+    for p in sorted(Path(directory).glob(pattern)):
+        with open(p) as fh:
+            head = [h.strip().lower() for h in fh.readline().split(",")]
+        if head[:2] == ["x", "y"]:
+            out[p.stem] = load_curve(p, **kw)
+    return out
+
+
+def make_counts(correct, samples, problem=None, name: str = "", *, where=None) -> Counts:
+    """Validate per-problem counts: integers with 0 <= correct <= samples and samples >= 1."""
+    c = np.asarray(correct, dtype=float).ravel()
+    n = np.asarray(samples, dtype=float).ravel()
+    if c.size != n.size:
+        raise ValueError(f"correct and samples must have the same length, got {c.size}, {n.size}")
+    if c.size == 0:
+        raise ValueError(f"{name or 'counts'}: no problems")
+    labels = where if where is not None else [f"index {i}" for i in range(c.size)]
+    for i in range(c.size):
+        lab = f"{name or 'counts'}: {labels[i]}"
+        if not (math.isfinite(n[i]) and n[i] == int(n[i]) and n[i] >= 1):
+            raise ValueError(f"{lab}: samples = {n[i]:g} must be an integer >= 1")
+        if not (math.isfinite(c[i]) and c[i] == int(c[i]) and c[i] >= 0):
+            raise ValueError(f"{lab}: correct = {c[i]:g} must be an integer >= 0")
+        if c[i] > n[i]:
+            raise ValueError(f"{lab}: correct = {int(c[i])} exceeds samples = {int(n[i])}")
+    problem = tuple(problem) if problem is not None else tuple(range(c.size))
+    return Counts(problem, c.astype(np.int64), n.astype(np.int64), name)
+
+
+def load_counts(path: str | os.PathLike) -> Counts:
+    """Read per-problem counts from a CSV with columns ``problem, correct, samples``."""
+    path = Path(path)
+    numbered = _read_rows(path)
+    header_line, header = numbered[0]
+    cols = [h.lower() for h in header]
+    missing = [c for c in ("problem", "correct", "samples") if c not in cols]
+    if missing:
+        raise ValueError(
+            f"{path}: line {header_line}: header must have columns problem, correct, samples; "
+            f"missing {missing}"
+        )
+    ip, ic, i_n = (cols.index(c) for c in ("problem", "correct", "samples"))
+    probs, cs, ns, where = [], [], [], []
+    for line, row in numbered[1:]:
+        try:
+            probs.append(row[ip])
+            cs.append(float(row[ic]))
+            ns.append(float(row[i_n]))
+        except (ValueError, IndexError):
+            raise ValueError(
+                f"{path}: line {line}: expected problem, integer correct, integer samples; got {row}"
+            ) from None
+        where.append(f"line {line}")
+    if not cs:
+        raise ValueError(f"{path}: file has a header but no data rows")
+    return make_counts(cs, ns, probs, name=path.stem, where=where)

@@ -1,0 +1,344 @@
+"""Fitting task populations to pass@k curves and to per-problem counts (App. E-B).
+
+* :func:`fit_passk_curve`: bounded nonlinear least squares of Eq. 59 to (k, pass@k) points,
+  as in App. E-B (alpha, beta > 0, 0 < A <= 1), or the minimax (smallest worst-case error)
+  variant.  Residuals and Jacobians are jitted JAX functions handed to scipy.
+* :func:`fit_passk_counts`: maximum likelihood of the beta-binomial with a zero mass for
+  per-problem data (c_i correct of n_i samples):
+
+      P(c_i) = (1 - A) 1{c_i = 0} + A C(n_i, c_i) B(alpha + c_i, beta + n_i - c_i) / B(alpha, beta),
+
+  the exact marginal of Eq. 58 under binomial sampling.
+
+Both return a :class:`PopulationFit` with the fitted :class:`BetaPopulation`, standard errors
+from the inverse Hessian (Gauss-Newton J^T J / s^2 for least squares, observed information
+for maximum likelihood), and goodness-of-fit numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.optimize as so
+from jax.scipy.special import gammaln
+
+from ._data import Counts, Curve, make_counts, make_curve
+from ._passk import BetaPopulation, log_gamma_ratio, passk, passk_from_counts
+
+__all__ = [
+    "PopulationFit",
+    "fit_passk_curve",
+    "fit_passk_counts",
+    "betabinom_zero_loglik",
+]
+
+_NAMES = ("alpha", "beta", "solvable")
+
+
+@dataclasses.dataclass(frozen=True)
+class PopulationFit:
+    """Result of a population fit.
+
+    Attributes:
+      population: fitted :class:`BetaPopulation` (float64 scalars).
+      stderr: standard error of each parameter (dict: alpha, beta, solvable); 0 for a
+        parameter held at a bound.
+      cov: covariance matrix in the order of ``names`` (NaN rows/cols for parameters at a bound).
+      names: parameter names.
+      rmse, max_abs_error: curve fits: root-mean-square and largest |model - data|
+        (counts fits: the same between the fitted pass@k and the unbiased estimate at
+        k = 1..min n).
+      loglik, aic: counts fits only (None for curve fits).
+      n_obs: number of data points / problems.
+      at_bound: names of parameters that ended on a bound (e.g. solvable = 1).
+      success, message: optimiser status.
+    """
+
+    population: BetaPopulation
+    stderr: dict
+    cov: np.ndarray
+    names: tuple
+    rmse: float
+    max_abs_error: float
+    n_obs: int
+    at_bound: tuple = ()
+    loglik: float | None = None
+    aic: float | None = None
+    success: bool = True
+    message: str = ""
+
+    def passk(self, k):
+        """Fitted pass@k at any k (including far beyond the fitted range)."""
+        return passk(self.population, k)
+
+
+# ----------------------------------------------------------------------------- curve fits
+
+# theta = (log alpha, log beta, A)
+_LOWER = np.array([np.log(1e-3), np.log(1e-3), 1e-6])
+_UPPER = np.array([np.log(1e3), np.log(1e6), 1.0])
+
+
+def _pop_from_theta(th):
+    return BetaPopulation(jnp.exp(th[0]), jnp.exp(th[1]), th[2])
+
+
+@jax.jit
+def _curve_residual(th, k, y):
+    return passk(_pop_from_theta(th), k) - y
+
+
+def _pad(v, fill):
+    # pad to a multiple of 32 points so curves of similar length share one compilation
+    size = -(-v.size // 32) * 32
+    return np.concatenate([v, np.full(size - v.size, fill)])
+
+
+_curve_jac = jax.jit(jax.jacfwd(_curve_residual))
+
+
+@jax.jit
+def _curve_residual_natural(p, k, y):
+    return passk(BetaPopulation(p[0], p[1], p[2]), k) - y
+
+
+_curve_jac_natural = jax.jit(jax.jacfwd(_curve_residual_natural))
+
+
+def _default_starts(y):
+    top = float(np.clip(np.max(y), 1e-3, 1.0))
+    return [
+        (np.log(0.3), np.log(3.0), top),
+        (np.log(0.1), np.log(1.0), min(1.0, top + 0.02)),
+        (np.log(1.0), np.log(10.0), top),
+        (np.log(0.5), np.log(0.5), top),
+    ]
+
+
+def _lsq_cov(p, k, y, npts, at_bound):
+    """Gauss-Newton covariance s^2 (J^T J)^-1 over the free parameters, natural scale."""
+    r = np.asarray(_curve_residual_natural(p, k, y))[:npts]
+    J = np.asarray(_curve_jac_natural(p, k, y))[:npts]
+    free = np.array([n not in at_bound for n in _NAMES])
+    dof = max(r.size - int(free.sum()), 1)
+    s2 = float(r @ r) / dof
+    cov = np.full((3, 3), np.nan)
+    Jf = J[:, free]
+    cov_f = s2 * np.linalg.pinv(Jf.T @ Jf)
+    cov[np.ix_(free, free)] = cov_f
+    return cov
+
+
+def fit_passk_curve(curve, y=None, *, loss: str = "l2", starts=None) -> PopulationFit:
+    """Fit the Beta + point-mass pass@k law (Eq. 59) to a curve (App. E-B).
+
+    Args:
+      curve: a :class:`Curve` (e.g. from :func:`load_curve`) or an array of k (then pass y).
+      y: pass@k values when ``curve`` is an array of k.
+      loss: ``"l2"`` (the paper's least squares; scipy ``least_squares``, trust-region
+        reflective with bounds alpha in [1e-3, 1e3], beta in [1e-3, 1e6], A in (0, 1]) or
+        ``"max"`` (minimise the largest absolute error, SLSQP on the epigraph form, started
+        from the l2 solution).
+      starts: optional initial (log alpha, log beta, A) triples; the best result is kept.
+
+    Returns a :class:`PopulationFit`; standard errors from the Gauss-Newton Hessian at the
+    optimum (residual variance RSS / (n - p)).
+    """
+    if not isinstance(curve, Curve):
+        curve = make_curve(curve, y)
+    if loss not in ("l2", "max"):
+        raise ValueError(f"loss must be 'l2' or 'max', got {loss!r}")
+    k = jnp.asarray(curve.k, dtype=jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
+    yy = jnp.asarray(curve.y, dtype=k.dtype)
+    if curve.k.size < 3:
+        raise ValueError(f"{curve.name or 'curve'}: need at least 3 points to fit 3 parameters")
+
+    npts = curve.k.size
+    kp = jnp.asarray(_pad(curve.k, 1.0), k.dtype)
+    yp = jnp.asarray(_pad(curve.y, 0.0), k.dtype)
+    fun = lambda th: np.asarray(_curve_residual(jnp.asarray(th, k.dtype), kp, yp), float)[:npts]
+    jac = lambda th: np.asarray(_curve_jac(jnp.asarray(th, k.dtype), kp, yp), float)[:npts]
+    best = None
+    for x0 in starts if starts is not None else _default_starts(curve.y):
+        x0 = np.clip(np.asarray(x0, float), _LOWER + 1e-9, _UPPER - 1e-9)
+        sol = so.least_squares(fun, x0, jac=jac, bounds=(_LOWER, _UPPER), x_scale="jac")
+        if best is None or sol.cost < best.cost:
+            best = sol
+    th, ok, msg = best.x, bool(best.success), str(best.message)
+
+    if loss == "max":
+        n = curve.k.size
+        ones = np.ones((n, 1))
+
+        def cons(z):
+            r = fun(z[:3])
+            return np.concatenate([z[3] - r, z[3] + r])
+
+        def cons_jac(z):
+            J = jac(z[:3])
+            return np.vstack([np.hstack([-J, ones]), np.hstack([J, ones])])
+
+        z0 = np.append(th, np.max(np.abs(best.fun)))
+        sol = so.minimize(
+            lambda z: z[3],
+            z0,
+            jac=lambda z: np.array([0.0, 0.0, 0.0, 1.0]),
+            constraints=[{"type": "ineq", "fun": cons, "jac": cons_jac}],
+            bounds=list(zip(_LOWER, _UPPER)) + [(0.0, 1.0)],
+            method="SLSQP",
+            options={"maxiter": 500, "ftol": 1e-12},
+        )
+        if np.max(np.abs(fun(sol.x[:3]))) < np.max(np.abs(best.fun)):
+            th, ok, msg = sol.x[:3], bool(sol.success), str(sol.message)
+
+    p = np.array([np.exp(th[0]), np.exp(th[1]), th[2]])
+    at_bound = tuple(
+        n for n, v, lo, hi in zip(_NAMES, th, _LOWER, _UPPER) if v <= lo + 1e-7 or v >= hi - 1e-7
+    )
+    cov = _lsq_cov(jnp.asarray(p, k.dtype), kp, yp, npts, at_bound)
+    r = fun(th)
+    return PopulationFit(
+        population=BetaPopulation(*(jnp.asarray(v, k.dtype) for v in p)),
+        stderr={n: (0.0 if n in at_bound else float(np.sqrt(cov[i, i]))) for i, n in enumerate(_NAMES)},
+        cov=cov,
+        names=_NAMES,
+        rmse=float(np.sqrt(np.mean(r**2))),
+        max_abs_error=float(np.max(np.abs(r))),
+        n_obs=int(curve.k.size),
+        at_bound=at_bound,
+        success=ok,
+        message=msg,
+    )
+
+
+# ----------------------------------------------------------------------------- counts fits
+
+
+def betabinom_zero_loglik(population: BetaPopulation, correct, samples):
+    """Per-problem log-likelihood log P(c_i | n_i) of the beta-binomial with zero mass 1 - A.
+
+    log[(1 - A) 1{c = 0} + A C(n, c) B(alpha + c, beta + n - c) / B(alpha, beta)];
+    differentiable in alpha, beta, A.  Shapes broadcast.
+    """
+    a = jnp.asarray(population.alpha)
+    b = jnp.asarray(population.beta)
+    A = jnp.asarray(population.solvable)
+    c = jnp.asarray(correct, dtype=jnp.result_type(a, float))
+    n = jnp.asarray(samples, dtype=c.dtype)
+    log_choose = gammaln(n + 1) - gammaln(c + 1) - gammaln(n - c + 1)
+    # B(a + c, b + n - c) / B(a, b) as log-gamma ratios (no large lgamma differences)
+    lbb = log_choose - log_gamma_ratio(a, c) - log_gamma_ratio(b, n - c) + log_gamma_ratio(a + b, n)
+    with_zero = jnp.logaddexp(jnp.log1p(-jnp.minimum(A, 1.0)), jnp.log(A) + lbb)
+    return jnp.where(c == 0, with_zero, jnp.log(A) + lbb)
+
+
+def _nll_theta(th, c, n, zero_mass):
+    A = jax.nn.sigmoid(th[2]) if zero_mass else jnp.ones_like(th[2])
+    pop = BetaPopulation(jnp.exp(th[0]), jnp.exp(th[1]), A)
+    return -jnp.sum(betabinom_zero_loglik(pop, c, n))
+
+
+_nll_vg = jax.jit(jax.value_and_grad(_nll_theta), static_argnums=3)
+
+
+def _fd_hessian(th, c, n, zero_mass, dtype, h=1e-5):
+    """Hessian of the negative log-likelihood in theta by central differences of the exact
+    jitted gradient (compiling a second-derivative graph costs more than the fit itself)."""
+    g = lambda t: np.asarray(_nll_vg(jnp.asarray(t, dtype), c, n, zero_mass)[1], float)
+    H = np.zeros((3, 3))
+    for i in range(3):
+        e = np.zeros(3)
+        e[i] = h
+        H[:, i] = (g(th + e) - g(th - e)) / (2 * h)
+    return 0.5 * (H + H.T)
+
+
+def _moment_start(c, n):
+    pos = c > 0
+    A0 = float(np.clip(pos.mean() * 1.05, 0.05, 0.99)) if pos.any() else 0.5
+    phat = (c / n)[pos] if pos.any() else np.array([0.1])
+    m = float(np.clip(phat.mean(), 1e-3, 1 - 1e-3))
+    v = float(max(phat.var(), 1e-4))
+    s = max(m * (1 - m) / v - 1.0, 0.1)
+    return np.log(max(m * s, 1e-2)), np.log(max((1 - m) * s, 1e-2)), A0
+
+
+def fit_passk_counts(counts, samples=None, *, zero_mass: bool = True) -> PopulationFit:
+    """Maximum-likelihood Beta + point-mass population from per-problem counts.
+
+    Args:
+      counts: a :class:`Counts` (e.g. from :func:`load_counts`) or an array of correct counts
+        c_i (then pass ``samples``).
+      samples: numbers of samples n_i per problem (scalar or array).
+      zero_mass: fit A (the fraction of solvable problems); False fixes A = 1.
+
+    Optimises (log alpha, log beta, logit A) with L-BFGS-B on the jitted exact likelihood and
+    gradient; standard errors come from the inverse observed information (the Hessian of the
+    negative log-likelihood in alpha, beta, A).  If A ends at 1 it is reported at the bound
+    with standard error 0 and the other two errors are computed with A fixed.
+
+    Goodness of fit: ``loglik``, ``aic``, and ``rmse`` / ``max_abs_error`` between the fitted
+    pass@k and the mean unbiased estimate at k = 1..min(n_i).
+    """
+    if not isinstance(counts, Counts):
+        c_arr = np.asarray(counts)
+        n_arr = np.broadcast_to(np.asarray(samples), c_arr.shape)
+        counts = make_counts(c_arr, n_arr)
+    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    c = jnp.asarray(counts.correct, dtype)
+    n = jnp.asarray(counts.samples, dtype)
+    if not np.any(counts.correct > 0):
+        raise ValueError("no problem has a correct sample: alpha and beta are not identifiable")
+
+    la, lb, A0 = _moment_start(counts.correct.astype(float), counts.samples.astype(float))
+    starts = [(la, lb, np.log(A0 / (1 - A0))), (np.log(0.5), np.log(2.0), 2.0)]
+    best = None
+    for x0 in starts:
+        sol = so.minimize(
+            lambda th: tuple(np.asarray(v, float) for v in _nll_vg(jnp.asarray(th, dtype), c, n, zero_mass)),
+            np.asarray(x0, float),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(np.log(1e-4), np.log(1e4)), (np.log(1e-4), np.log(1e7)), (-30.0, 30.0)],
+            options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-9},
+        )
+        if best is None or sol.fun < best.fun:
+            best = sol
+    th = best.x
+    A = float(1.0 / (1.0 + np.exp(-th[2]))) if zero_mass else 1.0
+    p = np.array([np.exp(th[0]), np.exp(th[1]), A])
+    at_bound = () if (zero_mass and A < 1 - 1e-6) else ("solvable",)
+    # Covariance in theta = (log alpha, log beta, logit A), mapped to (alpha, beta, A) by the
+    # delta method (exact for the Hessian at a stationary point).
+    H = _fd_hessian(th, c, n, zero_mass, dtype)
+    free = np.array([nm not in at_bound for nm in _NAMES])
+    jac = np.array([p[0], p[1], A * (1.0 - A)])
+    cov = np.full((3, 3), np.nan)
+    cov_t = np.linalg.pinv(H[np.ix_(free, free)])
+    cov[np.ix_(free, free)] = jac[free][:, None] * cov_t * jac[free][None, :]
+    loglik = -float(best.fun)
+    n_par = int(free.sum())
+
+    pop = BetaPopulation(*(jnp.asarray(v, dtype) for v in p))
+    kmax = int(np.min(counts.samples))
+    ks = np.unique(np.round(np.geomspace(1, kmax, min(kmax, 40))))
+    emp = np.asarray(passk_from_counts(c, n, jnp.asarray(ks, dtype)))
+    r = np.asarray(passk(pop, jnp.asarray(ks, dtype))) - emp
+    return PopulationFit(
+        population=pop,
+        stderr={nm: (0.0 if nm in at_bound else float(np.sqrt(cov[i, i]))) for i, nm in enumerate(_NAMES)},
+        cov=cov,
+        names=_NAMES,
+        rmse=float(np.sqrt(np.mean(r**2))),
+        max_abs_error=float(np.max(np.abs(r))),
+        n_obs=int(c.size),
+        at_bound=at_bound,
+        loglik=loglik,
+        aic=2 * n_par - 2 * loglik,
+        success=bool(best.success),
+        message=str(best.message),
+    )
+

@@ -1,0 +1,213 @@
+"""pass@k (best-of-k with an oracle verifier) over a population of tasks (Sec. III-D, App. E-A).
+
+A task with per-sample success probability psi is solved by at least one of k independent
+samples with probability 1 - (1 - psi)^k.  Averaging over the task population f(psi):
+
+    Psi_BoN(k) = 1 - int_0^1 (1 - psi)^k f(psi) dpsi                       (Eq. 56-57)
+
+For the Beta + point-mass population f = (1 - A) delta(psi) + A Beta(psi; alpha, beta):
+
+    Psi_BoN(k) = A (1 - B(alpha, beta + k) / B(alpha, beta))                 (Eq. 58-59)
+               ~ A (1 - Gamma(alpha + beta) / Gamma(beta) k^-alpha),  k -> inf  (App. E-A)
+
+The beta ratio is evaluated as a log-gamma ratio that never subtracts two large lgamma
+values, so it stays accurate for k up to 1e15 and beyond.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import gammaln
+
+from ..special import betainc
+
+__all__ = [
+    "BetaPopulation",
+    "DiscretePopulation",
+    "passk",
+    "log_failure",
+    "passk_asymptote",
+    "passk_unbiased",
+    "passk_from_counts",
+    "log_gamma_ratio",
+    "population_pdf",
+    "population_cdf",
+]
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class BetaPopulation:
+    """Task population f(psi) = (1 - A) delta(psi) + A Beta(psi; alpha, beta)  (Eq. 58).
+
+    Fields (arrays or floats, broadcasting against each other):
+      alpha, beta: Beta shape parameters (> 0).  alpha is the large-k power-law exponent.
+      solvable: A in [0, 1], the fraction of tasks with non-zero success probability.
+    """
+
+    alpha: jax.Array
+    beta: jax.Array
+    solvable: jax.Array = 1.0
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class DiscretePopulation:
+    """A finite task population: task i has success probability psi[..., i], weight weights[..., i].
+
+    The weights are the task frequencies phi (Eq. 56) and should sum to 1 over the last axis.
+    """
+
+    psi: jax.Array
+    weights: jax.Array
+
+
+def _float(x):
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.result_type(float))
+    return x
+
+
+# Stirling remainder lgamma(z) - [(z - 1/2) log z - z + log(2 pi)/2] = sum_j B_2j / (2j(2j-1) z^(2j-1));
+# six terms give an absolute error below 1e-15 for z >= 10.
+_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360)
+_SHIFT = 10
+
+
+def _stirling_remainder(z):
+    w = 1.0 / z
+    w2 = w * w
+    acc = jnp.full_like(z, _STIRLING[-1])
+    for c in _STIRLING[-2::-1]:
+        acc = acc * w2 + c
+    return w * acc
+
+
+def log_gamma_ratio(z, a):
+    """log Gamma(z) - log Gamma(z + a) for z > 0, a >= 0, without cancellation.
+
+    Shifts z up by 10 (Gamma(z) = Gamma(z + 10) / prod_i (z + i)) and uses Stirling's series
+    with the O(z log z) terms cancelled analytically:
+
+        lgamma(z) - lgamma(z + a) = -a log z - (z + a - 1/2) log1p(a / z) + a
+                                    + Delta(z) - Delta(z + a),      z >= 10.
+
+    The absolute error is ~1e-15 (float64) for any z, a, so exp of it is accurate to ~1e-15
+    relative even when both lgamma values are ~1e16.  Differentiable in z and a.
+    """
+    z, a = jnp.broadcast_arrays(_float(z), _float(a))
+    zs = z + _SHIFT
+    shift = sum(jnp.log1p(a / (z + i)) for i in range(_SHIFT))
+    core = (
+        -a * jnp.log(zs)
+        - (zs + a - 0.5) * jnp.log1p(a / zs)
+        + a
+        + _stirling_remainder(zs)
+        - _stirling_remainder(zs + a)
+    )
+    return core + shift
+
+
+def _beta_log_failure(pop: BetaPopulation, k):
+    """log B(alpha, beta + k) / B(alpha, beta): log P(all k samples fail | solvable task)."""
+    alpha, beta, k = _float(pop.alpha), _float(pop.beta), _float(k)
+    return log_gamma_ratio(beta + k, alpha) - log_gamma_ratio(beta, alpha)
+
+
+def passk(population, k):
+    """pass@k of a task population: Psi_BoN(k) (Eq. 57 / Eq. 59).
+
+    Args:
+      population: :class:`BetaPopulation` (closed form, Eq. 59) or :class:`DiscretePopulation`
+        (Eq. 56: sum_i w_i (1 - (1 - psi_i)^k)).
+      k: number of samples (> 0, real values allowed), broadcasting against the population.
+
+    Returns the probability that at least one of k samples is correct, averaged over tasks.
+    Float64 accuracy ~1e-15 relative for every k (the k -> inf tail 1 - Psi is also accurate:
+    see :func:`log_failure`).  Float32 ~1e-6.
+    """
+    if isinstance(population, BetaPopulation):
+        a = _float(population.solvable)
+        return -a * jnp.expm1(_beta_log_failure(population, k))
+    if isinstance(population, DiscretePopulation):
+        psi, w = _float(population.psi), _float(population.weights)
+        k = _float(k)[..., None]
+        return jnp.sum(w * -jnp.expm1(k * jnp.log1p(-psi)), axis=-1)
+    raise TypeError(f"population must be BetaPopulation or DiscretePopulation, got {population!r}")
+
+
+def log_failure(population, k):
+    """log(1 - pass@k): log of the expected fraction of tasks with no correct sample in k.
+
+    For the Beta + point mass, log[(1 - A) + A B(alpha, beta + k) / B(alpha, beta)], accurate
+    when the failure probability is tiny (A = 1, k large).
+    """
+    if isinstance(population, BetaPopulation):
+        a = _float(population.solvable)
+        lf = _beta_log_failure(population, k)
+        return jnp.logaddexp(jnp.log1p(-a), jnp.log(a) + lf)
+    if isinstance(population, DiscretePopulation):
+        psi, w = _float(population.psi), _float(population.weights)
+        k = _float(k)[..., None]
+        return jax.scipy.special.logsumexp(k * jnp.log1p(-psi), b=w, axis=-1)
+    raise TypeError(f"population must be BetaPopulation or DiscretePopulation, got {population!r}")
+
+
+def passk_asymptote(population: BetaPopulation, k):
+    """Large-k power law of Eq. 59 (App. E-A): A (1 - C k^-alpha), C = Gamma(alpha+beta)/Gamma(beta).
+
+    The relative error of the failure term is O(1/k); use :func:`passk` for exact values.
+    """
+    alpha, beta, a = _float(population.alpha), _float(population.beta), _float(population.solvable)
+    log_c = gammaln(alpha + beta) - gammaln(beta)
+    return a * (1.0 - jnp.exp(log_c - alpha * jnp.log(_float(k))))
+
+
+def passk_unbiased(correct, samples, k):
+    """Unbiased pass@k estimate of one problem from c correct out of n samples.
+
+        pass@k = 1 - C(n - c, k) / C(n, k)           (k <= n; 1 when n - c < k)
+
+    computed as exp of log-gamma ratios, so n up to 1e9 and k near n lose nothing.
+    Arguments broadcast; ``k`` must not exceed ``samples`` (checked when concrete).
+    """
+    if all(isinstance(v, (int, float, np.ndarray, np.number, list)) for v in (correct, samples, k)):
+        c_, n_, k_ = (np.asarray(v) for v in (correct, samples, k))
+        if np.any(k_ < 1) or np.any(k_ > n_):
+            raise ValueError("k must satisfy 1 <= k <= samples for the unbiased pass@k estimator")
+        if np.any(c_ < 0) or np.any(c_ > n_):
+            raise ValueError("correct must satisfy 0 <= correct <= samples")
+    c, n, k = jnp.broadcast_arrays(_float(correct), _float(samples), _float(k))
+    fail = n - c
+    ok = fail >= k
+    safe_fail = jnp.where(ok, fail, k)
+    # C(n-c, k)/C(n, k) = [Gamma(n-c+1)/Gamma(n-c-k+1)] [Gamma(n-k+1)/Gamma(n+1)]
+    log_ratio = -log_gamma_ratio(safe_fail - k + 1, k) + log_gamma_ratio(n - k + 1, k)
+    return jnp.where(ok, -jnp.expm1(log_ratio), 1.0)
+
+
+def passk_from_counts(correct, samples, k):
+    """Mean unbiased pass@k over problems: correct, samples of shape [P]; k of any shape."""
+    c = _float(correct)
+    n = _float(samples)
+    kk = _float(k)
+    return jnp.mean(passk_unbiased(c, n, kk[..., None]), axis=-1)
+
+
+def population_pdf(population: BetaPopulation, psi):
+    """Density of the continuous part, A Beta(psi; alpha, beta); the atom 1 - A sits at psi = 0."""
+    alpha, beta, a = _float(population.alpha), _float(population.beta), _float(population.solvable)
+    psi = _float(psi)
+    logpdf = jax.scipy.stats.beta.logpdf(psi, alpha, beta)
+    return a * jnp.exp(logpdf)
+
+
+def population_cdf(population: BetaPopulation, psi):
+    """P(task success rate <= psi) = (1 - A) + A I_psi(alpha, beta), psi in [0, 1]."""
+    alpha, beta, a = _float(population.alpha), _float(population.beta), _float(population.solvable)
+    return (1.0 - a) + a * betainc(alpha, beta, _float(psi))

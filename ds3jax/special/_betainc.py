@@ -1,0 +1,350 @@
+"""Regularized incomplete beta I_x(a, b) in log space, differentiable in a, b and x.
+
+Algorithm
+---------
+For each point one side is computed directly and the other as ``log1p(-exp(.))`` of it, so
+neither small tail is ever formed as ``1 - (something close to 1)``:
+
+* lower side, ``x <= (a + 1)/(a + b + 2)``:
+  ``I = exp(P) / (a G)`` with the classical continued fraction
+  ``G = 1 + c_1/(1 + c_2/(1 + ...))``, ``c_{2m+1} = -(a+m)(a+b+m)x/((a+2m)(a+2m+1))``,
+  ``c_{2m} = m(b-m)x/((a+2m-1)(a+2m))``;
+* upper side with ``b <= a``: the same fraction for ``1 - I = I_{1-x}(b, a)``;
+* upper side with ``b > a``: ``1 - I = exp(P) / (x b G)`` with the Gauss fraction of
+  ``2F1(1 - a, 1; b + 1; -(1-x)/x)``, whose coefficients are all positive once past
+  ``n = a - 1`` and stay well conditioned when b is huge (the swapped classical fraction
+  loses ~1e-10 relative at b ~ 1e7 because its partial denominators cancel).
+
+``P = a log x + b log(1-x) - log B(a, b)`` comes from :func:`log_prefactor` (no lgamma
+differences). For integer ``a`` both upper-side fractions terminate after ``a`` steps: the
+finite binomial sum ``1 - I_x(m, b) = sum_{j<m} C(m+b-1, j) x^j (1-x)^(m+b-1-j)`` is evaluated
+exactly, for real ``b``.
+
+Derivatives are supplied by ``jax.custom_jvp`` rules. With respect to ``x`` they are closed
+forms (the beta density). With respect to ``a`` and ``b`` they are carried through the same
+fraction in forward mode, and the loop stops only when the value *and* every carried
+derivative have converged (a value-only stop test gives wrong ``a``-gradients at integer
+``a``, where the value fraction terminates early). Second derivatives use a second-order
+forward sweep, so ``jax.grad``, ``jax.hessian`` and ``jax.grad(jax.grad(.))`` all work.
+
+Accuracy (float64): about 1e-14 relative for values and logs; first derivatives ~1e-12;
+second derivatives ~1e-9. Float32 inputs give float32 results accurate to ~1e-6 relative
+(limited by float32 itself). Out-of-domain inputs (a <= 0, b <= 0, x outside [0, 1], NaN)
+give NaN.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ._elementary import log1p
+from ._fractions import GAUSS as _GAUSS
+from ._fractions import GAUSS_LOWER as _GAUSS_LOWER
+from ._fractions import LOWER as _LOWER
+from ._fractions import SWAPPED as _SWAPPED
+from ._fractions import (
+    choose_mode,
+    log_fraction,
+    log_fraction_grad,
+    log_fraction_hessian,
+)
+from ._logbeta import log_prefactor
+
+__all__ = ["betainc", "log_betainc", "log_betaincc"]
+
+# ----------------------------------------------------------------------------- assembling
+
+# Points are processed in blocks of this many: each block's loop stops as soon as its own
+# slowest point has converged, and the loop state stays in cache.
+_BLOCK = 2048
+
+
+def _blockwise(fn, *arrays):
+    """Apply an elementwise ``fn`` (arrays -> pytree of arrays) block by block."""
+    shape = arrays[0].shape
+    size = arrays[0].size
+    if size <= _BLOCK:
+        return fn(*arrays)
+    nblk = -(-size // _BLOCK)
+    pad = nblk * _BLOCK - size
+    # padding lanes get a harmless interior point
+    fills = (1.0, 1.0, 0.5)
+    flat = [
+        jnp.concatenate([v.ravel(), jnp.full((pad,), f, v.dtype)]).reshape(nblk, _BLOCK)
+        for v, f in zip(arrays, fills)
+    ]
+    out = jax.lax.map(lambda args: fn(*args), tuple(flat))
+    return jax.tree.map(
+        lambda o: o.reshape((nblk * _BLOCK,) + o.shape[2:])[:size].reshape(shape + o.shape[2:]), out
+    )
+
+
+def _elementwise_hessian(fn, ab, basis):
+    """(aa, ab, bb) second derivatives of an elementwise fn(ab) -> (u, v), by nested jvp."""
+    out = []
+    for i, k in ((0, 0), (0, 1), (1, 1)):
+        first = lambda ab_, i=i: jax.jvp(fn, (ab_,), (basis[i],))[1]
+        out.append(jax.jvp(first, (ab,), (basis[k],))[1])
+    return tuple(jnp.stack([o[n] for o in out]) for n in range(2))
+
+
+def _safe_inputs(a, b, x):
+    dt = x.dtype
+    valid = (a > 0) & (b > 0) & (x >= 0) & (x <= 1)
+    interior = valid & (x > 0) & (x < 1)
+    half = jnp.asarray(0.5, dt)
+    a_s = jnp.where(valid, a, 1.0)
+    b_s = jnp.where(valid, b, 1.0)
+    x_s = jnp.where(interior, x, half)
+    return a_s, b_s, x_s, valid, interior
+
+
+def _pieces_value(a, b, x):
+    """(log I, log(1 - I)) on the interior, for already-sanitised inputs."""
+    logx = jnp.log(x)
+    logy = log1p(-x)
+    mode = choose_mode(a, b, x)
+    P = log_prefactor(a, b, logx, logy)
+    logg = log_fraction(a, b, x, mode)
+    K = _assemble_k(P, logg, a, b, logx, logy, mode)
+    return _both_logs(K, mode)
+
+
+def _assemble_k(P, logg, a, b, logx, logy, mode):
+    """log of the directly computed side: I (lower) or 1 - I (upper)."""
+    lower = P - jnp.log(a) - logg
+    swapped = P - jnp.log(b) - logg
+    gauss = P - logx - jnp.log(b) - logg
+    gauss_lower = P - logy - jnp.log(a) - logg
+    return jnp.where(
+        mode == _LOWER,
+        lower,
+        jnp.where(mode == _SWAPPED, swapped, jnp.where(mode == _GAUSS, gauss, gauss_lower)),
+    )
+
+
+def _log1mexp(u):
+    """log(1 - exp(u)) for u <= 0, accurate everywhere."""
+    return jnp.where(u > -0.6931471805599453, jnp.log(-jnp.expm1(u)), log1p(-jnp.exp(u)))
+
+
+def _both_logs(K, mode):
+    other = _log1mexp(jnp.minimum(K, 0.0))
+    lower = (mode == _LOWER) | (mode == _GAUSS_LOWER)
+    return jnp.where(lower, K, other), jnp.where(lower, other, K)
+
+
+def _k_derivs(a, b, x, order):
+    """K (log of the direct side), its (a, b) gradient and Hessian, plus helpers."""
+    logx = jnp.log(x)
+    logy = log1p(-x)
+    mode = choose_mode(a, b, x)
+
+    def kfix(ab):
+        # the parts of K other than -log G, as a smooth function of (a, b)
+        a_, b_ = ab
+        P = log_prefactor(a_, b_, logx, logy)
+        return _assemble_k(P, 0.0, a_, b_, logx, logy, mode), P
+
+    ones, zeros = jnp.ones_like(a), jnp.zeros_like(a)
+    basis = ((ones, zeros), (zeros, ones))
+    (K0, P), (dK0a, dPa) = jax.jvp(kfix, ((a, b),), (basis[0],))
+    _, (dK0b, dPb) = jax.jvp(kfix, ((a, b),), (basis[1],))
+    grad0 = jnp.stack([dK0a, dK0b])
+    gradP = jnp.stack([dPa, dPb])
+    scale = jnp.abs(grad0) + jnp.abs(gradP)
+    if order >= 2:
+        logg, g1, g2 = log_fraction_hessian(a, b, x, mode, scale)
+    else:
+        logg, g1 = log_fraction_grad(a, b, x, mode, scale)
+    K = K0 - logg
+    gK = grad0 - g1
+    hK = None
+    hP = None
+    if order >= 2:
+        h0, hP = _elementwise_hessian(kfix, (a, b), basis)
+        hK = h0 - g2
+    return mode, K, gK, hK, P, gradP, hP, logx, logy
+
+
+# Each public function f gets: value, first derivatives (a, b, x), second derivatives
+# (aa, ab, bb, ax, bx, xx), assembled from K and its derivatives.
+
+
+def _derived(kind, a, b, x, order):
+    mode, K, gK, hK, P, gP, hP, logx, logy = _k_derivs(a, b, x, order)
+    lower = (mode == _LOWER) | (mode == _GAUSS_LOWER)
+    logI, logC = _both_logs(K, mode)
+    logpdf = P - logx - logy
+    # chain rules from K to log I / log(1 - I) / I (see module docstring)
+    r = jnp.exp(jnp.minimum(K - jnp.where(lower, logC, logI), 700.0))  # other-side ratio
+    if kind == "I":
+        sgn = jnp.where(lower, 1.0, -1.0)
+        eK = jnp.exp(K)
+        val = jnp.exp(logI)
+        g_ab = sgn * eK * gK
+        gx = jnp.exp(logpdf)
+    else:
+        own = (kind == "logI") == lower  # this function is the direct side
+        val = logI if kind == "logI" else logC
+        g_ab = jnp.where(own, 1.0, -r) * gK
+        dx = jnp.exp(logpdf - val)
+        gx = dx if kind == "logI" else -dx
+    grads = (g_ab[0], g_ab[1], gx)
+    if order < 2:
+        return val, grads, None
+    # second derivatives
+    hab = hK  # (aa, ab, bb) of K
+    outer = jnp.stack([gK[0] * gK[0], gK[0] * gK[1], gK[1] * gK[1]])
+    x_curv = (a - 1.0) / x - (b - 1.0) / (1.0 - x)
+    if kind == "I":
+        h_ab = sgn * eK * (hab + outer)
+        rho = gx
+        h_xa = rho * gP[0]
+        h_xb = rho * gP[1]
+        h_xx = rho * x_curv
+    else:
+        h_own = hab
+        h_other = -r * hab - r * (1.0 + r) * outer
+        h_ab = jnp.where(own, h_own, h_other)
+        h_xa = gx * (gP[0] - g_ab[0])
+        h_xb = gx * (gP[1] - g_ab[1])
+        h_xx = gx * x_curv - gx * gx
+    hess = (h_ab[0], h_ab[1], h_xa, h_ab[2], h_xb, h_xx)  # aa, ab, ax, bb, bx, xx
+    return val, grads, hess
+
+
+# ----------------------------------------------------------------------------- edges
+
+
+def _edge_values(kind, a, b, x, valid, dtype):
+    nan = jnp.asarray(jnp.nan, dtype)
+    at0 = x == 0
+    if kind == "I":
+        v0, v1 = 0.0, 1.0
+    elif kind == "logI":
+        v0, v1 = -jnp.inf, 0.0
+    else:
+        v0, v1 = 0.0, -jnp.inf
+    return jnp.where(valid, jnp.where(at0, v0, v1), nan).astype(dtype)
+
+
+def _edge_grads(kind, a, b, x, dtype):
+    """Gradients at x in {0, 1}: zero in a and b, the one-sided density limit in x.
+
+    Where the true limit is infinite the largest finite number is returned instead, so that
+    an optimiser sees a direction rather than inf.
+    """
+    big = jnp.finfo(dtype).max
+    at0 = x == 0
+    # I'(x) at x = 0 behaves like x^(a-1)/B(a, b); at x = 1 like (1-x)^(b-1)/B(a, b)
+    e = jnp.where(at0, a, b)
+    lim = jnp.where(e < 1, big, jnp.where(e == 1, jnp.where(at0, b, a), 0.0))
+    if kind == "I":
+        gx = lim
+    elif kind == "logI":
+        gx = jnp.where(at0, big, lim)
+    else:
+        gx = jnp.where(at0, -lim, -big)
+    z = jnp.zeros_like(x)
+    return (z, z, gx.astype(dtype))
+
+
+def _finite(v, dtype):
+    big = jnp.finfo(dtype).max
+    return jnp.clip(jnp.nan_to_num(v, nan=jnp.nan, posinf=big, neginf=-big), -big, big)
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def _make(kind):
+    @jax.custom_jvp
+    def f(a, b, x):
+        a_s, b_s, x_s, valid, interior = _safe_inputs(a, b, x)
+        logI, logC = _blockwise(_pieces_value, a_s, b_s, x_s)
+        v = {"I": jnp.exp(logI), "logI": logI, "logC": logC}[kind]
+        return jnp.where(interior, v, _edge_values(kind, a, b, x, valid, x.dtype))
+
+    @jax.custom_jvp
+    def g(a, b, x):
+        a_s, b_s, x_s, valid, interior = _safe_inputs(a, b, x)
+        val, grads, _ = _blockwise(lambda *t: _derived(kind, *t, order=1), a_s, b_s, x_s)
+        val = jnp.where(interior, val, _edge_values(kind, a, b, x, valid, x.dtype))
+        edge = _edge_grads(kind, a, b, x, x.dtype)
+        nan = jnp.asarray(jnp.nan, x.dtype)
+        grads = tuple(
+            jnp.where(interior, _finite(gi, x.dtype), jnp.where(valid, ei, nan))
+            for gi, ei in zip(grads, edge)
+        )
+        return (val,) + grads
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        val, ga, gb, gx = g(*primals)
+        ta, tb, tx = tangents
+        return val, ga * ta + gb * tb + gx * tx
+
+    @g.defjvp
+    def g_jvp(primals, tangents):
+        a, b, x = primals
+        ta, tb, tx = tangents
+        a_s, b_s, x_s, valid, interior = _safe_inputs(a, b, x)
+        hess = _blockwise(lambda *t: _derived(kind, *t, order=2)[2], a_s, b_s, x_s)
+        nan = jnp.asarray(jnp.nan, x.dtype)
+        zero = jnp.zeros_like(x)
+        haa, hab, hax, hbb, hbx, hxx = (
+            jnp.where(interior, _finite(h, x.dtype), jnp.where(valid, zero, nan)) for h in hess
+        )
+        out = g(a, b, x)
+        val_t = out[1] * ta + out[2] * tb + out[3] * tx
+        ga_t = haa * ta + hab * tb + hax * tx
+        gb_t = hab * ta + hbb * tb + hbx * tx
+        gx_t = hax * ta + hbx * tb + hxx * tx
+        return out, (val_t, ga_t, gb_t, gx_t)
+
+    return f
+
+
+_betainc = _make("I")
+_log_betainc = _make("logI")
+_log_betaincc = _make("logC")
+
+
+def _prepare(a, b, x):
+    a, b, x = jnp.broadcast_arrays(*(jnp.asarray(v) for v in (a, b, x)))
+    dt = jnp.result_type(a, b, x, float)
+    return a.astype(dt), b.astype(dt), x.astype(dt)
+
+
+def betainc(a, b, x):
+    """Regularized incomplete beta ``I_x(a, b) = B(x; a, b) / B(a, b)``.
+
+    The DS3 chain-of-thought success probability is ``betainc(m, budget/omega - m + 1, q)``
+    (paper Eq. 20).
+
+    Args:
+      a, b: shape parameters, > 0 (broadcast against each other and ``x``).
+      x: argument in [0, 1].
+
+    Returns:
+      Array of the broadcast shape and the inputs' floating dtype. NaN for out-of-domain
+      input. Differentiable (first and second order, any AD mode) in ``a``, ``b`` and ``x``;
+      at ``x = 0`` or ``1`` gradients are the one-sided limits, with infinite limits replaced
+      by the largest finite float.
+    """
+    return _betainc(*_prepare(a, b, x))
+
+
+def log_betainc(a, b, x):
+    """``log I_x(a, b)``, accurate far beyond the underflow of ``I`` (e.g. -1e5).
+
+    Same arguments and differentiability as :func:`betainc`; ``-inf`` at ``x = 0``.
+    """
+    return _log_betainc(*_prepare(a, b, x))
+
+
+def log_betaincc(a, b, x):
+    """``log(1 - I_x(a, b))``, accurate where ``1 - I`` underflows; ``-inf`` at ``x = 1``."""
+    return _log_betaincc(*_prepare(a, b, x))

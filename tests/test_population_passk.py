@@ -1,0 +1,190 @@
+"""pass@k over task populations (Eq. 56-59, App. E-A), the unbiased estimator and loaders.
+
+References: Monte Carlo with numpy's Generator (4 standard errors), scipy quadrature,
+mpmath at high precision, brute-force enumeration with itertools.
+"""
+
+import itertools
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+import scipy.integrate
+import scipy.special
+import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ds3jax.population._data import load_counts, load_curve, make_counts, make_curve
+from ds3jax.population._passk import (
+    BetaPopulation,
+    DiscretePopulation,
+    log_failure,
+    log_gamma_ratio,
+    passk,
+    passk_asymptote,
+    passk_from_counts,
+    passk_unbiased,
+    population_cdf,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ds3_passk"
+
+
+@pytest.mark.parametrize("alpha,beta,A", [(0.4, 3.0, 1.0), (0.3, 15.0, 0.96), (2.0, 0.5, 0.6)])
+def test_beta_passk_matches_simulation(alpha, beta, A):
+    rng = np.random.default_rng(1234)
+    tasks = 200_000
+    ks = [1, 4, 32]
+    psi = np.where(rng.random(tasks) < A, rng.beta(alpha, beta, tasks), 0.0)
+    got = np.asarray(passk(BetaPopulation(alpha, beta, A), np.asarray(ks, float)))
+    for k, g in zip(ks, got):
+        hits = rng.binomial(k, psi) > 0  # at least one of k samples correct
+        se = hits.std() / np.sqrt(tasks)
+        assert abs(hits.mean() - g) < 4 * se, (k, hits.mean(), g, se)
+
+
+@pytest.mark.parametrize("k", [1.0, 7.0, 100.0, 1e4])
+def test_beta_passk_matches_quadrature(k):
+    alpha, beta, A = 0.37, 2.5, 0.9
+    dist = scipy.stats.beta(alpha, beta)
+    fail, _ = scipy.integrate.quad(
+        lambda x: (1 - x) ** k * dist.pdf(x), 0, 1, points=[1e-8, 1e-4, 1e-2], limit=500
+    )
+    ref = A * (1 - fail)
+    got = float(passk(BetaPopulation(alpha, beta, A), k))
+    assert got == pytest.approx(ref, rel=1e-8)
+
+
+@pytest.mark.parametrize("k", [1e3, 1e8, 1e15])
+def test_beta_log_failure_matches_mpmath_for_huge_k(k):
+    mpmath.mp.dps = 40
+    alpha, beta = 0.41, 0.49
+    ref = mpmath.log(mpmath.beta(alpha, beta + k) / mpmath.beta(alpha, beta))
+    got = float(log_failure(BetaPopulation(alpha, beta, 1.0), k))
+    assert got == pytest.approx(float(ref), rel=1e-13, abs=1e-13)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    z=st.floats(1e-3, 1e12),
+    a=st.floats(0.0, 1e6),
+)
+def test_log_gamma_ratio_matches_mpmath(z, a):
+    mpmath.mp.dps = 50
+    ref = mpmath.loggamma(z) - mpmath.loggamma(mpmath.mpf(z) + a)
+    got = float(log_gamma_ratio(z, a))
+    assert got == pytest.approx(float(ref), rel=1e-13, abs=1e-12)
+
+
+def test_asymptote_power_law():
+    # App. E-A: 1 - Psi/A ~ Gamma(alpha + beta)/Gamma(beta) k^-alpha; the ratio -> 1 as O(1/k).
+    pop = BetaPopulation(0.35, 4.0, 0.95)
+    ks = np.array([1e3, 1e5, 1e7])
+    exact = 1 - np.asarray(passk(pop, ks)) / 0.95
+    approx = 1 - np.asarray(passk_asymptote(pop, ks)) / 0.95
+    c = scipy.special.gamma(4.35) / scipy.special.gamma(4.0)
+    np.testing.assert_allclose(approx, c * ks**-0.35, rtol=1e-12)
+    rel = np.abs(exact / approx - 1)
+    assert np.all(rel < 10 * 4.0 / ks)  # O(beta / k)
+    assert rel[-1] < rel[0]
+
+
+def test_discrete_population_bruteforce():
+    psi = np.array([0.0, 0.05, 0.5, 0.9, 1.0])
+    w = np.array([0.1, 0.3, 0.2, 0.3, 0.1])
+    for k in [1, 2, 10, 1000]:
+        ref = sum(wi * (1 - (1 - pi) ** k) for wi, pi in zip(w, psi))
+        assert float(passk(DiscretePopulation(psi, w), k)) == pytest.approx(ref, rel=1e-13)
+    # Eq. 54: two tasks with weights 1/2
+    ref = 1 - 0.5 * (1 - 0.7) ** 3 - 0.5 * (1 - 0.2) ** 3
+    assert float(passk(DiscretePopulation([0.7, 0.2], [0.5, 0.5]), 3)) == pytest.approx(ref)
+
+
+def test_population_cdf_matches_scipy():
+    pop = BetaPopulation(0.7, 1.3, 0.8)
+    x = np.linspace(0.0, 1.0, 11)
+    ref = 0.2 + 0.8 * scipy.stats.beta(0.7, 1.3).cdf(x)
+    np.testing.assert_allclose(np.asarray(population_cdf(pop, x)), ref, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("n,c", [(5, 0), (5, 2), (6, 5), (8, 3)])
+def test_unbiased_estimator_bruteforce(n, c):
+    samples = [1] * c + [0] * (n - c)
+    for k in range(1, n + 1):
+        subsets = list(itertools.combinations(range(n), k))
+        ref = sum(any(samples[i] for i in s) for s in subsets) / len(subsets)
+        assert float(passk_unbiased(c, n, k)) == pytest.approx(ref, abs=1e-13)
+
+
+def test_unbiased_estimator_large_n_matches_scipy_comb():
+    n, c, k = 10_000, 37, 500
+    ref = 1 - float(
+        mpmath.binomial(n - c, k) / mpmath.binomial(n, k)
+    )
+    assert float(passk_unbiased(c, n, k)) == pytest.approx(ref, rel=1e-12)
+    # average over problems
+    cs, ns = np.array([0, 3, 10]), np.array([10, 10, 10])
+    ref = np.mean([1 - scipy.special.comb(10 - ci, 4) / scipy.special.comb(10, 4) for ci in cs])
+    assert float(passk_from_counts(cs, ns, 4)) == pytest.approx(ref, rel=1e-12)
+    with pytest.raises(ValueError, match="k must satisfy"):
+        passk_unbiased(3, 10, 11)
+
+
+# ----------------------------------------------------------------------------- loaders
+
+
+def test_make_curve_sorts_dedupes_and_averages():
+    c = make_curve([4, 1, 2, 4, 2], [0.5, 0.1, 0.3, 0.5, 0.2])
+    np.testing.assert_array_equal(c.k, [1, 2, 4])
+    np.testing.assert_allclose(c.y, [0.1, 0.25, 0.5])
+
+
+@pytest.mark.skipif(not DATA.exists(), reason=f"shared data directory {DATA} not present")
+def test_load_real_curve_dedupes():
+    c = load_curve(DATA / "llama8BpassN.csv")
+    raw = np.loadtxt(DATA / "llama8BpassN.csv", delimiter=",", skiprows=1)
+    assert np.all(np.diff(c.k) > 0)
+    assert c.k.size == np.unique(raw[:, 0]).size
+    assert c.k[0] == 1.0  # 0.9913 is digitisation noise, set to 1
+    assert np.all((c.y >= 0) & (c.y <= 1))
+
+
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_curve_loader_errors_name_the_row(tmp_path):
+    with pytest.raises(ValueError, match="line 3: k = 0.5"):
+        load_curve(_write(tmp_path, "a.csv", "x, y\n1, 0.1\n0.5, 0.2\n"))
+    with pytest.raises(ValueError, match=r"line 4: accuracy y = 1.2 must lie in \[0, 1\]"):
+        load_curve(_write(tmp_path, "b.csv", "x, y\n1, 0.1\n2, 0.2\n3, 1.2\n"))
+    with pytest.raises(ValueError, match="line 2: expected two numbers"):
+        load_curve(_write(tmp_path, "c.csv", "x, y\n1, abc\n"))
+    with pytest.raises(ValueError, match="empty"):
+        load_curve(_write(tmp_path, "d.csv", ""))
+    with pytest.raises(ValueError, match="no data rows"):
+        load_curve(_write(tmp_path, "e.csv", "x, y\n"))
+    with pytest.raises(ValueError, match="index 1: accuracy"):
+        make_curve([1, 2], [0.1, -0.1])
+
+
+def test_counts_loader(tmp_path):
+    ok = load_counts(_write(tmp_path, "ok.csv", "problem,correct,samples\np1,3,10\np2,0,10\n"))
+    np.testing.assert_array_equal(ok.correct, [3, 0])
+    assert ok.problem == ("p1", "p2")
+    with pytest.raises(ValueError, match="line 3: correct = 11 exceeds samples = 10"):
+        load_counts(_write(tmp_path, "bad.csv", "problem,correct,samples\np1,3,10\np2,11,10\n"))
+    with pytest.raises(ValueError, match="line 2: correct = -1 must be an integer"):
+        load_counts(_write(tmp_path, "neg.csv", "problem,correct,samples\np1,-1,10\n"))
+    with pytest.raises(ValueError, match="line 2: samples = 0 must"):
+        load_counts(_write(tmp_path, "zero.csv", "problem,correct,samples\np1,0,0\n"))
+    with pytest.raises(ValueError, match="missing"):
+        load_counts(_write(tmp_path, "hdr.csv", "problem,correct\np1,0\n"))
+    with pytest.raises(ValueError, match="empty"):
+        load_counts(_write(tmp_path, "empty.csv", "\n"))
+    with pytest.raises(ValueError, match="index 0: correct = 2.5"):
+        make_counts([2.5], [4])
