@@ -14,7 +14,6 @@ through ``jax.jit`` / ``jax.vmap`` as an argument.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -372,10 +371,3 @@ def expected_tokens(
         raise ValueError(f"method must be 'exact', 'gaussian' or 'linear', got {method!r}")
     args = _prepare(strategy, q, m, budget, omega)
     return _tokens(strategy, *args, method, z_star)
-
-
-def _flatten_members(s) -> Sequence:
-    """Leaf policies of a strategy (used by the FLOP model for mixtures)."""
-    if isinstance(s, BestOfN) and isinstance(s.base, tuple):
-        return s.base
-    return (s,)

@@ -1,1 +1,94 @@
-"""Task-population models: pass@k and majority voting over task difficulty, and their fits."""
+"""Task-population models (Sec. III-D, App. E): pass@k and majority voting over a distribution
+of per-task success rates, their fits to curves and per-problem counts, and loaders.
+
+* Populations: ``BetaPopulation(alpha, beta, solvable)`` (Eq. 58), ``DiscretePopulation``.
+* pass@k: ``passk`` (Eq. 56-59), ``log_failure``, ``passk_asymptote`` (App. E-A),
+  ``passk_unbiased`` / ``passk_from_counts`` (1 - C(n-c, k)/C(n, k) in log space).
+* Majority vote: ``mv_accuracy`` (Eq. 60-61, exact), ``mv_vote_table``, ``mv_saturation``,
+  ``max_error_weight_from_saturation`` (Eq. 62), ``geometric_error_weights`` /
+  ``geometric_lambda`` (Eq. 63).
+* Fits: ``fit_passk_curve`` (App. E-B), ``fit_passk_counts`` (beta-binomial + zero mass
+  maximum likelihood), ``fit_majority_curve`` (App. E-C).
+* Data: ``load_curve``, ``load_curves``, ``load_counts``, ``make_curve``, ``make_counts``.
+* Push-forward (App. E-D, Eq. 64-70): ``PushForward``, ``pushforward_passk``,
+  ``pushforward_cdf``, ``fit_iota_hat`` (search directionality iota_hat from pass@k curves).
+* Plots: ``plot_population_fits`` (Fig. 10 style).
+"""
+
+from ._data import Counts as Counts
+from ._data import Curve as Curve
+from ._data import load_counts as load_counts
+from ._data import load_curve as load_curve
+from ._data import load_curves as load_curves
+from ._data import make_counts as make_counts
+from ._data import make_curve as make_curve
+from ._fit import MajorityFit as MajorityFit
+from ._fit import PopulationFit as PopulationFit
+from ._fit import betabinom_zero_loglik as betabinom_zero_loglik
+from ._fit import fit_majority_curve as fit_majority_curve
+from ._fit import fit_passk_counts as fit_passk_counts
+from ._fit import fit_passk_curve as fit_passk_curve
+from ._fit import plateau as plateau
+from ._majority_population import geometric_error_weights as geometric_error_weights
+from ._majority_population import geometric_lambda as geometric_lambda
+from ._majority_population import (
+    max_error_weight_from_saturation as max_error_weight_from_saturation,
+)
+from ._majority_population import mv_accuracy as mv_accuracy
+from ._majority_population import mv_saturation as mv_saturation
+from ._majority_population import mv_vote_table as mv_vote_table
+from ._passk import BetaPopulation as BetaPopulation
+from ._passk import DiscretePopulation as DiscretePopulation
+from ._passk import log_failure as log_failure
+from ._passk import log_gamma_ratio as log_gamma_ratio
+from ._passk import passk as passk
+from ._passk import passk_asymptote as passk_asymptote
+from ._passk import passk_from_counts as passk_from_counts
+from ._passk import passk_unbiased as passk_unbiased
+from ._passk import population_cdf as population_cdf
+from ._passk import population_pdf as population_pdf
+from ._plot import plot_population_fits as plot_population_fits
+from ._pushforward import IotaFit as IotaFit
+from ._pushforward import PushForward as PushForward
+from ._pushforward import fit_iota_hat as fit_iota_hat
+from ._pushforward import pushforward_cdf as pushforward_cdf
+from ._pushforward import pushforward_passk as pushforward_passk
+
+__all__ = [
+    "BetaPopulation",
+    "DiscretePopulation",
+    "Curve",
+    "Counts",
+    "PopulationFit",
+    "MajorityFit",
+    "passk",
+    "log_failure",
+    "passk_asymptote",
+    "passk_unbiased",
+    "passk_from_counts",
+    "log_gamma_ratio",
+    "population_pdf",
+    "population_cdf",
+    "mv_accuracy",
+    "mv_vote_table",
+    "mv_saturation",
+    "max_error_weight_from_saturation",
+    "geometric_error_weights",
+    "geometric_lambda",
+    "fit_passk_curve",
+    "fit_passk_counts",
+    "fit_majority_curve",
+    "betabinom_zero_loglik",
+    "plateau",
+    "load_curve",
+    "load_curves",
+    "load_counts",
+    "make_curve",
+    "make_counts",
+    "plot_population_fits",
+    "PushForward",
+    "IotaFit",
+    "pushforward_passk",
+    "pushforward_cdf",
+    "fit_iota_hat",
+]

@@ -19,12 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Curve", "Counts", "load_curve", "load_curves", "load_counts", "make_curve", "make_counts"]
+__all__ = [
+    "Curve",
+    "Counts",
+    "load_curve",
+    "load_curves",
+    "load_counts",
+    "make_curve",
+    "make_counts",
+]
 
 
 @dataclasses.dataclass(frozen=True)
 class Curve:
-    """An accuracy curve: ``k`` (sorted, unique, >= 1) and accuracy ``y`` in [0, 1]; numpy arrays."""
+    """An accuracy curve: ``k`` (sorted, unique, >= 1), accuracy ``y`` in [0, 1] (numpy)."""
 
     k: np.ndarray
     y: np.ndarray
@@ -80,7 +88,9 @@ def _read_rows(path: Path):
     with open(path, newline="") as fh:
         rows = [r for r in csv.reader(fh)]
     # keep line numbers, drop blank lines
-    numbered = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(rows) if any(c.strip() for c in r)]
+    numbered = [
+        (i + 1, [c.strip() for c in r]) for i, r in enumerate(rows) if any(c.strip() for c in r)
+    ]
     if not numbered:
         raise ValueError(f"{path}: file is empty")
     return numbered
@@ -93,7 +103,9 @@ def load_curve(path: str | os.PathLike, *, k_tolerance: float = 0.01) -> Curve:
     header_line, header = numbered[0]
     cols = [h.lower() for h in header]
     if "x" not in cols or "y" not in cols:
-        raise ValueError(f"{path}: line {header_line}: header must name columns x and y, got {header}")
+        raise ValueError(
+            f"{path}: line {header_line}: header must name columns x and y, got {header}"
+        )
     ix, iy = cols.index("x"), cols.index("y")
     ks, ys, where = [], [], []
     for line, row in numbered[1:]:
@@ -161,7 +173,7 @@ def load_counts(path: str | os.PathLike) -> Counts:
             ns.append(float(row[i_n]))
         except (ValueError, IndexError):
             raise ValueError(
-                f"{path}: line {line}: expected problem, integer correct, integer samples; got {row}"
+                f"{path}: line {line}: expected problem, correct, samples (integers); got {row}"
             ) from None
         where.append(f"line {line}")
     if not cs:

@@ -73,8 +73,8 @@ def _float(x):
     return x
 
 
-# Stirling remainder lgamma(z) - [(z - 1/2) log z - z + log(2 pi)/2] = sum_j B_2j / (2j(2j-1) z^(2j-1));
-# six terms give an absolute error below 1e-15 for z >= 10.
+# Stirling remainder lgamma(z) - [(z - 1/2) log z - z + log(2 pi)/2]
+#   = sum_j B_2j / (2j (2j - 1) z^(2j - 1)); six terms: error < 1e-15 for z >= 10.
 _STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360)
 _SHIFT = 10
 
@@ -159,7 +159,7 @@ def log_failure(population, k):
 
 
 def passk_asymptote(population: BetaPopulation, k):
-    """Large-k power law of Eq. 59 (App. E-A): A (1 - C k^-alpha), C = Gamma(alpha+beta)/Gamma(beta).
+    """Large-k power law of Eq. 59 (App. E-A): A (1 - C k^-alpha), C = G(alpha+beta) / G(beta).
 
     The relative error of the failure term is O(1/k); use :func:`passk` for exact values.
     """

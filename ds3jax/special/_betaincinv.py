@@ -37,9 +37,9 @@ def _initial_guess(a, b, y):
     z = jnp.where(y < 0.5, z, -z)
     al = (z * z - 3.0) / 6.0
     h = 2.0 / (1.0 / (2.0 * a - 1.0) + 1.0 / (2.0 * b - 1.0))
-    w = z * jnp.sqrt(jnp.maximum(al + h, 0.0)) / h - (1.0 / (2.0 * b - 1.0) - 1.0 / (2.0 * a - 1.0)) * (
-        al + 5.0 / 6.0 - 2.0 / (3.0 * h)
-    )
+    w = z * jnp.sqrt(jnp.maximum(al + h, 0.0)) / h - (
+        1.0 / (2.0 * b - 1.0) - 1.0 / (2.0 * a - 1.0)
+    ) * (al + 5.0 / 6.0 - 2.0 / (3.0 * h))
     x_big = a / (a + b * jnp.exp(2.0 * jnp.clip(w, -300.0, 300.0)))
     # Tails of the density for small a or b: I ~ x^a / (a B) near 0, 1 - I ~ (1-x)^b / (b B).
     lna = jnp.log(a / (a + b))
@@ -118,6 +118,10 @@ def _betaincinv_jvp(primals, tangents):
     return x, jnp.where(inner, dx, 0.0)
 
 
+# jitted once per shape/dtype: un-jitted calls would retrace the Halley loop every time
+_betaincinv_jit = jax.jit(_betaincinv)
+
+
 def betaincinv(a, b, y):
     """x such that I_x(a, b) = y (inverse regularized incomplete beta in x).
 
@@ -130,4 +134,4 @@ def betaincinv(a, b, y):
     """
     a, b, y = jnp.broadcast_arrays(*(jnp.asarray(v) for v in (a, b, y)))
     dt = jnp.result_type(a, b, y, float)
-    return _betaincinv(a.astype(dt), b.astype(dt), y.astype(dt))
+    return _betaincinv_jit(a.astype(dt), b.astype(dt), y.astype(dt))

@@ -1,0 +1,365 @@
+"""The ``ds3jax`` command line: a thin layer over :mod:`optim` and :mod:`ds3jax`.
+
+    ds3jax frontier [--out DIR] [--budgets N] [--cmin C] [--cmax C] [--kappa K]
+                    [--method gradient|grid]
+
+``frontier`` is the main job: the Chinchilla-vs-global comparison (paper Fig. 8) on the
+built-in default problem ``optim.presets.paper_fig8()``. It prints a summary table and writes
+``results.json``, ``frontier.csv`` (one row per budget and plane) and ``frontier.png`` to the
+output folder. Files are written under a temporary name and renamed, so an interrupted run
+leaves nothing half-written. Invalid input exits with status 2 and a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+class UsageError(Exception):
+    """Bad user input: reported in one line, exit status 2."""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}")
+    return v
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class _Progress:
+    """A one-line progress bar on stderr (no dependency; quiet when stderr is not a tty)."""
+
+    def __init__(self, total: int, label: str):
+        self.total, self.label, self.done, self.t0 = total, label, 0, time.perf_counter()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        frac = self.done / self.total
+        bar = "#" * int(30 * frac)
+        msg = (
+            f"\r{self.label:<22} [{bar:<30}] {self.done}/{self.total} "
+            f"{time.perf_counter() - self.t0:6.1f}s"
+        )
+        if self.tty:
+            sys.stderr.write(msg)
+            if self.done >= self.total:
+                sys.stderr.write("\n")
+        elif self.done >= self.total:
+            sys.stderr.write(msg.lstrip("\r") + "\n")
+        sys.stderr.flush()
+
+
+# ----------------------------------------------------------------------------- frontier
+
+
+def _solve_with_progress(problem, budgets, plane, method, kappa, chunks):
+    import optim
+
+    parts = []
+    bar = _Progress(len(budgets), f"{plane} plane")
+    for piece in np.array_split(budgets, min(chunks, len(budgets))):
+        sol = optim.solve(problem, piece, plane=plane, method=method, kappa=kappa)
+        parts.append({k: np.asarray(getattr(sol, k)) for k in _FIELDS})
+        bar.update(len(piece))
+    return {k: np.concatenate([p[k] for p in parts]) for k in _FIELDS}
+
+
+_FIELDS = ("N", "D", "Omega", "value", "compute", "budget", "train_share", "converged")
+
+
+def _frontier_figure(budgets, planes, summary):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"global": "tab:blue", "chinchilla": "tab:orange"}
+    labels = {
+        "global": "global optimum",
+        "chinchilla": f"Chinchilla plane (kappa = {summary['kappa']:g})",
+    }
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), constrained_layout=True)
+    panels = [
+        ("N", "optimal parameters N*", "parameters"),
+        ("D", "optimal training tokens D*", "tokens"),
+        ("Omega", "optimal inference budget Omega*", "tokens per task"),
+    ]
+    for ax, (key, title, unit) in zip(axes[0], panels):
+        for plane, res in planes.items():
+            ax.loglog(budgets, res[key], color=colors[plane], label=labels[plane])
+            fit = summary["fits"][plane][key]
+            ax.loglog(
+                budgets,
+                fit["prefactor"] * budgets ** fit["exponent"],
+                ls="--",
+                color=colors[plane],
+                alpha=0.6,
+                label=f"fit ~ C^{fit['exponent']:.3f} (R^2 {fit['r2']:.3f})",
+            )
+        ax.set(title=title, xlabel="total compute C [FLOPs]", ylabel=unit)
+        ax.legend(fontsize=8)
+    ax = axes[1][0]
+    for plane, res in planes.items():
+        ax.loglog(budgets, res["D"] / res["N"], color=colors[plane], label=labels[plane])
+    ax.set(
+        title="tokens per parameter kappa* = D*/N*", xlabel="total compute C [FLOPs]", ylabel="D/N"
+    )
+    ax.legend(fontsize=8)
+    ax = axes[1][1]
+    for plane, res in planes.items():
+        ax.semilogx(budgets, 1.0 - res["train_share"], color=colors[plane], label=labels[plane])
+    ax.set(
+        title="share of compute spent on inference",
+        xlabel="total compute C [FLOPs]",
+        ylabel="2 N I Omega / C",
+        ylim=(0, 1),
+    )
+    ax.legend(fontsize=8)
+    ax = axes[1][2]
+    for plane, res in planes.items():
+        ax.semilogx(budgets, res["value"], color=colors[plane], label=labels[plane])
+    ax.set(
+        title="task-averaged accuracy at the optimum",
+        xlabel="total compute C [FLOPs]",
+        ylabel="accuracy Psi",
+        ylim=(0, 1),
+    )
+    ax.legend(fontsize=8)
+    fig.suptitle(
+        "Total-compute-optimal allocation: global vs Chinchilla (paper Fig. 8, App. C problem)"
+    )
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _power_fit(c, y):
+    lc, ly = np.log10(c), np.log10(y)
+    slope, icpt = np.polyfit(lc, ly, 1)
+    pred = slope * lc + icpt
+    ss_res = float(np.sum((ly - pred) ** 2))
+    ss_tot = float(np.sum((ly - ly.mean()) ** 2))
+    return {
+        "exponent": float(slope),
+        "prefactor": float(10**icpt),
+        "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0,
+    }
+
+
+def _summarise(budgets, planes, kappa):
+    g, c = planes["global"], planes["chinchilla"]
+    fits = {
+        p: {k: _power_fit(budgets, r[k]) for k in ("N", "D", "Omega")} for p, r in planes.items()
+    }
+    # compute the Chinchilla path needs to reach the global accuracy: interpolate the
+    # Chinchilla frontier's accuracy in log C (monotone), solve for the matching budget
+    lc = np.log(budgets)
+    acc_c = np.maximum.accumulate(c["value"])
+    penalty = []
+    for target in g["value"]:
+        if target > acc_c[-1] or target <= acc_c[0]:
+            penalty.append(float("nan"))
+            continue
+        j = int(np.searchsorted(acc_c, target))
+        t = (target - acc_c[j - 1]) / max(acc_c[j] - acc_c[j - 1], 1e-300)
+        penalty.append(float(np.exp(lc[j - 1] + t * (lc[j] - lc[j - 1]))))
+    penalty = np.asarray(penalty) / budgets
+    return {
+        "kappa": kappa,
+        "fits": fits,
+        "kappa_star": {
+            "first": float(g["D"][0] / g["N"][0]),
+            "last": float(g["D"][-1] / g["N"][-1]),
+        },
+        "inference_share": {
+            p: {"first": float(1 - r["train_share"][0]), "last": float(1 - r["train_share"][-1])}
+            for p, r in planes.items()
+        },
+        "accuracy_gap_max": float(np.max(g["value"] - c["value"])),
+        "compute_penalty": {
+            "median": float(np.nanmedian(penalty)) if np.isfinite(penalty).any() else None,
+            "max": float(np.nanmax(penalty)) if np.isfinite(penalty).any() else None,
+        },
+        "compute_penalty_per_budget": [None if not np.isfinite(v) else float(v) for v in penalty],
+    }
+
+
+def _print_summary(summary, planes, budgets, file=sys.stdout):
+    w = file.write
+    w("\nChinchilla vs global, total-compute-optimal allocation (paper_fig8 problem)\n")
+    w(f"  {len(budgets)} budgets, C in [{budgets[0]:.3g}, {budgets[-1]:.3g}] FLOPs\n\n")
+    w(f"  {'power-law exponent of':<24}{'global':>12}{'chinchilla':>12}\n")
+    for key in ("N", "D", "Omega"):
+        fg, fc = summary["fits"]["global"][key], summary["fits"]["chinchilla"][key]
+        w(
+            f"  {key + '* ~ C^e':<24}{fg['exponent']:>12.3f}{fc['exponent']:>12.3f}"
+            f"   (R^2 {fg['r2']:.3f} / {fc['r2']:.3f})\n"
+        )
+    ks = summary["kappa_star"]
+    w(
+        f"\n  global kappa* = D*/N*: {ks['first']:.3g} at C_min -> {ks['last']:.3g} at C_max "
+        f"(Chinchilla plane: {summary['kappa']:g})\n"
+    )
+    for p, s in summary["inference_share"].items():
+        w(f"  inference share of FLOPs ({p}): {s['first']:.1%} -> {s['last']:.1%}\n")
+    w(f"  largest accuracy gap (global - chinchilla): {summary['accuracy_gap_max']:.4f}\n")
+    cp = summary["compute_penalty"]
+    if cp["median"] is not None:
+        w(
+            f"  compute the Chinchilla path needs to match global accuracy: "
+            f"median {cp['median']:.2f}x, max {cp['max']:.2f}x\n"
+        )
+    w("\n")
+
+
+def cmd_frontier(args) -> int:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import optim
+
+    if args.cmin >= args.cmax:
+        raise UsageError(f"--cmin ({args.cmin:g}) must be below --cmax ({args.cmax:g})")
+    problem = optim.presets.paper_fig8()
+    floor = optim.min_budget(problem)
+    if args.cmin <= floor:
+        raise UsageError(
+            f"--cmin {args.cmin:g} is below the smallest feasible budget {floor:.3g} FLOPs"
+        )
+    budgets = np.logspace(np.log10(args.cmin), np.log10(args.cmax), args.budgets)
+    planes = {}
+    for plane in ("global", "chinchilla"):
+        planes[plane] = _solve_with_progress(
+            problem, budgets, plane, args.method, args.kappa, args.chunks
+        )
+    summary = _summarise(budgets, planes, args.kappa)
+    _print_summary(summary, planes, budgets)
+    out = Path(args.out)
+    rows = io.StringIO()
+    wr = csv.writer(rows)
+    wr.writerow(
+        [
+            "plane",
+            "budget_flops",
+            "N",
+            "D",
+            "Omega",
+            "accuracy",
+            "compute_flops",
+            "train_share",
+            "converged",
+        ]
+    )
+    for plane, r in planes.items():
+        for i in range(len(budgets)):
+            wr.writerow(
+                [
+                    plane,
+                    f"{budgets[i]:.10g}",
+                    f"{r['N'][i]:.10g}",
+                    f"{r['D'][i]:.10g}",
+                    f"{r['Omega'][i]:.10g}",
+                    f"{r['value'][i]:.12g}",
+                    f"{r['compute'][i]:.10g}",
+                    f"{r['train_share'][i]:.10g}",
+                    int(bool(r["converged"][i])),
+                ]
+            )
+    results = {
+        "problem": "optim.presets.paper_fig8()",
+        "method": args.method,
+        "budgets": budgets.tolist(),
+        "planes": {
+            p: {k: np.asarray(v, float).tolist() for k, v in r.items()} for p, r in planes.items()
+        },
+        "summary": summary,
+    }
+    _atomic_write(out / "frontier.csv", rows.getvalue().encode())
+    _atomic_write(out / "results.json", json.dumps(results, indent=1).encode())
+    _atomic_write(out / "frontier.png", _frontier_figure(budgets, planes, summary))
+    print(f"wrote {out / 'results.json'}, {out / 'frontier.csv'}, {out / 'frontier.png'}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- entry
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ds3jax", description="DS3 inference-compute scaling tools")
+    sub = p.add_subparsers(dest="command", required=True)
+    f = sub.add_parser("frontier", help="Chinchilla-vs-global comparison on the default problem")
+    f.add_argument("--out", default="out", help="output folder (default: out)")
+    f.add_argument(
+        "--budgets", type=_positive_int, default=60, help="number of budgets (default 60)"
+    )
+    f.add_argument("--cmin", type=_positive_float, default=1e19, help="smallest budget [FLOPs]")
+    f.add_argument("--cmax", type=_positive_float, default=3e24, help="largest budget [FLOPs]")
+    f.add_argument(
+        "--kappa",
+        type=_positive_float,
+        default=20.0,
+        help="tokens per parameter on the Chinchilla plane (default 20)",
+    )
+    f.add_argument("--method", choices=("gradient", "grid"), default="gradient")
+    f.add_argument("--chunks", type=_positive_int, default=6, help=argparse.SUPPRESS)
+    f.set_defaults(func=cmd_frontier)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse already printed its one-line message (status 2)
+        return int(e.code or 0)
+    try:
+        return args.func(args)
+    except (UsageError, ValueError) as e:
+        print(f"ds3jax {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
