@@ -10,11 +10,13 @@ The public API is re-exported here from small private modules, one idea each:
 * training side (Eq. 1-2, 40-41, 64-65): ``LossLaw``, ``training_optimal``, ``chinchilla_rule``,
   ``SigmoidTransfer``, ``TaskGrid``, ``expected_accuracy``.
 * the skill-text tripartite framework (Eq. 42-52).
+* ``ds3jax.population``: pass@k and majority vote over task populations, fits to data.
 * ``ds3jax.simulate``: a Monte Carlo simulator of the DS3 walk.
 
 Float64 is the accuracy reference; the library never changes ``jax_enable_x64``.
 """
 
+from . import population as population
 from . import simulate as simulate
 from . import special as special
 from ._flops import *  # noqa: F403
@@ -37,6 +39,7 @@ from ._tripartite import __all__ as _tripartite_all
 __version__ = "0.1.0"
 
 __all__ = [
+    "population",
     "simulate",
     "special",
     *_flops_all,

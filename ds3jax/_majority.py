@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
-__all__ = ["mv_success", "mv_log_success", "mv_log_table"]
+__all__ = ["mv_success", "mv_log_success", "mv_log_table", "mv_log_window"]
 
 _NEWTON_STEPS = 8
 
@@ -154,6 +154,26 @@ def mv_log_table(k: int, error_weights) -> jax.Array:
     if c.ndim != 1:
         raise ValueError(f"error_weights must be 1-D, got shape {c.shape}; vmap for batches")
     return _log_table(k, c)
+
+
+def mv_log_window(k: int, error_weights, y_lo: int, y_hi: int) -> jax.Array:
+    """log Q_y for y in [y_lo, y_hi] only: a window of :func:`mv_log_table` (shape [y_hi-y_lo+1]).
+
+    For large k most Q_y are 0 or 1 to working precision; callers that bound the tails
+    themselves compute just the window. Requires ceil(k/(A+1)) <= y_lo <= y_hi <= ceil(k/2) - 1
+    (static Python ints; A = number of wrong answers), where the transform is needed.
+    """
+    k = _check_k(k)
+    c = _check_weights(error_weights)
+    if not jnp.issubdtype(c.dtype, jnp.floating):
+        c = c.astype(jnp.result_type(float))
+    first, last = -(-k // (c.shape[-1] + 1)), -(-k // 2) - 1
+    if not (first <= y_lo <= y_hi <= last):
+        raise ValueError(f"window [{y_lo}, {y_hi}] must lie inside [{first}, {last}] for k={k}")
+    return _middle_jit(k, c, int(y_lo), int(y_hi))
+
+
+_middle_jit = jax.jit(_middle_table, static_argnums=(0, 2, 3))
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -132,9 +132,7 @@ def _delta_mpmath(eps, m, b, c):
     return tot - cot
 
 
-@pytest.mark.parametrize(
-    "b,f,ms", [(2, 1.25, [5, 10, 30, 100]), (4, 1.05, [5, 10, 30, 100]), (16, 1.05, [10, 30, 100])]
-)
+@pytest.mark.parametrize("b,f,ms", [(2, 1.25, [5, 100]), (4, 1.05, [5, 30]), (16, 1.05, [10, 100])])
 def test_conjecture1_crossover_is_a_sign_change(b, f, ms):
     c = f * np.sqrt(b)
     eps_star = np.asarray(jax.jit(lambda m: crossover_epsilon(m, b, c))(jnp.array(ms, float)))

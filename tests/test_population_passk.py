@@ -120,9 +120,7 @@ def test_unbiased_estimator_bruteforce(n, c):
 
 def test_unbiased_estimator_large_n_matches_scipy_comb():
     n, c, k = 10_000, 37, 500
-    ref = 1 - float(
-        mpmath.binomial(n - c, k) / mpmath.binomial(n, k)
-    )
+    ref = 1 - float(mpmath.binomial(n - c, k) / mpmath.binomial(n, k))
     assert float(passk_unbiased(c, n, k)) == pytest.approx(ref, rel=1e-12)
     # average over problems
     cs, ns = np.array([0, 3, 10]), np.array([10, 10, 10])
@@ -188,3 +186,28 @@ def test_counts_loader(tmp_path):
         load_counts(_write(tmp_path, "empty.csv", "\n"))
     with pytest.raises(ValueError, match="index 0: correct = 2.5"):
         make_counts([2.5], [4])
+
+
+def test_passk_gradients_match_mpmath_and_float32_is_sane():
+    import jax
+
+    mpmath.mp.dps = 40
+    a, b, A, k = 0.41, 2.3, 0.9, 5000.0
+
+    def ref(a_, b_, A_):
+        return A_ * (1 - mpmath.beta(a_, b_ + k) / mpmath.beta(a_, b_))
+
+    g = jax.grad(lambda a_, b_, A_: passk(BetaPopulation(a_, b_, A_), k), argnums=(0, 1, 2))(
+        a, b, A
+    )
+    fd = (
+        mpmath.diff(lambda x: ref(x, b, A), a),
+        mpmath.diff(lambda x: ref(a, x, A), b),
+        mpmath.diff(lambda x: ref(a, b, x), A),
+    )
+    for gi, fi in zip(g, fd):
+        assert float(gi) == pytest.approx(float(fi), rel=1e-10)
+    v32 = passk(BetaPopulation(np.float32(a), np.float32(b), np.float32(A)), np.float32(1e6))
+    assert v32.dtype == np.float32
+    ref32 = A * (1 - mpmath.beta(a, b + 1e6) / mpmath.beta(a, b))
+    assert float(v32) == pytest.approx(float(ref32), rel=1e-5)

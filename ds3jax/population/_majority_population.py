@@ -62,21 +62,16 @@ def _check_k(k) -> int:
     return int(k)
 
 
-_middle_jit = None
-if hasattr(_majority, "_middle_table"):
-    _middle_jit = jax.jit(_majority._middle_table, static_argnums=(0, 2, 3))
-
-
 def mv_vote_table(k: int, error_weights, *, tol: float = 1e-15) -> np.ndarray:
     """Q_y = P(correct answer wins the vote | y of k votes correct), y = 0..k (numpy float64).
 
-    Exact (the per-y values of ``ds3jax._majority``) inside the window where neither tail
+    Exact (``ds3jax.mv_log_window``) inside the window where neither tail
     bound is below ``tol``; 0 or 1 outside it, with total error at most ``tol`` in any
     accuracy computed from the table.  ``k`` and ``error_weights`` must be concrete.
     """
     k = _check_k(k)
     c = _check_weights(error_weights)
-    if k <= _FULL_TABLE_MAX_K or _middle_jit is None:
+    if k <= _FULL_TABLE_MAX_K:
         return np.exp(np.asarray(_majority.mv_log_table(k, c), dtype=float))
     cpos = c[c > 0]
     y = np.arange(k + 1)
@@ -98,7 +93,7 @@ def mv_vote_table(k: int, error_weights, *, tol: float = 1e-15) -> np.ndarray:
         # round the window outwards so nearby weights share a compilation
         lo = max(y_first, lo - lo % 16)
         hi = min(-(-k // 2) - 1, hi + (-hi - 1) % 16)
-        mid = _middle_jit(
+        mid = _majority.mv_log_window(
             k, jnp.asarray(c, jnp.float64 if jax.config.jax_enable_x64 else None), lo, hi
         )
         q[lo : hi + 1] = np.exp(np.asarray(mid, dtype=float))

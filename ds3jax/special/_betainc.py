@@ -105,15 +105,20 @@ def _safe_inputs(a, b, x):
     return a_s, b_s, x_s, valid, interior
 
 
-def _pieces_value(a, b, x):
-    """(log I, log(1 - I)) on the interior, for already-sanitised inputs."""
+def _value(kind, a, b, x):
+    """I, log I or log(1 - I) on the interior, for already-sanitised inputs."""
     logx = jnp.log(x)
     logy = log1p(-x)
     mode = choose_mode(a, b, x)
     P = log_prefactor(a, b, logx, logy)
     logg = log_fraction(a, b, x, mode)
     K = _assemble_k(P, logg, a, b, logx, logy, mode)
-    return _both_logs(K, mode)
+    lower = (mode == _LOWER) | (mode == _GAUSS_LOWER)
+    if kind == "I":
+        return jnp.where(lower, jnp.exp(K), -jnp.expm1(K))
+    other = _log1mexp(jnp.minimum(K, 0.0))
+    own = lower if kind == "logI" else ~lower
+    return jnp.where(own, K, other)
 
 
 def _assemble_k(P, logg, a, b, logx, logy, mode):
@@ -266,8 +271,7 @@ def _make(kind):
     @jax.custom_jvp
     def f(a, b, x):
         a_s, b_s, x_s, valid, interior = _safe_inputs(a, b, x)
-        logI, logC = _blockwise(_pieces_value, a_s, b_s, x_s)
-        v = {"I": jnp.exp(logI), "logI": logI, "logC": logC}[kind]
+        v = _blockwise(lambda *t: _value(kind, *t), a_s, b_s, x_s)
         return jnp.where(interior, v, _edge_values(kind, a, b, x, valid, x.dtype))
 
     @jax.custom_jvp

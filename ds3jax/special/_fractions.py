@@ -27,6 +27,10 @@ import jax.numpy as jnp
 
 LOWER, SWAPPED, GAUSS, GAUSS_LOWER = 0, 1, 2, 3
 MAX_ITER = 2000
+# full iterations per loop trip (XLA's per-trip overhead is large next to one step); the
+# derivative loop does more work per step, so it amortises a longer trip
+UNROLL_VALUE = 2
+UNROLL = 4
 
 
 def choose_mode(a, b, x):
@@ -111,13 +115,12 @@ def log_fraction(a, b, x, mode):
 
     def body(carry):
         m, C, D, G, dead, _ = carry
-        # two full iterations per loop trip: fewer trips, same arithmetic
-        C, D, G, dead, e1 = half(m, u1o, u2o, vo, C, D, G, dead)
-        C, D, G, dead, e2 = half(m + 1.0, 0.0, u2e, ve, C, D, G, dead)
-        C, D, G, dead, e3 = half(m + 1.0, u1o, u2o, vo, C, D, G, dead)
-        C, D, G, dead, e4 = half(m + 2.0, 0.0, u2e, ve, C, D, G, dead)
-        err = jnp.maximum(jnp.maximum(e1, e2), jnp.maximum(e3, e4))
-        return m + 2.0, C, D, G, dead, jnp.all(err <= tol)
+        err = jnp.zeros_like(x)
+        for i in range(UNROLL_VALUE):
+            C, D, G, dead, e1 = half(m + i, u1o, u2o, vo, C, D, G, dead)
+            C, D, G, dead, e2 = half(m + i + 1.0, 0.0, u2e, ve, C, D, G, dead)
+            err = jnp.maximum(err, jnp.maximum(e1, e2))
+        return m + UNROLL_VALUE, C, D, G, dead, jnp.all(err <= tol)
 
     def cond(carry):
         return (carry[0] < MAX_ITER) & ~carry[5]
@@ -182,12 +185,17 @@ def log_fraction_grad(a, b, x, mode, scale):
 
     def body(carry):
         m, state, _ = carry
-        state, e1, i1 = half(m, odd, d_odd, state)
-        state, e2, i2 = half(m + 1.0, even, d_even, state)
-        ok = jnp.maximum(e1, e2) <= tol
+        err = jnp.zeros_like(x)
+        inc = [jnp.zeros_like(x), jnp.zeros_like(x)]
+        for i in range(UNROLL):
+            state, e1, i1 = half(m + i, odd, d_odd, state)
+            state, e2, i2 = half(m + i + 1.0, even, d_even, state)
+            err = jnp.maximum(err, jnp.maximum(e1, e2))
+            inc = [inc[k] + i1[k] + i2[k] for k in range(2)]
+        ok = err <= tol
         for k in range(2):
-            ok &= i1[k] + i2[k] <= tol * (scale[k] + jnp.abs(state[6][k]))
-        return m + 1.0, state, jnp.all(ok) & (m > 0)
+            ok &= inc[k] <= tol * (scale[k] + jnp.abs(state[6][k]))
+        return m + UNROLL, state, jnp.all(ok) & (m > 0)
 
     def cond(carry):
         return (carry[0] < MAX_ITER) & ~carry[2]

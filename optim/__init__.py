@@ -1,0 +1,44 @@
+"""optim: total-compute-optimal allocation of model size N, training tokens D and inference
+tokens Omega for DS3 problems (paper Sec. III-B, Eq. 53, App. C).
+
+* :func:`solve` maximises task-averaged accuracy on the iso-compute surface
+  6 N D + 2 N I Omega = C ("global") or on the Chinchilla plane D = kappa N ("chinchilla").
+* :mod:`optim.presets` builds the paper's problems (``paper_fig8()``).
+* :mod:`optim.frontier` compares frontiers (power-law fits, compute penalty).
+
+``optim`` depends on ``ds3jax``; ``ds3jax`` never imports ``optim``.
+"""
+
+from . import frontier as frontier
+from . import presets as presets
+from ._problem import Problem as Problem
+from ._problem import accuracy as accuracy
+from ._problem import log_accuracy as log_accuracy
+from ._problem import make_problem as make_problem
+from ._problem import total_compute as total_compute
+from ._solve import Solution as Solution
+from ._solve import min_budget as min_budget
+from ._solve import solve as solve
+from .frontier import FrontierComparison as FrontierComparison
+from .frontier import PowerLaw as PowerLaw
+from .frontier import compare_frontiers as compare_frontiers
+from .frontier import compute_to_match as compute_to_match
+from .frontier import power_law_fit as power_law_fit
+
+__all__ = [
+    "presets",
+    "frontier",
+    "Problem",
+    "make_problem",
+    "accuracy",
+    "log_accuracy",
+    "total_compute",
+    "Solution",
+    "solve",
+    "min_budget",
+    "PowerLaw",
+    "power_law_fit",
+    "FrontierComparison",
+    "compare_frontiers",
+    "compute_to_match",
+]

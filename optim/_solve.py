@@ -1,0 +1,444 @@
+"""Total-compute-optimal allocation (Eq. 53) on the iso-compute surface and its planes.
+
+Every iterate lies exactly on the iso-compute surface 6 N D + 2 N I Omega = C because the
+search runs in unconstrained coordinates that parametrise it:
+
+* ``plane="global"`` (2-D surface): u = (log N, s), training share f = sigmoid(s) of C,
+  D = f C / (6 N), Omega = (1 - f) C / (2 N I).
+* ``plane="chinchilla"`` (1-D curve D = kappa N): u = (s,), 6 kappa N^2 = f C,
+  Omega = (1 - f) C / (2 N I); with ``kappa="training_optimal"`` the training part follows
+  the loss law's exact minimiser :func:`ds3jax._loss.training_optimal` of f C instead.
+
+The objective is log Psi (log task-averaged accuracy), which keeps a direction on the flat
+near-zero plateaus and, through the failure form log(1 - Fail), in the saturated region.
+
+Methods (both vectorised over budgets with ``vmap``; no Python loop over budgets):
+
+* ``"gradient"``: coarse surface grid -> the best few grid local maxima as seeds -> optax
+  Adam -> safeguarded Newton polish (|eigenvalue| Newton with backtracking over a fixed set
+  of step lengths, forward-mode derivatives). The answer is the best of all seeds and the
+  grid's best point, so it is never worse than the grid.
+* ``"grid"``: the paper's App. C approach done right: dense grid on the surface (not a 3-D
+  cube + projection), its best point, then zoomed local grids (each 9 x 9 around the current
+  best, spacing divided by 4 per round) as a derivative-free polish.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ds3jax._loss import LossLaw
+
+from ._problem import Problem, accuracy, log_accuracy, total_compute
+
+__all__ = ["Solution", "solve", "min_budget"]
+
+_PLANES = ("global", "chinchilla")
+_METHODS = ("gradient", "grid")
+_LOG6 = math.log(6.0)
+_LOG2 = math.log(2.0)
+
+
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=[
+        "N",
+        "D",
+        "Omega",
+        "value",
+        "compute",
+        "budget",
+        "objective",
+        "train_share",
+        "converged",
+        "iterations",
+        "grad_norm",
+        "seed_objective",
+    ],
+    meta_fields=["plane", "method"],
+)
+@dataclasses.dataclass(frozen=True)
+class Solution:
+    """Optimal allocations, one entry per budget (all arrays have the budgets' shape).
+
+    Attributes:
+      N: parameters; D: training tokens; Omega: inference token budget per task [tokens].
+      value: accuracy Psi at the optimum (Eq. 40).
+      compute: 6 N D + 2 N I Omega recomputed from (N, D, Omega) [FLOPs] (equals ``budget``
+        to rounding).
+      budget: the requested total compute C [FLOPs].
+      objective: log Psi at the optimum (what was maximised).
+      train_share: 6 N D / C, the share of compute spent on training.
+      converged: gradient method: |grad| < gtol and negative-definite Hessian at the end;
+        grid method: the final zoom spacing is below 1e-6 (always true with the defaults).
+      iterations: Newton steps taken before the gradient tolerance was met (gradient), or
+        the number of zoom rounds (grid).
+      grad_norm: max-norm of d log Psi / du at the optimum (u = solver coordinates).
+      seed_objective: log Psi at the best grid point (the result is never below it).
+      plane, method: static labels.
+    """
+
+    N: jax.Array
+    D: jax.Array
+    Omega: jax.Array
+    value: jax.Array
+    compute: jax.Array
+    budget: jax.Array
+    objective: jax.Array
+    train_share: jax.Array
+    converged: jax.Array
+    iterations: jax.Array
+    grad_norm: jax.Array
+    seed_objective: jax.Array
+    plane: str = "global"
+    method: str = "gradient"
+
+
+# ----------------------------------------------------------------------------- geometry
+
+
+def _alloc(problem: Problem, plane: str, kappa_mode: str, u, logC, log_kappa):
+    """(log N, log D, log Omega) on the surface for solver coordinates u (shape (2,) or (1,))."""
+    log_i = jnp.log(problem.n_queries)
+    if plane == "global":
+        x, s = u[0], u[1]
+        log_f, log_g = jax.nn.log_sigmoid(s), jax.nn.log_sigmoid(-s)
+        log_n = x
+        log_d = log_f + logC - _LOG6 - x
+    else:
+        s = u[0]
+        log_f, log_g = jax.nn.log_sigmoid(s), jax.nn.log_sigmoid(-s)
+        log_ctr = log_f + logC
+        if kappa_mode == "training_optimal":
+            law: LossLaw = problem.law
+            a, b = law.alpha, law.beta
+            log_gg = (jnp.log(a * law.A) - jnp.log(b * law.B)) / (a + b)
+            log_n = log_gg + b / (a + b) * (log_ctr - _LOG6)
+            log_d = log_ctr - _LOG6 - log_n
+        else:
+            log_n = 0.5 * (log_ctr - _LOG6 - log_kappa)
+            log_d = log_n + log_kappa
+    log_o = log_g + logC - _LOG2 - log_i - log_n
+    return log_n, log_d, log_o
+
+
+def _objective(problem, plane, kappa_mode, u, logC, log_kappa):
+    log_n, log_d, log_o = _alloc(problem, plane, kappa_mode, u, logC, log_kappa)
+    return log_accuracy(problem, jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_o))
+
+
+def _box(problem, plane, logC, n_min, dim_sizes, dtype):
+    """Axes of the seed grid: log N in [log n_min, log n_max(C)] and s in a logit box."""
+    if plane == "global":
+        log_n_hi = logC - jnp.log(6.0 + 2.0 * problem.n_queries * problem.omega)
+        log_n_lo = jnp.minimum(jnp.log(n_min), log_n_hi - 1.0)
+        xs = jnp.linspace(0.0, 1.0, dim_sizes[0], dtype=dtype) * (log_n_hi - log_n_lo) + log_n_lo
+        ss = jnp.linspace(-16.0, 16.0, dim_sizes[1], dtype=dtype)
+        return (xs, ss)
+    return (jnp.linspace(-24.0, 24.0, dim_sizes[0], dtype=dtype),)
+
+
+def _grid_points(axes):
+    mesh = jnp.meshgrid(*axes, indexing="ij")
+    return jnp.stack([m.reshape(-1) for m in mesh], axis=-1), mesh[0].shape
+
+
+def _eval_chunked(fv, pts, chunk=128):
+    """fv over the rows of pts in chunks (lax.map): bounds the memory of a dense grid that is
+    also vmapped over many budgets (one chunk per budget is live at a time)."""
+    n = pts.shape[0]
+    n_chunks = -(-n // chunk)
+    pad = n_chunks * chunk - n
+    padded = jnp.concatenate([pts, jnp.broadcast_to(pts[:1], (pad, pts.shape[1]))], 0)
+    vals = jax.lax.map(fv, padded.reshape(n_chunks, chunk, pts.shape[1]))
+    return vals.reshape(-1)[:n]
+
+
+def _local_maxima(vals):
+    """Mask of grid points not below any of their (up to 8) neighbours."""
+    padded = jnp.pad(vals, 1, constant_values=-jnp.inf)
+    ok = jnp.ones(vals.shape, bool)
+    shifts = [-1, 0, 1]
+    if vals.ndim == 1:
+        for d in (-1, 1):
+            ok &= vals >= padded[1 + d : 1 + d + vals.shape[0]]
+        return ok
+    for dx in shifts:
+        for dy in shifts:
+            if dx == 0 and dy == 0:
+                continue
+            nb = padded[1 + dx : 1 + dx + vals.shape[0], 1 + dy : 1 + dy + vals.shape[1]]
+            ok &= vals >= nb
+    return ok
+
+
+# ----------------------------------------------------------------------------- methods
+
+
+def _ascend(f, u0, n_adam, n_newton, lr, gtol):
+    """Monotone ascent on f from u0: ``n_adam`` optax Adam steps, then ``n_newton``
+    safeguarded Newton steps.
+
+    Each iteration computes the gradient and Hessian once (forward mode, one trace) and
+    moves along a direction d: the Adam update in the first phase, the |eigenvalue| Newton
+    direction V |Lambda|^-1 V^T g afterwards (an ascent direction even where the Hessian is
+    indefinite). The step length is the best of a fixed set that includes 0, so f never
+    decreases and no while-loop is needed under vmap.
+    """
+    alphas = jnp.asarray([1.0, 0.5, 0.25, 0.1, 0.03, 0.01, 0.001, 0.0], u0.dtype)
+    grad = jax.jacfwd(f)
+
+    def grad2(u):
+        g = grad(u)
+        return g, g
+
+    grad_hess = jax.jacfwd(grad2, has_aux=True)
+    opt = optax.adam(lr)
+
+    def body(carry, i):
+        u, fu, state, it, done, gn = carry
+        H, g = grad_hess(u)
+        g = jnp.where(jnp.isfinite(g), g, 0.0)
+        H = jnp.where(jnp.isfinite(H), H, 0.0)
+        upd, state = opt.update(-g, state, u)
+        lam, V = jnp.linalg.eigh(0.5 * (H + H.T))
+        scale = jnp.maximum(jnp.abs(lam), 1e-10 * (1.0 + jnp.max(jnp.abs(lam))))
+        d_newton = V @ ((V.T @ g) / scale)
+        d = jnp.where(i < n_adam, upd, d_newton)
+        d = d * jnp.minimum(1.0, 3.0 / (jnp.max(jnp.abs(d)) + 1e-300))
+        cand = u[None, :] + alphas[:, None] * d[None, :]
+        fc = jax.vmap(f)(cand)
+        fc = jnp.where(jnp.isfinite(fc), fc, -jnp.inf)
+        k = jnp.argmax(fc)
+        better = fc[k] > fu
+        gn = jnp.max(jnp.abs(g))
+        small = (i >= n_adam) & (gn < gtol) & jnp.all(lam < 0)
+        done = done | small
+        it = it + jnp.where(done | (i < n_adam), 0, 1)
+        u = jnp.where(better, cand[k], u)
+        fu = jnp.where(better, fc[k], fu)
+        return (u, fu, state, it, done, gn), None
+
+    zero = jnp.zeros((), jnp.int32)
+    init = (u0, f(u0), opt.init(u0), zero, jnp.zeros((), bool), jnp.zeros((), u0.dtype))
+    steps = jnp.arange(n_adam + n_newton)
+    (u, fu, _, it, done, gn), _ = jax.lax.scan(body, init, steps)
+    return u, fu, it, done, gn
+
+
+def _solve_one(problem, logC, log_kappa, n_min, *, plane, kappa_mode, method, cfg):
+    dtype = logC.dtype
+    f = lambda u: _objective(problem, plane, kappa_mode, u, logC, log_kappa)
+    fv = jax.vmap(f)
+    if method == "gradient":
+        sizes = cfg["seed_grid"] if plane == "global" else (cfg["seed_grid_1d"],)
+    else:
+        sizes = cfg["dense_grid"] if plane == "global" else (cfg["dense_grid_1d"],)
+    axes = _box(problem, plane, logC, n_min, sizes, dtype)
+    pts, shape = _grid_points(axes)
+    vals = _eval_chunked(fv, pts)
+    vals = jnp.where(jnp.isfinite(vals), vals, -jnp.inf)
+    i_best = jnp.argmax(vals)
+    seed_u, seed_f = pts[i_best], vals[i_best]
+
+    if method == "gradient":
+        score = jnp.where(_local_maxima(vals.reshape(shape)).reshape(-1), vals, -jnp.inf)
+        # the 1-D planes have many close local maxima (one per skill-count threshold)
+        _, idx = jax.lax.top_k(score, cfg["n_seeds"] if plane == "global" else cfg["n_seeds_1d"])
+        idx = jnp.where(jnp.isfinite(score[idx]), idx, i_best)
+        seeds = pts[idx]
+
+        def run(u0):
+            return _ascend(
+                f, u0, cfg["adam_steps"], cfg["newton_steps"], cfg["adam_lr"], cfg["gtol"]
+            )
+
+        us, fs, its, convs, gns = jax.vmap(run)(seeds)
+        fs = jnp.where(jnp.isfinite(fs), fs, -jnp.inf)
+        k = jnp.argmax(fs)
+        take = fs[k] >= seed_f
+        u = jnp.where(take, us[k], seed_u)
+        fu = jnp.where(take, fs[k], seed_f)
+        return u, fu, its[k], convs[k] & take, gns[k], seed_f
+
+    # grid method: zoom around the best point
+    spacing = jnp.stack([a[1] - a[0] for a in axes])
+    n_zoom = cfg["zoom_points"]
+    offs = jnp.linspace(-1.0, 1.0, n_zoom, dtype=dtype)
+
+    def zoom(carry, _):
+        u, fu, h = carry
+        local_axes = tuple(u[i] + h[i] * offs for i in range(u.shape[0]))
+        lp, _ = _grid_points(local_axes)
+        lv = fv(lp)
+        lv = jnp.where(jnp.isfinite(lv), lv, -jnp.inf)
+        k = jnp.argmax(lv)
+        better = lv[k] > fu
+        return (jnp.where(better, lp[k], u), jnp.where(better, lv[k], fu), h / 4.0), None
+
+    (u, fu, h), _ = jax.lax.scan(zoom, (seed_u, seed_f, spacing), None, length=cfg["zoom_rounds"])
+    gn = jnp.max(jnp.abs(jax.jacfwd(f)(u)))
+    conv = jnp.max(h) < 1e-6
+    return u, fu, jnp.asarray(cfg["zoom_rounds"], jnp.int32), conv, gn, seed_f
+
+
+@functools.partial(jax.jit, static_argnames=("plane", "kappa_mode", "method", "cfg_items"))
+def _solve_batch(problem, logC, log_kappa, n_min, *, plane, kappa_mode, method, cfg_items):
+    cfg = dict(cfg_items)
+    one = functools.partial(_solve_one, plane=plane, kappa_mode=kappa_mode, method=method, cfg=cfg)
+    u, fu, it, conv, gn, seed_f = jax.vmap(one, in_axes=(None, 0, None, None))(
+        problem, logC, log_kappa, n_min
+    )
+    log_n, log_d, log_o = jax.vmap(
+        lambda uu, lc: _alloc(problem, plane, kappa_mode, uu, lc, log_kappa)
+    )(u, logC)
+    N, D, Omega = jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_o)
+    C = jnp.exp(logC)
+    return dict(
+        N=N,
+        D=D,
+        Omega=Omega,
+        value=accuracy(problem, N, D, Omega),
+        compute=total_compute(problem, N, D, Omega),
+        budget=C,
+        objective=fu,
+        train_share=6.0 * N * D / C,
+        converged=conv,
+        iterations=it,
+        grad_norm=gn,
+        seed_objective=seed_f,
+    )
+
+
+_DEFAULTS = dict(
+    seed_grid=(33, 33),
+    seed_grid_1d=1025,
+    n_seeds=6,
+    n_seeds_1d=8,
+    adam_steps=10,
+    adam_lr=0.1,
+    newton_steps=14,
+    gtol=1e-6,
+    dense_grid=(129, 129),
+    dense_grid_1d=513,
+    zoom_points=9,
+    zoom_rounds=12,
+)
+
+
+def min_budget(problem: Problem, n_min=1.0, d_min=1.0) -> float:
+    """Smallest total compute with a feasible point [FLOPs].
+
+    A point is feasible when N >= n_min, D >= d_min and the token budget allows the easiest
+    task's whole chain, Omega >= omega * min(m): C_min = 6 n_min d_min + 2 n_min I omega m_min.
+    """
+    m_min = float(np.min(np.asarray(problem.tasks.m)))
+    return float(
+        6.0 * n_min * d_min + 2.0 * n_min * float(problem.n_queries) * float(problem.omega) * m_min
+    )
+
+
+def solve(
+    problem: Problem,
+    budgets,
+    plane: str = "global",
+    method: str = "gradient",
+    kappa=20.0,
+    n_min: float = 1.0,
+    **options,
+) -> Solution:
+    """Maximise task-averaged accuracy at fixed total compute (Eq. 53), one solve per budget.
+
+        max_{N, D, Omega} Psi(N, D, Omega)  s.t.  6 N D + 2 N I Omega = C     (Eq. 11, 53)
+
+    (the constraint is active: Psi is non-decreasing in each of N, D and Omega).
+
+    Args:
+      problem: :class:`optim.Problem` (e.g. :func:`optim.presets.paper_fig8`).
+      budgets: total compute C [FLOPs], scalar or 1-D, all > 0 and finite. The result's
+        float dtype follows ``budgets`` (float64 needs ``jax_enable_x64``).
+      plane: "global" (the 2-D iso-compute surface) or "chinchilla" (D = kappa N).
+      method: "gradient" (grid seeds + optax Adam + Newton polish) or "grid" (dense surface
+        grid + zoomed local grids).
+      kappa: tokens per parameter on the Chinchilla plane (> 0, default 20), or the string
+        "training_optimal" for the loss law's exact training-compute minimiser.
+      n_min: smallest model size considered [parameters] (lower edge of the seed grid).
+      **options: solver settings: ``seed_grid`` (33, 33) / ``seed_grid_1d`` 1025 (seed grid
+        sizes, global / 1-D planes), ``n_seeds`` 6 / ``n_seeds_1d`` 8 (grid local maxima
+        polished), ``adam_steps`` 10, ``adam_lr`` 0.1, ``newton_steps`` 14, ``gtol`` 1e-6
+        (max-norm of d log Psi / du for ``converged``), ``dense_grid`` (129, 129) /
+        ``dense_grid_1d`` 513, ``zoom_points`` 9, ``zoom_rounds`` 12 (grid method).
+
+    Returns:
+      :class:`Solution` with arrays of the budgets' shape.
+
+    Raises:
+      ValueError (before any compilation): unknown plane/method/option, non-positive or
+      non-finite budgets, kappa <= 0, an empty task distribution, a budget below
+      :func:`min_budget`, or ``charge="expected"`` (not supported by the solver yet).
+    """
+    if not isinstance(problem, Problem):
+        raise ValueError(f"problem must be an optim.Problem, got {type(problem).__name__}")
+    if plane not in _PLANES:
+        raise ValueError(f"plane must be one of {_PLANES}, got {plane!r}")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    unknown = set(options) - set(_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown solver options {sorted(unknown)}; allowed: {sorted(_DEFAULTS)}")
+    if problem.tasks.weight.size == 0 or np.asarray(problem.tasks.m).size == 0:
+        raise ValueError("problem has an empty task distribution: it needs at least one task")
+    if problem.charge != "budget":
+        raise ValueError("solve supports charge='budget' only (Eq. 53); got charge='expected'")
+    if isinstance(kappa, str):
+        if kappa != "training_optimal":
+            raise ValueError(
+                f"kappa must be a positive number or 'training_optimal', got {kappa!r}"
+            )
+        kappa_mode, kappa_val = "training_optimal", 1.0
+    else:
+        k = np.asarray(kappa, dtype=float)
+        if k.ndim != 0 or not np.isfinite(k) or not k > 0:
+            raise ValueError(f"kappa must be a positive finite scalar, got {kappa!r}")
+        kappa_mode, kappa_val = "fixed", float(k)
+    if not (np.isfinite(n_min) and n_min > 0):
+        raise ValueError(f"n_min must be positive, got {n_min!r}")
+    b = np.asarray(budgets)
+    if b.ndim > 1 or b.size == 0:
+        raise ValueError(f"budgets must be a non-empty scalar or 1-D array, got shape {b.shape}")
+    if not np.issubdtype(b.dtype, np.number) or not np.all(np.isfinite(b)) or np.any(b <= 0):
+        raise ValueError("budgets must be positive, finite FLOP counts")
+    c_min = min_budget(problem, n_min=n_min)
+    if np.min(b) < c_min:
+        raise ValueError(
+            f"budget {np.min(b):.3g} FLOPs is too small for any feasible point: need at least "
+            f"{c_min:.3g} = 6 n_min d_min + 2 n_min I omega min(m) (n_min={n_min}, d_min=1)"
+        )
+    cfg = dict(_DEFAULTS, **options)
+    for key in ("seed_grid", "dense_grid"):
+        cfg[key] = tuple(int(v) for v in cfg[key])
+        if len(cfg[key]) != 2 or min(cfg[key]) < 3:
+            raise ValueError(f"{key} must be two sizes >= 3, got {cfg[key]!r}")
+    dtype = jnp.result_type(jnp.asarray(budgets).dtype, float)
+    scalar = b.ndim == 0
+    logC = jnp.log(jnp.atleast_1d(jnp.asarray(budgets, dtype)))
+    out = _solve_batch(
+        problem,
+        logC,
+        jnp.log(jnp.asarray(kappa_val, dtype)),
+        jnp.asarray(n_min, dtype),
+        plane=plane,
+        kappa_mode=kappa_mode,
+        method=method,
+        cfg_items=tuple(sorted(cfg.items())),
+    )
+    if scalar:
+        out = {k: v[0] for k, v in out.items()}
+    return Solution(**out, plane=plane, method=method)

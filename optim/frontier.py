@@ -1,0 +1,239 @@
+"""Frontier analysis: a constrained allocation path against the global one (Fig. 8 panels 3-8).
+
+Given solutions on the global surface and on a constrained plane at the same budgets:
+
+* power-law fits y = prefactor * C^exponent of N*, D*, Omega* (least squares of log10 y on
+  log10 C, with R^2 in log space; Fig. 8 panels 3a-c and 6);
+* kappa*(C) = D*/N* (panel 4) and the share of FLOPs spent on inference 2 N I Omega / C
+  (panel 5);
+* the accuracy gap Psi_global - Psi_constrained (panel 7);
+* the compute the constrained path needs to reach the global accuracy (panel 8): the root
+  C' of V_c(C') = Psi_global(C), where V_c is the constrained plane's optimal accuracy,
+  found by bisection in log C on freshly solved optima (not by table lookup).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._problem import Problem
+from ._solve import _DEFAULTS, Solution, _solve_one, solve
+
+__all__ = [
+    "PowerLaw",
+    "power_law_fit",
+    "FrontierComparison",
+    "compare_frontiers",
+    "compute_to_match",
+]
+
+
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["exponent", "prefactor", "r2"],
+    meta_fields=[],
+)
+@dataclasses.dataclass(frozen=True)
+class PowerLaw:
+    """y ~ prefactor * C^exponent fitted in log10 space; ``r2`` is R^2 of that fit."""
+
+    exponent: jax.Array
+    prefactor: jax.Array
+    r2: jax.Array
+
+
+def power_law_fit(C, y, mask=None) -> PowerLaw:
+    """Least-squares fit log10 y = exponent log10 C + log10 prefactor.
+
+    Args:
+      C: budgets [FLOPs], shape (n,), > 0.
+      y: values (> 0), shape (..., n); fits are batched over leading axes.
+      mask: optional boolean (..., n) of points to use (e.g. converged ones); >= 2 needed.
+
+    Returns:
+      :class:`PowerLaw` with arrays of shape (...). R^2 = 1 - SS_res / SS_tot in log10 y.
+    """
+    x = jnp.log10(jnp.asarray(C))
+    ly = jnp.log10(jnp.asarray(y))
+    w = jnp.ones(ly.shape, ly.dtype) if mask is None else jnp.asarray(mask, ly.dtype)
+    x = jnp.broadcast_to(x, ly.shape)
+    sw = jnp.sum(w, -1, keepdims=True)
+    xm = jnp.sum(w * x, -1, keepdims=True) / sw
+    ym = jnp.sum(w * ly, -1, keepdims=True) / sw
+    sxx = jnp.sum(w * (x - xm) ** 2, -1)
+    sxy = jnp.sum(w * (x - xm) * (ly - ym), -1)
+    slope = sxy / sxx
+    icpt = ym[..., 0] - slope * xm[..., 0]
+    resid = ly - (slope[..., None] * x + icpt[..., None])
+    ss_res = jnp.sum(w * resid**2, -1)
+    ss_tot = jnp.sum(w * (ly - ym) ** 2, -1)
+    return PowerLaw(exponent=slope, prefactor=10.0**icpt, r2=1.0 - ss_res / ss_tot)
+
+
+@functools.partial(jax.jit, static_argnames=("plane", "kappa_mode", "n_bisect", "cfg_items"))
+def _match(
+    problem, target, logC0, log_kappa, n_min, log_span, *, plane, kappa_mode, n_bisect, cfg_items
+):
+    cfg = dict(cfg_items)
+    one = functools.partial(
+        _solve_one, plane=plane, kappa_mode=kappa_mode, method="gradient", cfg=cfg
+    )
+
+    def best(logC):
+        return one(problem, logC, log_kappa, n_min)[1]  # optimal log Psi on the plane
+
+    def per_budget(t, lc0):
+        lt = jnp.log(t)
+        lo, hi = lc0, lc0 + log_span
+        ok_hi = best(hi) >= lt
+
+        def body(_, bounds):
+            a, b = bounds
+            mid = 0.5 * (a + b)
+            up = best(mid) >= lt
+            return jnp.where(up, a, mid), jnp.where(up, mid, b)
+
+        lo_done = best(lo) >= lt
+        a, b = jax.lax.fori_loop(0, n_bisect, body, (lo, hi))
+        root = jnp.where(lo_done, lo, b)
+        return jnp.where(ok_hi, root, jnp.inf), ok_hi
+
+    return jax.vmap(per_budget)(target, logC0)
+
+
+def compute_to_match(
+    problem: Problem,
+    target_accuracy,
+    budgets,
+    plane: str = "chinchilla",
+    kappa=20.0,
+    max_factor: float = 1e4,
+    n_bisect: int = 40,
+    n_min: float = 1.0,
+    **options,
+):
+    """Smallest compute C' >= budgets at which ``plane``'s optimum reaches ``target_accuracy``.
+
+    V(C) = max accuracy on the plane at compute C is non-decreasing in C (extra compute can
+    always go to inference tokens), so C' = min{C : V(C) >= target} is found by bisection in
+    log C on [budget, budget * max_factor], solving the plane's optimisation at every probe
+    (vectorised over budgets, one compilation). Precision: log C' to
+    log(max_factor) / 2^n_bisect.
+
+    Args:
+      problem: :class:`optim.Problem`.
+      target_accuracy: accuracies to reach, shape (n,) (e.g. the global optimum's values).
+      budgets: starting budgets [FLOPs], shape (n,) (lower end of each bracket).
+      plane, kappa: the constrained plane (as in :func:`optim.solve`).
+      max_factor: upper end of the bracket, budgets * max_factor.
+
+    Returns:
+      (C_match, matched): C_match [FLOPs] (inf where the target is not reached within the
+      bracket) and a boolean mask.
+    """
+    if plane not in ("global", "chinchilla"):
+        raise ValueError(f"plane must be 'global' or 'chinchilla', got {plane!r}")
+    if not max_factor > 1:
+        raise ValueError(f"max_factor must be > 1, got {max_factor!r}")
+    t = np.asarray(target_accuracy, float)
+    if np.any(~(t > 0)) or np.any(t > 1):
+        raise ValueError("target_accuracy must lie in (0, 1]")
+    # validation of budgets / kappa / problem: reuse solve's checks on one cheap call path
+    b = np.atleast_1d(np.asarray(budgets, float))
+    if b.shape != np.atleast_1d(t).shape:
+        raise ValueError("target_accuracy and budgets must have the same shape")
+    if np.any(~np.isfinite(b)) or np.any(b <= 0):
+        raise ValueError("budgets must be positive, finite FLOP counts")
+    if isinstance(kappa, str):
+        if kappa != "training_optimal":
+            raise ValueError(f"kappa must be positive or 'training_optimal', got {kappa!r}")
+        kappa_mode, kv = "training_optimal", 1.0
+    else:
+        if not float(kappa) > 0:
+            raise ValueError(f"kappa must be positive, got {kappa!r}")
+        kappa_mode, kv = "fixed", float(kappa)
+    cfg = dict(_DEFAULTS, **options)
+    dtype = jnp.result_type(jnp.asarray(budgets).dtype, float)
+    c_match, ok = _match(
+        problem,
+        jnp.asarray(np.atleast_1d(t), dtype),
+        jnp.log(jnp.asarray(b, dtype)),
+        jnp.log(jnp.asarray(kv, dtype)),
+        jnp.asarray(n_min, dtype),
+        jnp.log(jnp.asarray(max_factor, dtype)),
+        plane=plane,
+        kappa_mode=kappa_mode,
+        n_bisect=int(n_bisect),
+        cfg_items=tuple(sorted(cfg.items())),
+    )
+    return jnp.exp(c_match), ok
+
+
+@dataclasses.dataclass(frozen=True)
+class FrontierComparison:
+    """Global vs constrained frontier at the same budgets (Fig. 8 panels 3-8).
+
+    Attributes:
+      budgets: C [FLOPs], shape (n,).
+      fits_global, fits_constrained: dict name -> :class:`PowerLaw` for "N", "D", "Omega".
+      kappa_global, kappa_constrained: D*/N*, shape (n,).
+      inference_share_global, inference_share_constrained: 2 N I Omega / C, shape (n,).
+      accuracy_gap: Psi_global - Psi_constrained, shape (n,).
+      compute_to_match: C' at which the constrained optimum reaches Psi_global(C) [FLOPs].
+      compute_penalty: C' / C - 1 (extra compute as a fraction of C); inf where unmatched.
+    """
+
+    budgets: jax.Array
+    fits_global: dict
+    fits_constrained: dict
+    kappa_global: jax.Array
+    kappa_constrained: jax.Array
+    inference_share_global: jax.Array
+    inference_share_constrained: jax.Array
+    accuracy_gap: jax.Array
+    compute_to_match: jax.Array
+    compute_penalty: jax.Array
+
+
+def compare_frontiers(
+    problem: Problem,
+    budgets,
+    plane: str = "chinchilla",
+    kappa=20.0,
+    global_solution: Solution | None = None,
+    constrained_solution: Solution | None = None,
+    max_factor: float = 1e4,
+    n_bisect: int = 40,
+) -> FrontierComparison:
+    """Solve (or reuse) both frontiers at ``budgets`` and compute the Fig. 8 diagnostics."""
+    g = global_solution or solve(problem, budgets, plane="global")
+    c = constrained_solution or solve(problem, budgets, plane=plane, kappa=kappa)
+    C = jnp.asarray(budgets)
+    fit = lambda s: {k: power_law_fit(C, getattr(s, k)) for k in ("N", "D", "Omega")}
+    share = lambda s: 1.0 - s.train_share
+    c_match, _ = compute_to_match(
+        problem,
+        g.value,
+        budgets,
+        plane=plane,
+        kappa=kappa,
+        max_factor=max_factor,
+        n_bisect=n_bisect,
+    )
+    return FrontierComparison(
+        budgets=C,
+        fits_global=fit(g),
+        fits_constrained=fit(c),
+        kappa_global=g.D / g.N,
+        kappa_constrained=c.D / c.N,
+        inference_share_global=share(g),
+        inference_share_constrained=share(c),
+        accuracy_gap=g.value - c.value,
+        compute_to_match=c_match,
+        compute_penalty=c_match / C - 1.0,
+    )

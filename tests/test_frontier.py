@@ -1,0 +1,90 @@
+"""Tests for optim.frontier: power-law fits against numpy.polyfit, and the compute-to-match
+root against a brute-force scipy search (brentq on a scipy grid-search optimum)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from optim._solve import solve
+from optim.frontier import compare_frontiers, compute_to_match, power_law_fit
+from optim.presets import paper_fig8
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_optim import I_TASKS, ref_chinchilla  # noqa: E402
+
+
+def _polyfit_reference(x, y):
+    lx, ly = np.log10(x), np.log10(y)
+    slope, icpt = np.polyfit(lx, ly, 1)
+    r2 = np.corrcoef(lx, ly)[0, 1] ** 2  # R^2 of a simple linear regression
+    return slope, 10.0**icpt, r2
+
+
+def test_power_law_fit_matches_polyfit():
+    rng = np.random.default_rng(1)
+    C = np.logspace(19, 24, 40)
+    y = 3.0 * C**0.41 * np.exp(rng.normal(0, 0.3, C.size))
+    fit = power_law_fit(C, y)
+    s, p, r2 = _polyfit_reference(C, y)
+    np.testing.assert_allclose(float(fit.exponent), s, rtol=1e-10)
+    np.testing.assert_allclose(float(fit.prefactor), p, rtol=1e-8)
+    np.testing.assert_allclose(float(fit.r2), r2, rtol=1e-10)
+    mask = rng.random(C.size) < 0.6
+    fm = power_law_fit(C, y, mask=mask)
+    s, p, r2 = _polyfit_reference(C[mask], y[mask])
+    np.testing.assert_allclose([float(fm.exponent), float(fm.r2)], [s, r2], rtol=1e-10)
+    # batched over leading axes
+    fb = power_law_fit(C, np.stack([y, y**2]))
+    np.testing.assert_allclose(np.asarray(fb.exponent), [s_ := _polyfit_reference(C, y)[0], 2 * s_])
+
+
+@pytest.fixture(scope="module")
+def frontier():
+    problem = paper_fig8()
+    budgets = np.array([3e20, 1e22])
+    return problem, budgets, compare_frontiers(problem, budgets, n_bisect=30)
+
+
+def test_frontier_diagnostics(frontier):
+    problem, budgets, fc = frontier
+    g = solve(problem, budgets, plane="global")
+    c = solve(problem, budgets, plane="chinchilla")
+    np.testing.assert_allclose(np.asarray(fc.kappa_constrained), 20.0, rtol=1e-12)
+    N, Om = np.asarray(g.N), np.asarray(g.Omega)
+    np.testing.assert_allclose(
+        np.asarray(fc.inference_share_global), 2 * N * I_TASKS * Om / budgets, rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        np.asarray(fc.accuracy_gap), np.asarray(g.value) - np.asarray(c.value), atol=1e-12
+    )
+    assert np.all(np.asarray(fc.accuracy_gap) >= -1e-9)  # the plane can't beat the surface
+    for name in ("N", "D", "Omega"):
+        s, p, r2 = _polyfit_reference(budgets, np.asarray(getattr(g, name)))
+        np.testing.assert_allclose(float(fc.fits_global[name].exponent), s, rtol=1e-8)
+
+
+def test_compute_to_match_against_brute_force(frontier):
+    problem, budgets, fc = frontier
+    g = solve(problem, budgets, plane="global")
+    c_match = np.asarray(fc.compute_to_match)
+    for C, target, got in zip(budgets, np.asarray(g.value), c_match):
+        f = lambda lc: ref_chinchilla(np.exp(lc))[0] - target
+        root = np.exp(brentq(f, np.log(C), np.log(C * 1e4), xtol=1e-7))
+        np.testing.assert_allclose(got, root, rtol=2e-4)
+        assert got > C
+
+
+def test_compute_to_match_unreachable_and_errors():
+    problem = paper_fig8()
+    # same shapes and static settings as the fixture: reuses its compilation
+    c, ok = compute_to_match(problem, [0.999999] * 2, [3e20, 1e22], max_factor=10.0, n_bisect=30)
+    assert not np.any(np.asarray(ok)) and np.all(np.isinf(np.asarray(c)))
+    with pytest.raises(ValueError, match="target_accuracy"):
+        compute_to_match(problem, [1.5], [1e20])
+    with pytest.raises(ValueError, match="budgets"):
+        compute_to_match(problem, [0.5], [-1.0])
+    with pytest.raises(ValueError, match="kappa"):
+        compute_to_match(problem, [0.5], [1e20], kappa=0.0)
