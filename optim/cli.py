@@ -176,16 +176,10 @@ def _frontier_figure(budgets, planes, summary):
 
 
 def _power_fit(c, y):
-    lc, ly = np.log10(c), np.log10(y)
-    slope, icpt = np.polyfit(lc, ly, 1)
-    pred = slope * lc + icpt
-    ss_res = float(np.sum((ly - pred) ** 2))
-    ss_tot = float(np.sum((ly - ly.mean()) ** 2))
-    return {
-        "exponent": float(slope),
-        "prefactor": float(10**icpt),
-        "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0,
-    }
+    import optim
+
+    f = optim.power_law_fit(c, y)
+    return {"exponent": float(f.exponent), "prefactor": float(f.prefactor), "r2": float(f.r2)}
 
 
 def _summarise(budgets, planes, kappa):
@@ -226,8 +220,8 @@ def _summarise(budgets, planes, kappa):
     }
 
 
-def _print_summary(summary, planes, budgets, file=sys.stdout):
-    w = file.write
+def _print_summary(summary, planes, budgets, file=None):
+    w = (file or sys.stdout).write
     w("\nChinchilla vs global, total-compute-optimal allocation (paper_fig8 problem)\n")
     w(f"  {len(budgets)} budgets, C in [{budgets[0]:.3g}, {budgets[-1]:.3g}] FLOPs\n\n")
     w(f"  {'power-law exponent of':<24}{'global':>12}{'chinchilla':>12}\n")
