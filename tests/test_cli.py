@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from optim.cli import main
+from experiments.cli import main
 
 
 @pytest.mark.parametrize(

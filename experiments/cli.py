@@ -1,7 +1,9 @@
-"""The ``ds3jax`` command line: a thin layer over :mod:`optim` and :mod:`ds3jax`.
+"""The ``ds3jax`` command line: a thin layer over :mod:`optim`, :mod:`ds3jax` and the
+figure modules of :mod:`experiments`.
 
     ds3jax frontier [--out DIR] [--budgets N] [--cmin C] [--cmax C] [--kappa K]
                     [--method gradient|grid]
+    ds3jax figure NAME|all [--quick] [--out DIR]
 
 ``frontier`` is the main job: the Chinchilla-vs-global comparison (paper Fig. 8) on the
 built-in default problem ``optim.presets.paper_fig8()``. It prints a summary table and writes
@@ -17,13 +19,13 @@ import csv
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from ._common import atomic_write, available, run_experiment
 
 
 class UsageError(Exception):
@@ -51,19 +53,6 @@ def _positive_int(text: str) -> int:
     if v < 2:
         raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}")
     return v
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class _Progress:
@@ -310,10 +299,29 @@ def cmd_frontier(args) -> int:
         },
         "summary": summary,
     }
-    _atomic_write(out / "frontier.csv", rows.getvalue().encode())
-    _atomic_write(out / "results.json", json.dumps(results, indent=1).encode())
-    _atomic_write(out / "frontier.png", _frontier_figure(budgets, planes, summary))
+    atomic_write(out / "frontier.csv", rows.getvalue().encode())
+    atomic_write(out / "results.json", json.dumps(results, indent=1).encode())
+    atomic_write(out / "frontier.png", _frontier_figure(budgets, planes, summary))
     print(f"wrote {out / 'results.json'}, {out / 'frontier.csv'}, {out / 'frontier.png'}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- figure
+
+
+def cmd_figure(args) -> int:
+    names = available()
+    if args.name == "all":
+        chosen = names
+    elif args.name in names:
+        chosen = [args.name]
+    else:
+        raise UsageError(f"unknown figure {args.name!r}; available: {', '.join(names)}, all")
+    bar = _Progress(len(chosen), "figures")
+    for name in chosen:
+        res = run_experiment(name, args.out, quick=args.quick)
+        bar.update(1)
+        print(f"wrote {res['png']} and {res['json']}")
     return 0
 
 
@@ -339,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--method", choices=("gradient", "grid"), default="gradient")
     f.add_argument("--chunks", type=_positive_int, default=6, help=argparse.SUPPRESS)
     f.set_defaults(func=cmd_frontier)
+    g = sub.add_parser("figure", help="reproduce a paper figure (PNG + JSON of the numbers)")
+    g.add_argument("name", help="figure module name (e.g. fig3), or 'all'; see --list")
+    g.add_argument("--quick", action="store_true", help="small, fast settings")
+    g.add_argument("--out", default="out/figures", help="output folder (default out/figures)")
+    g.set_defaults(func=cmd_figure)
     return p
 
 
