@@ -1,6 +1,6 @@
 """Regenerate the README gallery: every figure at full settings into ``docs/gallery``.
 
-    python -m experiments.gallery [--out docs/gallery] [--only fig3 fig8 ...] [--quick]
+python -m experiments.gallery [--out docs/gallery] [--only fig3 fig8 ...] [--quick]
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``ds3jax`` command: bad input exits 2 with one line; a small frontier run writes its files."""
+"""The ``ds3jax`` command: bad input exits 2 with one line; a small frontier run writes files."""
 
 import json
 
