@@ -9,6 +9,7 @@ import json
 import math
 import os
 import pkgutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -105,6 +106,8 @@ def run_experiment(name: str, out: str | Path = "out/figures", quick: bool = Fal
 
 def run_module(module_name: str, argv=None) -> int:
     """``python -m experiments.<name>`` entry point: ``--quick`` and ``--out DIR``."""
+    if module_name == "__main__":  # python -m experiments.<name>: the real name is in __spec__
+        module_name = getattr(sys.modules["__main__"].__spec__, "name", module_name)
     name = module_name.rsplit(".", 1)[-1]
     if name == "__main__":  # pragma: no cover - run via -m gives the real name in __spec__
         raise SystemExit("run this module with python -m experiments.<name>")

@@ -352,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quick", action="store_true", help="small, fast settings")
     g.add_argument("--out", default="out/figures", help="output folder (default out/figures)")
     g.set_defaults(func=cmd_figure)
+    from . import _cli_fit
+
+    _cli_fit.register(sub)
     return p
 
 

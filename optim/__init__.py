@@ -2,7 +2,9 @@
 tokens Omega for DS3 problems (paper Sec. III-B, Eq. 53, App. C).
 
 * :func:`solve` maximises task-averaged accuracy on the iso-compute surface
-  6 N D + 2 N I Omega = C ("global") or on the Chinchilla plane D = kappa N ("chinchilla").
+  6 N D + 2 N I Omega = C ("global"; Table I attention costs with a :class:`FlopModel`),
+  on the Chinchilla plane D = kappa N ("chinchilla"), at a fixed token budget
+  ("fixed_tokens", accuracy or loss) or with unbounded data ("inference_only").
 * :mod:`optim.presets` builds the paper's problems (``paper_fig8()``).
 * :mod:`optim.frontier` compares frontiers (power-law fits, compute penalty).
 
@@ -11,10 +13,13 @@ tokens Omega for DS3 problems (paper Sec. III-B, Eq. 53, App. C).
 
 from . import frontier as frontier
 from . import presets as presets
+from ._problem import FlopModel as FlopModel
 from ._problem import Problem as Problem
 from ._problem import accuracy as accuracy
+from ._problem import inference_tokens as inference_tokens
 from ._problem import log_accuracy as log_accuracy
 from ._problem import make_problem as make_problem
+from ._problem import task_flops as task_flops
 from ._problem import total_compute as total_compute
 from ._solve import Solution as Solution
 from ._solve import min_budget as min_budget
@@ -28,11 +33,14 @@ from .frontier import power_law_fit as power_law_fit
 __all__ = [
     "presets",
     "frontier",
+    "FlopModel",
     "Problem",
     "make_problem",
     "accuracy",
     "log_accuracy",
     "total_compute",
+    "inference_tokens",
+    "task_flops",
     "Solution",
     "solve",
     "min_budget",

@@ -6,8 +6,11 @@ the number of tasks I served over the model's life, and the FLOP model
 
     C = 6 N D + 2 N I Omega                                   (Eq. 11, Eq. 53)
 
-(parameter FLOPs only). With ``charge="expected"`` the inference term uses the expected
-tokens actually spent, 2 N I E_phi[E[Omega' | Omega]] (Eq. 23-27, Eq. 41), instead of the
+(parameter FLOPs only), or, with a :class:`FlopModel` that names an architecture, the full
+Table I cost per task C_task(Omega) = a2 Omega^2 + a1 Omega + a0 (attention over the prompt
+and the growing context, optional evaluation terms; Eq. 28-37), so that
+C = 6 N D + I C_task(Omega). With ``charge="expected"`` the inference term is charged on the
+expected tokens actually spent, E_phi[E[Omega' | Omega]] (Eq. 23-27, Eq. 41), instead of the
 token budget Omega.
 
 The objective is the task-averaged accuracy Psi(N, D, Omega) = E_phi[psi] (Eq. 40, 53).
@@ -29,14 +32,54 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ds3jax._flops import flops_coefficients
 from ds3jax._loss import LossLaw, loss
 from ds3jax._strategies import CoT, _check_strategy
 from ds3jax._tasks import TaskGrid, expected_accuracy, log_expected_accuracy
 from ds3jax._transfer import SigmoidTransfer, log_skill_probability
 
-__all__ = ["Problem", "make_problem", "accuracy", "log_accuracy", "total_compute"]
+__all__ = [
+    "FlopModel",
+    "Problem",
+    "make_problem",
+    "accuracy",
+    "log_accuracy",
+    "total_compute",
+    "inference_tokens",
+    "task_flops",
+]
 
 _CHARGES = ("budget", "expected")
+
+
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["n_layer", "d_attn", "prompt_tokens"],
+    meta_fields=["include_eval"],
+)
+@dataclasses.dataclass(frozen=True)
+class FlopModel:
+    """Inference FLOPs per task of Table I (see :func:`ds3jax.flops_coefficients`).
+
+    The default (all zeros, no evaluation) is the parameter-only count 2 N Omega of Eq. 11
+    and Eq. 53. Naming an architecture adds the attention terms
+    2 n_layer d_attn (P Omega_p^2 + Omega_p Omega + Omega^2 / (2 L)) of Eq. 28-37, and
+    ``include_eval`` the logit-accumulation and comparison terms of App. A-B.
+
+    Attributes:
+      n_layer: transformer layers; d_attn: attention width; prompt_tokens: prompt length
+        Omega_p [tokens]; include_eval: add evaluation terms (static).
+    """
+
+    n_layer: jax.Array | float = 0.0
+    d_attn: jax.Array | float = 0.0
+    prompt_tokens: jax.Array | float = 0.0
+    include_eval: bool = False
+
+    @classmethod
+    def paper_appendix_ab(cls, include_eval: bool = True) -> FlopModel:
+        """App. A-B's architecture: 96 layers, d_attn = 12288, 200 prompt tokens."""
+        return cls(n_layer=96.0, d_attn=12288.0, prompt_tokens=200.0, include_eval=include_eval)
 
 
 @functools.partial(
@@ -50,8 +93,9 @@ _CHARGES = ("budget", "expected")
         "iota_hat",
         "levels",
         "level_weights",
+        "flops",
     ],
-    meta_fields=["strategy", "charge", "m_max", "kernel"],
+    meta_fields=["strategy", "charge", "m_max", "kernel", "flop_kind"],
 )
 @dataclasses.dataclass(frozen=True)
 class Problem:
@@ -71,10 +115,12 @@ class Problem:
       levels: shape (U,), the distinct difficulties (fast CoT kernel only).
       level_weights: shape (U, m_max), phi summed per (difficulty, m) (fast kernel only).
       strategy: the DS3 strategy (static), e.g. ``CoT()``.
+      flops: :class:`FlopModel` (inference FLOPs per task).
       charge: "budget" (Eq. 53: inference FLOPs on the token budget Omega) or "expected"
         (on E[Omega' | Omega]).
       m_max: largest skill count (static; fast kernel loop length).
       kernel: "cot_binomial" (exact closed form, integer m, CoT) or "library".
+      flop_kind: "parameters" (2 N Omega per task, Eq. 11) or "table1" (static).
     """
 
     law: LossLaw
@@ -85,10 +131,12 @@ class Problem:
     iota_hat: jax.Array | float
     levels: jax.Array
     level_weights: jax.Array
+    flops: FlopModel = FlopModel()
     strategy: object = CoT()
     charge: str = "budget"
     m_max: int = 0
     kernel: str = "library"
+    flop_kind: str = "parameters"
 
 
 def _concrete(x) -> bool:
@@ -104,6 +152,7 @@ def make_problem(
     n_queries=1e9,
     iota_hat=1.0,
     charge: str = "budget",
+    flops: FlopModel | None = None,
 ) -> Problem:
     """Validate the pieces of Eq. 53 and build a :class:`Problem`.
 
@@ -116,10 +165,11 @@ def make_problem(
       n_queries: I, number of tasks served (> 0).
       iota_hat: directionality in (0, 1], scalar.
       charge: "budget" (Eq. 53) or "expected" (E[Omega' | Omega] tokens).
+      flops: :class:`FlopModel`; None (default) counts parameter FLOPs only (Eq. 11).
 
     Raises:
       ValueError: empty task grid, non-positive omega / n_queries, iota_hat outside (0, 1],
-        unknown charge or strategy.
+        negative architecture sizes, unknown charge or strategy.
     """
     _check_strategy(strategy)
     if charge not in _CHARGES:
@@ -135,6 +185,22 @@ def make_problem(
         ih = np.asarray(iota_hat, dtype=float)
         if ih.ndim != 0 or not (0 < ih <= 1):
             raise ValueError(f"iota_hat must be a scalar in (0, 1], got {iota_hat!r}")
+
+    flops = FlopModel() if flops is None else flops
+    if not isinstance(flops, FlopModel):
+        raise ValueError(f"flops must be an optim.FlopModel, got {type(flops).__name__}")
+    sizes = (flops.n_layer, flops.d_attn, flops.prompt_tokens)
+    flop_kind = "table1"
+    if all(_concrete(v) for v in sizes):
+        vals = [np.asarray(v, dtype=float) for v in sizes]
+        if any(v.ndim != 0 or not np.isfinite(v) or v < 0 for v in vals):
+            raise ValueError(
+                "FlopModel n_layer, d_attn and prompt_tokens must be finite scalars >= 0, "
+                f"got {tuple(float(np.asarray(v).ravel()[0]) for v in vals)}"
+            )
+        no_attn = float(vals[0] * vals[1]) == 0.0
+        if no_attn and not flops.include_eval:
+            flop_kind = "parameters"
 
     levels = jnp.zeros((1,))
     level_weights = jnp.zeros((1, 1))
@@ -169,6 +235,8 @@ def make_problem(
         charge=charge,
         m_max=m_max,
         kernel=kernel,
+        flops=flops,
+        flop_kind=flop_kind,
     )
 
 
@@ -239,6 +307,7 @@ def _cot_terms(problem: Problem, N, D, Omega):
         jnp.log(jnp.where(T > 0, T, 1.0))[..., None] + logq,
         jnp.log(jnp.where(tiny, 1.0, -jnp.expm1(jnp.where(tiny, -1.0, x)))),
     )
+    log_psi1 = jnp.where((T > 0)[..., None], log_psi1, -jnp.inf)
     w1 = W[:, 0]
     log_w1 = jnp.log(jnp.where(w1 > 0, w1, 1.0))
     lower = jax.nn.logsumexp(jnp.where(w1 > 0, log_w1 + log_psi1, -jnp.inf), axis=-1)
@@ -318,7 +387,97 @@ def inference_tokens(problem: Problem, N, D, Omega):
     )
 
 
+def _flop_coefficients(problem: Problem, N):
+    """(a2, a1, a0) of the per-task cost a2 T^2 + a1 T + a0 (Table I) at model size N."""
+    if problem.flop_kind == "parameters":
+        N = jnp.asarray(N)
+        return jnp.zeros_like(N), 2.0 * N, jnp.zeros_like(N)
+    f = problem.flops
+    return flops_coefficients(
+        problem.strategy,
+        N,
+        n_layer=f.n_layer,
+        d_attn=f.d_attn,
+        prompt_tokens=f.prompt_tokens,
+        include_eval=f.include_eval,
+        omega=problem.omega,
+    )
+
+
+def task_flops(problem: Problem, N, tokens):
+    """Inference FLOPs of one task that spends ``tokens`` tokens (Eq. 11 or Table I)."""
+    a2, a1, a0 = _flop_coefficients(problem, N)
+    tokens = jnp.asarray(tokens)
+    return (a2 * tokens + a1) * tokens + a0
+
+
+def log_tokens_for_flops(problem: Problem, log_n, log_flops):
+    """log T with task_flops(N, T) = exp(log_flops) (the per-task inference FLOP budget).
+
+    Parameter FLOPs only: T = F / (2 N), in logs. Table I: the positive root of the quadratic,
+    T = 2 c / (a1 + sqrt(a1^2 + 4 a2 c)) with c = F - a0 (cancellation-free); -inf where the
+    budget cannot even pay the fixed cost a0.
+    """
+    if problem.flop_kind == "parameters":
+        return log_flops - jnp.log(2.0) - log_n
+    a2, a1, a0 = _flop_coefficients(problem, jnp.exp(log_n))
+    c = jnp.exp(log_flops) - a0
+    ok = c > 0
+    c = jnp.where(ok, c, 1.0)
+    log_t = jnp.log(2.0 * c) - jnp.log(a1 + jnp.sqrt(a1 * a1 + 4.0 * a2 * c))
+    return jnp.where(ok, log_t, -jnp.inf)
+
+
+def log_budget_for_tokens(problem: Problem, N, D, log_t, n_iter: int = 16, span: float = 35.0):
+    """log Omega whose charged tokens equal exp(log_t).
+
+    "budget": Omega = T. "expected": the root of g(y) = log E_phi[E[Omega'|e^y]] - log T = 0.
+    Expected usage is increasing in Omega and never above it, so the root lies in
+    [log T, log T + span]; it is found by safeguarded Newton iteration in y (a Newton step
+    that leaves the current bracket is replaced by bisection), without gradient, and one
+    final Newton step carries the gradient, which is therefore the implicit-function
+    derivative -(dg/dtheta) / (dg/dy). Where even y = log T + span cannot use T tokens
+    (T above the unlimited-budget usage), the upper end is returned and the compute
+    constraint is slack there.
+    """
+    if problem.charge == "budget":
+        return log_t
+
+    def g_of(p, n, d, y, target):
+        return jnp.log(inference_tokens(p, n, d, jnp.exp(y))) - target
+
+    frozen = jax.tree_util.tree_map(jax.lax.stop_gradient, (problem, N, D, log_t))
+
+    def g_frozen(y):
+        return g_of(*frozen[:3], y, frozen[3])
+
+    lo0 = frozen[3]
+    hi0 = lo0 + span
+
+    def body(_, s):
+        lo, hi, y = s
+        gy, dg = jax.jvp(g_frozen, (y,), (jnp.ones_like(y),))
+        lo = jnp.where(gy < 0, y, lo)
+        hi = jnp.where(gy >= 0, y, hi)
+        step = y - gy / jnp.where(dg > 0, dg, 1.0)
+        inside = (dg > 0) & (step > lo) & (step < hi)
+        return lo, hi, jnp.where(inside, step, 0.5 * (lo + hi))
+
+    _, _, root = jax.lax.fori_loop(0, n_iter, body, (lo0, hi0, lo0))
+    root = jax.lax.stop_gradient(root)
+    slack = g_frozen(hi0) < 0
+    val, slope = jax.jvp(lambda y: g_of(problem, N, D, y, log_t), (root,), (jnp.ones_like(root),))
+    newton = root - val / jnp.where(slope > 0, slope, 1.0)
+    return jnp.where(slack, hi0, jnp.where(slope > 0, newton, root))
+
+
 def total_compute(problem: Problem, N, D, Omega):
-    """Total FLOPs C = 6 N D + 2 N I Omega_charged (Eq. 11, 53), parameter FLOPs only."""
+    """Total FLOPs C = 6 N D + I C_task(charged tokens) (Eq. 11, 53; Table I with a FlopModel).
+
+    An infinite D (the unbounded-data plane) counts no training compute.
+    """
     N = jnp.asarray(N)
-    return 6.0 * N * D + 2.0 * N * problem.n_queries * inference_tokens(problem, N, D, Omega)
+    D = jnp.asarray(D)
+    train = jnp.where(jnp.isfinite(D), 6.0 * N * jnp.where(jnp.isfinite(D), D, 0.0), 0.0)
+    tokens = inference_tokens(problem, N, D, Omega)
+    return train + problem.n_queries * task_flops(problem, N, tokens)

@@ -34,13 +34,22 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ds3jax._loss import LossLaw
+from ds3jax._loss import LossLaw, loss
 
-from ._problem import Problem, accuracy, log_accuracy, total_compute
+from ._problem import (
+    Problem,
+    accuracy,
+    log_accuracy,
+    log_budget_for_tokens,
+    log_tokens_for_flops,
+    task_flops,
+    total_compute,
+)
 
 __all__ = ["Solution", "solve", "min_budget"]
 
-_PLANES = ("global", "chinchilla")
+_PLANES = ("global", "chinchilla", "fixed_tokens", "inference_only")
+_OBJECTIVES = ("accuracy", "loss")
 _METHODS = ("gradient", "grid")
 _LOG6 = math.log(6.0)
 _LOG2 = math.log(2.0)
@@ -53,6 +62,7 @@ _LOG2 = math.log(2.0)
         "D",
         "Omega",
         "value",
+        "loss",
         "compute",
         "budget",
         "objective",
@@ -71,11 +81,13 @@ class Solution:
     Attributes:
       N: parameters; D: training tokens; Omega: inference token budget per task [tokens].
       value: accuracy Psi at the optimum (Eq. 40).
-      compute: 6 N D + 2 N I Omega recomputed from (N, D, Omega) [FLOPs] (equals ``budget``
-        to rounding).
+      loss: pretraining loss L(N, D) at the optimum (Eq. 1) [nats/token].
+      compute: 6 N D + I C_task recomputed from (N, D, Omega) [FLOPs] (equals ``budget``
+        to rounding; inference only on the "inference_only" plane).
       budget: the requested total compute C [FLOPs].
-      objective: log Psi at the optimum (what was maximised).
-      train_share: 6 N D / C, the share of compute spent on training.
+      objective: what was maximised at the optimum: log Psi, or -log L with
+        ``objective="loss"``.
+      train_share: 6 N D / C, the share of compute spent on training (0 when D = inf).
       converged: gradient method: |grad| < gtol and negative-definite Hessian at the end;
         grid method: the final zoom spacing is below 1e-6 (always true with the defaults).
       iterations: Newton steps taken before the gradient tolerance was met (gradient), or
@@ -89,6 +101,7 @@ class Solution:
     D: jax.Array
     Omega: jax.Array
     value: jax.Array
+    loss: jax.Array
     compute: jax.Array
     budget: jax.Array
     objective: jax.Array
@@ -104,42 +117,73 @@ class Solution:
 # ----------------------------------------------------------------------------- geometry
 
 
-def _alloc(problem: Problem, plane: str, kappa_mode: str, u, logC, log_kappa):
-    """(log N, log D, log Omega) on the surface for solver coordinates u (shape (2,) or (1,))."""
+def _alloc(problem: Problem, plane: str, mode: str, u, logC, aux):
+    """(log N, log D, log Omega) on the plane's iso-compute set for solver coordinates u.
+
+    ``aux`` is log kappa (chinchilla, mode "kappa"), log Omega (fixed_tokens) or unused.
+    The training part and the inference FLOP budget B_inf come from the coordinates; the
+    charged tokens T solve I C_task(N, T) = B_inf (closed form or the Table I quadratic) and
+    Omega is the budget that charges T tokens (itself when charge="budget").
+    """
     log_i = jnp.log(problem.n_queries)
-    if plane == "global":
+    if plane == "fixed_tokens":
+        # C = 6 N D + I (2 N Omega + r(Omega)), linear in N: with K = I r the fixed part,
+        # N = (C - K) sigmoid(-s) / (2 I Omega) and 6 N D = (C - K) sigmoid(s).
+        log_o = aux
+        omega_tok = jnp.exp(aux)
+        k = problem.n_queries * task_flops(problem, 0.0, omega_tok)
+        log_free = logC + jnp.log1p(-jnp.minimum(k * jnp.exp(-logC), 1.0))
+        s = u[0]
+        log_n = log_free + jax.nn.log_sigmoid(-s) - _LOG2 - log_i - log_o
+        log_d = log_free + jax.nn.log_sigmoid(s) - _LOG6 - log_n
+        return log_n, log_d, log_o
+    if plane == "inference_only":
+        log_n = u[0]
+        log_d = jnp.full_like(log_n, jnp.inf)
+        log_binf = logC
+    elif plane == "global":
         x, s = u[0], u[1]
-        log_f, log_g = jax.nn.log_sigmoid(s), jax.nn.log_sigmoid(-s)
         log_n = x
-        log_d = log_f + logC - _LOG6 - x
+        log_d = jax.nn.log_sigmoid(s) + logC - _LOG6 - x
+        log_binf = jax.nn.log_sigmoid(-s) + logC
     else:
         s = u[0]
-        log_f, log_g = jax.nn.log_sigmoid(s), jax.nn.log_sigmoid(-s)
-        log_ctr = log_f + logC
-        if kappa_mode == "training_optimal":
+        log_ctr = jax.nn.log_sigmoid(s) + logC
+        if mode == "training_optimal":
             law: LossLaw = problem.law
             a, b = law.alpha, law.beta
             log_gg = (jnp.log(a * law.A) - jnp.log(b * law.B)) / (a + b)
             log_n = log_gg + b / (a + b) * (log_ctr - _LOG6)
             log_d = log_ctr - _LOG6 - log_n
         else:
-            log_n = 0.5 * (log_ctr - _LOG6 - log_kappa)
-            log_d = log_n + log_kappa
-    log_o = log_g + logC - _LOG2 - log_i - log_n
+            log_n = 0.5 * (log_ctr - _LOG6 - aux)
+            log_d = log_n + aux
+        log_binf = jax.nn.log_sigmoid(-s) + logC
+    log_t = log_tokens_for_flops(problem, log_n, log_binf - log_i)
+    log_o = log_budget_for_tokens(problem, jnp.exp(log_n), jnp.exp(log_d), log_t)
     return log_n, log_d, log_o
 
 
-def _objective(problem, plane, kappa_mode, u, logC, log_kappa):
-    log_n, log_d, log_o = _alloc(problem, plane, kappa_mode, u, logC, log_kappa)
-    return log_accuracy(problem, jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_o))
+def _objective(problem, plane, mode, objective, u, logC, aux):
+    log_n, log_d, log_o = _alloc(problem, plane, mode, u, logC, aux)
+    N, D = jnp.exp(log_n), jnp.exp(log_d)
+    if objective == "loss":
+        return -jnp.log(loss(problem.law, N, D))
+    return log_accuracy(problem, N, D, jnp.exp(log_o))
 
 
 def _box(problem, plane, logC, n_min, dim_sizes, dtype):
-    """Axes of the seed grid: log N in [log n_min, log n_max(C)] and s in a logit box."""
-    if plane == "global":
-        log_n_hi = logC - jnp.log(6.0 + 2.0 * problem.n_queries * problem.omega)
+    """Axes of the seed grid: log N in [log n_min, log n_max(C)] and/or s in a logit box."""
+    step = jnp.log(2.0 * problem.n_queries * problem.omega)
+    if plane in ("global", "inference_only"):
+        if plane == "global":
+            log_n_hi = logC - jnp.log(6.0 + 2.0 * problem.n_queries * problem.omega)
+        else:
+            log_n_hi = logC - step  # at least one skill step per task
         log_n_lo = jnp.minimum(jnp.log(n_min), log_n_hi - 1.0)
         xs = jnp.linspace(0.0, 1.0, dim_sizes[0], dtype=dtype) * (log_n_hi - log_n_lo) + log_n_lo
+        if plane == "inference_only":
+            return (xs,)
         ss = jnp.linspace(-16.0, 16.0, dim_sizes[1], dtype=dtype)
         return (xs, ss)
     return (jnp.linspace(-24.0, 24.0, dim_sizes[0], dtype=dtype),)
@@ -233,9 +277,9 @@ def _ascend(f, u0, n_adam, n_newton, lr, gtol):
     return u, fu, it, done, gn
 
 
-def _solve_one(problem, logC, log_kappa, n_min, *, plane, kappa_mode, method, cfg):
+def _solve_one(problem, logC, aux, n_min, *, plane, mode, method, cfg, objective="accuracy"):
     dtype = logC.dtype
-    f = lambda u: _objective(problem, plane, kappa_mode, u, logC, log_kappa)
+    f = lambda u: _objective(problem, plane, mode, objective, u, logC, aux)
     fv = jax.vmap(f)
     if method == "gradient":
         sizes = cfg["seed_grid"] if plane == "global" else (cfg["seed_grid_1d"],)
@@ -289,27 +333,31 @@ def _solve_one(problem, logC, log_kappa, n_min, *, plane, kappa_mode, method, cf
     return u, fu, jnp.asarray(cfg["zoom_rounds"], jnp.int32), conv, gn, seed_f
 
 
-@functools.partial(jax.jit, static_argnames=("plane", "kappa_mode", "method", "cfg_items"))
-def _solve_batch(problem, logC, log_kappa, n_min, *, plane, kappa_mode, method, cfg_items):
+@functools.partial(jax.jit, static_argnames=("plane", "mode", "method", "objective", "cfg_items"))
+def _solve_batch(problem, logC, aux, n_min, *, plane, mode, method, objective, cfg_items):
     cfg = dict(cfg_items)
-    one = functools.partial(_solve_one, plane=plane, kappa_mode=kappa_mode, method=method, cfg=cfg)
-    u, fu, it, conv, gn, seed_f = jax.vmap(one, in_axes=(None, 0, None, None))(
-        problem, logC, log_kappa, n_min
+    one = functools.partial(
+        _solve_one, plane=plane, mode=mode, method=method, cfg=cfg, objective=objective
     )
-    log_n, log_d, log_o = jax.vmap(
-        lambda uu, lc: _alloc(problem, plane, kappa_mode, uu, lc, log_kappa)
-    )(u, logC)
+    u, fu, it, conv, gn, seed_f = jax.vmap(one, in_axes=(None, 0, 0, None))(
+        problem, logC, aux, n_min
+    )
+    log_n, log_d, log_o = jax.vmap(lambda uu, lc, a: _alloc(problem, plane, mode, uu, lc, a))(
+        u, logC, aux
+    )
     N, D, Omega = jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_o)
     C = jnp.exp(logC)
+    train = jnp.where(jnp.isfinite(D), 6.0 * N * jnp.where(jnp.isfinite(D), D, 0.0), 0.0)
     return dict(
         N=N,
         D=D,
         Omega=Omega,
         value=accuracy(problem, N, D, Omega),
+        loss=loss(problem.law, N, D),
         compute=total_compute(problem, N, D, Omega),
         budget=C,
         objective=fu,
-        train_share=6.0 * N * D / C,
+        train_share=train / C,
         converged=conv,
         iterations=it,
         grad_norm=gn,
@@ -333,15 +381,117 @@ _DEFAULTS = dict(
 )
 
 
-def min_budget(problem: Problem, n_min=1.0, d_min=1.0) -> float:
-    """Smallest total compute with a feasible point [FLOPs].
+def min_budget(problem: Problem, n_min=1.0, d_min=1.0, plane="global", tokens=None) -> float:
+    """Smallest total compute with a feasible point on ``plane`` [FLOPs].
 
     A point is feasible when N >= n_min, D >= d_min and the token budget allows the easiest
-    task's whole chain, Omega >= omega * min(m): C_min = 6 n_min d_min + 2 n_min I omega m_min.
+    task's whole chain, Omega >= omega * min(m) (``tokens`` on the fixed-tokens plane):
+    C_min = 6 n_min d_min + I C_task(n_min, Omega) (no training term on "inference_only").
     """
     m_min = float(np.min(np.asarray(problem.tasks.m)))
-    return float(
-        6.0 * n_min * d_min + 2.0 * n_min * float(problem.n_queries) * float(problem.omega) * m_min
+    omega_tok = float(problem.omega) * m_min if tokens is None else float(np.min(tokens))
+    infer = float(problem.n_queries) * float(task_flops(problem, n_min, omega_tok))
+    if plane == "inference_only":
+        return infer
+    return float(6.0 * n_min * d_min + infer)
+
+
+def _plane_mode(plane, kappa, tokens, budgets_shape):
+    """Validate the plane's own argument: (mode, aux values per budget or scalar)."""
+    if plane == "chinchilla":
+        if isinstance(kappa, str):
+            if kappa != "training_optimal":
+                raise ValueError(
+                    f"kappa must be a positive number or 'training_optimal', got {kappa!r}"
+                )
+            return "training_optimal", np.zeros(budgets_shape)
+        k = np.asarray(kappa, dtype=float)
+        if k.ndim != 0 or not np.isfinite(k) or not k > 0:
+            raise ValueError(f"kappa must be a positive finite scalar, got {kappa!r}")
+        return "kappa", np.full(budgets_shape, np.log(float(k)))
+    if plane == "fixed_tokens":
+        if tokens is None:
+            raise ValueError("plane='fixed_tokens' needs tokens= (the fixed per-task budget)")
+        t = np.asarray(tokens, dtype=float)
+        if t.ndim > 1 or (t.ndim == 1 and t.shape != budgets_shape):
+            raise ValueError(
+                f"tokens must be a scalar or have the budgets' shape {budgets_shape}, "
+                f"got shape {t.shape}"
+            )
+        if not np.all(np.isfinite(t)) or np.any(t <= 0):
+            raise ValueError(f"tokens must be positive and finite, got {tokens!r}")
+        return "tokens", np.broadcast_to(np.log(t), budgets_shape)
+    return "none", np.zeros(budgets_shape)
+
+
+def _prepare(problem, budgets, plane, method, kappa, tokens, objective, n_min, options):
+    """All checks of :func:`solve` (before any compilation) and the batched inputs."""
+    if not isinstance(problem, Problem):
+        raise ValueError(f"problem must be an optim.Problem, got {type(problem).__name__}")
+    if plane not in _PLANES:
+        raise ValueError(f"plane must be one of {_PLANES}, got {plane!r}")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if objective not in _OBJECTIVES:
+        raise ValueError(f"objective must be one of {_OBJECTIVES}, got {objective!r}")
+    if objective == "loss" and plane != "fixed_tokens":
+        raise ValueError(
+            "objective='loss' is the fixed-token problem (Sardana et al.): use "
+            "plane='fixed_tokens' (on other planes the loss ignores Omega)"
+        )
+    unknown = set(options) - set(_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown solver options {sorted(unknown)}; allowed: {sorted(_DEFAULTS)}")
+    if problem.tasks.weight.size == 0 or np.asarray(problem.tasks.m).size == 0:
+        raise ValueError("problem has an empty task distribution: it needs at least one task")
+    if problem.charge == "expected" and plane == "fixed_tokens":
+        raise ValueError(
+            "plane='fixed_tokens' fixes the token budget, so charge='expected' would couple "
+            "the constraint to D; use charge='budget' there"
+        )
+    if not (np.isfinite(n_min) and n_min > 0):
+        raise ValueError(f"n_min must be positive, got {n_min!r}")
+    b = np.asarray(budgets)
+    if b.ndim > 1 or b.size == 0:
+        raise ValueError(f"budgets must be a non-empty scalar or 1-D array, got shape {b.shape}")
+    if not np.issubdtype(b.dtype, np.number) or not np.all(np.isfinite(b)) or np.any(b <= 0):
+        raise ValueError("budgets must be positive, finite FLOP counts")
+    b1 = np.atleast_1d(b).astype(float)
+    mode, aux = _plane_mode(plane, kappa, tokens, b1.shape)
+    if plane == "fixed_tokens":
+        m_min = float(np.min(np.asarray(problem.tasks.m)))
+        need = float(problem.omega) * m_min
+        if float(np.max(np.exp(aux))) < need and objective == "accuracy":
+            raise ValueError(
+                f"tokens {float(np.max(np.exp(aux))):.3g} are below the easiest task's chain "
+                f"omega * min(m) = {need:.3g}: every allocation has zero accuracy"
+            )
+        floors = np.array(
+            [min_budget(problem, n_min, plane=plane, tokens=np.exp(a)) for a in np.atleast_1d(aux)]
+        )
+    else:
+        floors = np.full(b1.shape, min_budget(problem, n_min=n_min, plane=plane))
+    bad = np.nonzero(b1 < floors)[0]
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"budget {b1[i]:.3g} FLOPs is too small for any feasible point on plane "
+            f"{plane!r}: need at least {floors[i]:.3g} (n_min={n_min}, d_min=1, Omega >= "
+            "omega min(m) or the fixed tokens)"
+        )
+    cfg = dict(_DEFAULTS, **options)
+    for key in ("seed_grid", "dense_grid"):
+        cfg[key] = tuple(int(v) for v in cfg[key])
+        if len(cfg[key]) != 2 or min(cfg[key]) < 3:
+            raise ValueError(f"{key} must be two sizes >= 3, got {cfg[key]!r}")
+    dtype = jnp.result_type(jnp.asarray(budgets).dtype, float)
+    return dict(
+        logC=jnp.log(jnp.asarray(b1, dtype)),
+        aux=jnp.asarray(aux, dtype),
+        n_min=jnp.asarray(n_min, dtype),
+        mode=mode,
+        cfg_items=tuple(sorted(cfg.items())),
+        scalar=b.ndim == 0,
     )
 
 
@@ -352,93 +502,68 @@ def solve(
     method: str = "gradient",
     kappa=20.0,
     n_min: float = 1.0,
+    tokens=None,
+    objective: str = "accuracy",
     **options,
 ) -> Solution:
     """Maximise task-averaged accuracy at fixed total compute (Eq. 53), one solve per budget.
 
-        max_{N, D, Omega} Psi(N, D, Omega)  s.t.  6 N D + 2 N I Omega = C     (Eq. 11, 53)
+        max_{N, D, Omega} Psi(N, D, Omega)  s.t.  6 N D + I C_task(N, Omega) = C   (Eq. 11, 53)
 
-    (the constraint is active: Psi is non-decreasing in each of N, D and Omega).
+    with C_task = 2 N Omega (parameters only) or the Table I quadratic of the problem's
+    :class:`FlopModel`; Omega is replaced by E[Omega'|Omega] in C_task when
+    ``charge="expected"``. The constraint is active: Psi is non-decreasing in N, D, Omega.
+
+    Planes:
+
+    * ``"global"``: the whole 2-D iso-compute surface.
+    * ``"chinchilla"``: D = kappa N (Fig. 8), or the loss law's training-optimal split.
+    * ``"fixed_tokens"``: Omega = ``tokens`` fixed; the budget left after inference is split
+      between N and D (Fig. 15). ``objective="loss"`` minimises the pretraining loss instead
+      of maximising accuracy: the inference-aware Chinchilla problem of Sardana et al.
+    * ``"inference_only"``: unbounded data (D = inf, L = E + A / N^alpha) and the whole budget
+      spent at inference, C = I C_task (= 2 N I Omega, Fig. 9 and 16).
 
     Args:
       problem: :class:`optim.Problem` (e.g. :func:`optim.presets.paper_fig8`).
       budgets: total compute C [FLOPs], scalar or 1-D, all > 0 and finite. The result's
         float dtype follows ``budgets`` (float64 needs ``jax_enable_x64``).
-      plane: "global" (the 2-D iso-compute surface) or "chinchilla" (D = kappa N).
+      plane: "global", "chinchilla", "fixed_tokens" or "inference_only".
       method: "gradient" (grid seeds + optax Adam + Newton polish) or "grid" (dense surface
         grid + zoomed local grids).
       kappa: tokens per parameter on the Chinchilla plane (> 0, default 20), or the string
         "training_optimal" for the loss law's exact training-compute minimiser.
       n_min: smallest model size considered [parameters] (lower edge of the seed grid).
+      tokens: the fixed per-task token budget of the "fixed_tokens" plane (scalar or one
+        per budget).
+      objective: "accuracy" (log Psi) or "loss" ("fixed_tokens" only; maximises -log L).
       **options: solver settings: ``seed_grid`` (33, 33) / ``seed_grid_1d`` 1025 (seed grid
         sizes, global / 1-D planes), ``n_seeds`` 6 / ``n_seeds_1d`` 8 (grid local maxima
         polished), ``adam_steps`` 10, ``adam_lr`` 0.1, ``newton_steps`` 14, ``gtol`` 1e-6
-        (max-norm of d log Psi / du for ``converged``), ``dense_grid`` (129, 129) /
+        (max-norm of d objective / du for ``converged``), ``dense_grid`` (129, 129) /
         ``dense_grid_1d`` 513, ``zoom_points`` 9, ``zoom_rounds`` 12 (grid method).
 
     Returns:
       :class:`Solution` with arrays of the budgets' shape.
 
     Raises:
-      ValueError (before any compilation): unknown plane/method/option, non-positive or
-      non-finite budgets, kappa <= 0, an empty task distribution, a budget below
-      :func:`min_budget`, or ``charge="expected"`` (not supported by the solver yet).
+      ValueError (before any compilation): unknown plane/method/objective/option,
+      non-positive or non-finite budgets, kappa <= 0, missing or non-positive tokens, an
+      empty task distribution, a budget below :func:`min_budget`, fixed tokens below the
+      easiest task's chain, charge="expected" on the fixed-tokens plane.
     """
-    if not isinstance(problem, Problem):
-        raise ValueError(f"problem must be an optim.Problem, got {type(problem).__name__}")
-    if plane not in _PLANES:
-        raise ValueError(f"plane must be one of {_PLANES}, got {plane!r}")
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    unknown = set(options) - set(_DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown solver options {sorted(unknown)}; allowed: {sorted(_DEFAULTS)}")
-    if problem.tasks.weight.size == 0 or np.asarray(problem.tasks.m).size == 0:
-        raise ValueError("problem has an empty task distribution: it needs at least one task")
-    if problem.charge != "budget":
-        raise ValueError("solve supports charge='budget' only (Eq. 53); got charge='expected'")
-    if isinstance(kappa, str):
-        if kappa != "training_optimal":
-            raise ValueError(
-                f"kappa must be a positive number or 'training_optimal', got {kappa!r}"
-            )
-        kappa_mode, kappa_val = "training_optimal", 1.0
-    else:
-        k = np.asarray(kappa, dtype=float)
-        if k.ndim != 0 or not np.isfinite(k) or not k > 0:
-            raise ValueError(f"kappa must be a positive finite scalar, got {kappa!r}")
-        kappa_mode, kappa_val = "fixed", float(k)
-    if not (np.isfinite(n_min) and n_min > 0):
-        raise ValueError(f"n_min must be positive, got {n_min!r}")
-    b = np.asarray(budgets)
-    if b.ndim > 1 or b.size == 0:
-        raise ValueError(f"budgets must be a non-empty scalar or 1-D array, got shape {b.shape}")
-    if not np.issubdtype(b.dtype, np.number) or not np.all(np.isfinite(b)) or np.any(b <= 0):
-        raise ValueError("budgets must be positive, finite FLOP counts")
-    c_min = min_budget(problem, n_min=n_min)
-    if np.min(b) < c_min:
-        raise ValueError(
-            f"budget {np.min(b):.3g} FLOPs is too small for any feasible point: need at least "
-            f"{c_min:.3g} = 6 n_min d_min + 2 n_min I omega min(m) (n_min={n_min}, d_min=1)"
-        )
-    cfg = dict(_DEFAULTS, **options)
-    for key in ("seed_grid", "dense_grid"):
-        cfg[key] = tuple(int(v) for v in cfg[key])
-        if len(cfg[key]) != 2 or min(cfg[key]) < 3:
-            raise ValueError(f"{key} must be two sizes >= 3, got {cfg[key]!r}")
-    dtype = jnp.result_type(jnp.asarray(budgets).dtype, float)
-    scalar = b.ndim == 0
-    logC = jnp.log(jnp.atleast_1d(jnp.asarray(budgets, dtype)))
+    prep = _prepare(problem, budgets, plane, method, kappa, tokens, objective, n_min, options)
     out = _solve_batch(
         problem,
-        logC,
-        jnp.log(jnp.asarray(kappa_val, dtype)),
-        jnp.asarray(n_min, dtype),
+        prep["logC"],
+        prep["aux"],
+        prep["n_min"],
         plane=plane,
-        kappa_mode=kappa_mode,
+        mode=prep["mode"],
         method=method,
-        cfg_items=tuple(sorted(cfg.items())),
+        objective=objective,
+        cfg_items=prep["cfg_items"],
     )
-    if scalar:
+    if prep["scalar"]:
         out = {k: v[0] for k, v in out.items()}
     return Solution(**out, plane=plane, method=method)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._problem import Problem
-from ._solve import _DEFAULTS, Solution, _solve_one, solve
+from ._solve import Solution, _prepare, _solve_one, solve
 
 __all__ = [
     "PowerLaw",
@@ -75,19 +75,15 @@ def power_law_fit(C, y, mask=None) -> PowerLaw:
     return PowerLaw(exponent=slope, prefactor=10.0**icpt, r2=1.0 - ss_res / ss_tot)
 
 
-@functools.partial(jax.jit, static_argnames=("plane", "kappa_mode", "n_bisect", "cfg_items"))
-def _match(
-    problem, target, logC0, log_kappa, n_min, log_span, *, plane, kappa_mode, n_bisect, cfg_items
-):
+@functools.partial(jax.jit, static_argnames=("plane", "mode", "n_bisect", "cfg_items"))
+def _match(problem, target, logC0, aux, n_min, log_span, *, plane, mode, n_bisect, cfg_items):
     cfg = dict(cfg_items)
-    one = functools.partial(
-        _solve_one, plane=plane, kappa_mode=kappa_mode, method="gradient", cfg=cfg
-    )
+    one = functools.partial(_solve_one, plane=plane, mode=mode, method="gradient", cfg=cfg)
 
-    def best(logC):
-        return one(problem, logC, log_kappa, n_min)[1]  # optimal log Psi on the plane
+    def per_budget(t, lc0, a0):
+        def best(logC):
+            return one(problem, logC, a0, n_min)[1]  # optimal log Psi on the plane
 
-    def per_budget(t, lc0):
         lt = jnp.log(t)
         lo, hi = lc0, lc0 + log_span
         ok_hi = best(hi) >= lt
@@ -103,7 +99,7 @@ def _match(
         root = jnp.where(lo_done, lo, b)
         return jnp.where(ok_hi, root, jnp.inf), ok_hi
 
-    return jax.vmap(per_budget)(target, logC0)
+    return jax.vmap(per_budget)(target, logC0, aux)
 
 
 def compute_to_match(
@@ -115,13 +111,14 @@ def compute_to_match(
     max_factor: float = 1e4,
     n_bisect: int = 40,
     n_min: float = 1.0,
+    tokens=None,
     **options,
 ):
     """Smallest compute C' >= budgets at which ``plane``'s optimum reaches ``target_accuracy``.
 
     V(C) = max accuracy on the plane at compute C is non-decreasing in C (extra compute can
-    always go to inference tokens), so C' = min{C : V(C) >= target} is found by bisection in
-    log C on [budget, budget * max_factor], solving the plane's optimisation at every probe
+    always go to N or D), so C' = min{C : V(C) >= target} is found by bisection in log C on
+    [budget, budget * max_factor], solving the plane's optimisation at every probe
     (vectorised over budgets, one compilation). Precision: log C' to
     log(max_factor) / 2^n_bisect.
 
@@ -129,47 +126,37 @@ def compute_to_match(
       problem: :class:`optim.Problem`.
       target_accuracy: accuracies to reach, shape (n,) (e.g. the global optimum's values).
       budgets: starting budgets [FLOPs], shape (n,) (lower end of each bracket).
-      plane, kappa: the constrained plane (as in :func:`optim.solve`).
+      plane, kappa, tokens: the constrained plane (as in :func:`optim.solve`); any plane but
+        "inference_only".
       max_factor: upper end of the bracket, budgets * max_factor.
 
     Returns:
       (C_match, matched): C_match [FLOPs] (inf where the target is not reached within the
       bracket) and a boolean mask.
     """
-    if plane not in ("global", "chinchilla"):
-        raise ValueError(f"plane must be 'global' or 'chinchilla', got {plane!r}")
+    if plane not in ("global", "chinchilla", "fixed_tokens"):
+        raise ValueError(f"plane must be 'global', 'chinchilla' or 'fixed_tokens', got {plane!r}")
     if not max_factor > 1:
         raise ValueError(f"max_factor must be > 1, got {max_factor!r}")
     t = np.asarray(target_accuracy, float)
     if np.any(~(t > 0)) or np.any(t > 1):
         raise ValueError("target_accuracy must lie in (0, 1]")
-    # validation of budgets / kappa / problem: reuse solve's checks on one cheap call path
     b = np.atleast_1d(np.asarray(budgets, float))
     if b.shape != np.atleast_1d(t).shape:
         raise ValueError("target_accuracy and budgets must have the same shape")
-    if np.any(~np.isfinite(b)) or np.any(b <= 0):
-        raise ValueError("budgets must be positive, finite FLOP counts")
-    if isinstance(kappa, str):
-        if kappa != "training_optimal":
-            raise ValueError(f"kappa must be positive or 'training_optimal', got {kappa!r}")
-        kappa_mode, kv = "training_optimal", 1.0
-    else:
-        if not float(kappa) > 0:
-            raise ValueError(f"kappa must be positive, got {kappa!r}")
-        kappa_mode, kv = "fixed", float(kappa)
-    cfg = dict(_DEFAULTS, **options)
-    dtype = jnp.result_type(jnp.asarray(budgets).dtype, float)
+    prep = _prepare(problem, b, plane, "gradient", kappa, tokens, "accuracy", n_min, options)
+    dtype = prep["logC"].dtype
     c_match, ok = _match(
         problem,
         jnp.asarray(np.atleast_1d(t), dtype),
-        jnp.log(jnp.asarray(b, dtype)),
-        jnp.log(jnp.asarray(kv, dtype)),
-        jnp.asarray(n_min, dtype),
+        prep["logC"],
+        prep["aux"],
+        prep["n_min"],
         jnp.log(jnp.asarray(max_factor, dtype)),
         plane=plane,
-        kappa_mode=kappa_mode,
+        mode=prep["mode"],
         n_bisect=int(n_bisect),
-        cfg_items=tuple(sorted(cfg.items())),
+        cfg_items=prep["cfg_items"],
     )
     return jnp.exp(c_match), ok
 
@@ -209,10 +196,15 @@ def compare_frontiers(
     constrained_solution: Solution | None = None,
     max_factor: float = 1e4,
     n_bisect: int = 40,
+    tokens=None,
 ) -> FrontierComparison:
-    """Solve (or reuse) both frontiers at ``budgets`` and compute the Fig. 8 diagnostics."""
+    """Solve (or reuse) both frontiers at ``budgets`` and compute the Fig. 8 diagnostics.
+
+    ``plane`` is "chinchilla" (Fig. 8, with ``kappa``) or "fixed_tokens" (Fig. 15, with
+    ``tokens``).
+    """
     g = global_solution or solve(problem, budgets, plane="global")
-    c = constrained_solution or solve(problem, budgets, plane=plane, kappa=kappa)
+    c = constrained_solution or solve(problem, budgets, plane=plane, kappa=kappa, tokens=tokens)
     C = jnp.asarray(budgets)
     fit = lambda s: {k: power_law_fit(C, getattr(s, k)) for k in ("N", "D", "Omega")}
     share = lambda s: 1.0 - s.train_share
@@ -224,6 +216,7 @@ def compare_frontiers(
         kappa=kappa,
         max_factor=max_factor,
         n_bisect=n_bisect,
+        tokens=tokens,
     )
     return FrontierComparison(
         budgets=C,

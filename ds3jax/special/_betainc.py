@@ -85,6 +85,45 @@ def _blockwise(fn, *arrays):
     )
 
 
+def _hardness_class(a, b, x):
+    """0 / 1 / 2: a cheap guess of how many continued-fraction steps a point needs.
+
+    The fractions converge slowly only near the switch point, within a few standard
+    deviations ``sd`` of the beta distribution's mean ``a/(a+b)``, and more slowly the larger
+    ``min(a, b)``; ``sqrt(min(a, b) + 1) / (1 + |x - mean|/sd)`` tracks the step count with a
+    correlation of ~0.9 on DS3-like inputs.
+    """
+    s = a + b
+    mean = a / s
+    sd = jnp.sqrt(mean * (b / s) / s)
+    guess = jnp.sqrt(jnp.minimum(a, b) + 1.0) * sd / (sd + jnp.abs(x - mean))
+    return (guess >= 0.5).astype(jnp.int32) + (guess >= 2.0).astype(jnp.int32)
+
+
+def _sorted_blockwise(fn, a, b, x):
+    """:func:`_blockwise` on the points grouped by :func:`_hardness_class`.
+
+    A block's loop runs until its slowest point has converged, and step counts vary ~10x
+    across a batch; grouping similar points into the same blocks halves the wasted steps. The
+    grouping is a stable three-way partition (two prefix sums, one scatter per input, one
+    gather per output), far cheaper than a sort.
+    """
+    shape = x.shape
+    size = x.size
+    if size <= 2 * _BLOCK:
+        return _blockwise(fn, a, b, x)
+    a, b, x = a.ravel(), b.ravel(), x.ravel()
+    cls = _hardness_class(a, b, x)
+    c1 = jnp.cumsum(cls == 1, dtype=jnp.int32)
+    c2 = jnp.cumsum(cls == 2, dtype=jnp.int32)
+    c0 = jnp.arange(1, size + 1, dtype=jnp.int32) - c1 - c2
+    n0, n1 = c0[-1], c1[-1]
+    dest = jnp.where(cls == 0, c0 - 1, jnp.where(cls == 1, n0 + c1 - 1, n0 + n1 + c2 - 1))
+    moved = [jnp.zeros_like(v).at[dest].set(v, unique_indices=True) for v in (a, b, x)]
+    out = _blockwise(fn, *moved)
+    return jax.tree.map(lambda o: o[dest].reshape(shape), out)
+
+
 def _elementwise_hessian(fn, ab, basis):
     """(aa, ab, bb) second derivatives of an elementwise scalar fn(ab), by nested jvp."""
     out = []
@@ -271,13 +310,13 @@ def _make(kind):
     @jax.custom_jvp
     def f(a, b, x):
         a_s, b_s, x_s, valid, interior = _safe_inputs(a, b, x)
-        v = _blockwise(lambda *t: _value(kind, *t), a_s, b_s, x_s)
+        v = _sorted_blockwise(lambda *t: _value(kind, *t), a_s, b_s, x_s)
         return jnp.where(interior, v, _edge_values(kind, a, b, x, valid, x.dtype))
 
     @jax.custom_jvp
     def g(a, b, x):
         a_s, b_s, x_s, valid, interior = _safe_inputs(a, b, x)
-        val, grads, _ = _blockwise(lambda *t: _derived(kind, *t, order=1), a_s, b_s, x_s)
+        val, grads, _ = _sorted_blockwise(lambda *t: _derived(kind, *t, order=1), a_s, b_s, x_s)
         val = jnp.where(interior, val, _edge_values(kind, a, b, x, valid, x.dtype))
         edge = _edge_grads(kind, a, b, x, x.dtype)
         nan = jnp.asarray(jnp.nan, x.dtype)
