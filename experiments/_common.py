@@ -11,11 +11,12 @@ import os
 import pkgutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["available", "run_experiment", "run_module", "atomic_write", "to_jsonable"]
+__all__ = ["Progress", "available", "run_experiment", "run_module", "atomic_write", "to_jsonable"]
 
 
 def available() -> list[str]:
@@ -119,3 +120,27 @@ def run_module(module_name: str, argv=None) -> int:
     res = run_experiment(name, args.out, args.quick)
     print(f"wrote {res['png']} and {res['json']}")
     return 0
+
+
+class Progress:
+    """A one-line progress bar on stderr (no dependency; quiet when stderr is not a tty)."""
+
+    def __init__(self, total: int, label: str):
+        self.total, self.label, self.done, self.t0 = total, label, 0, time.perf_counter()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        frac = self.done / self.total
+        bar = "#" * int(30 * frac)
+        msg = (
+            f"\r{self.label:<22} [{bar:<30}] {self.done}/{self.total} "
+            f"{time.perf_counter() - self.t0:6.1f}s"
+        )
+        if self.tty:
+            sys.stderr.write(msg)
+            if self.done >= self.total:
+                sys.stderr.write("\n")
+        elif self.done >= self.total:
+            sys.stderr.write(msg.lstrip("\r") + "\n")
+        sys.stderr.flush()

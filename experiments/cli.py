@@ -4,6 +4,8 @@ figure modules of :mod:`experiments`.
     ds3jax frontier [--out DIR] [--budgets N] [--cmin C] [--cmax C] [--kappa K]
                     [--method gradient|grid]
     ds3jax figure NAME|all [--quick] [--out DIR]
+    ds3jax fit FILE.csv [--out DIR]            (experiments/_cli_fit.py)
+    ds3jax sweep [--out DIR] [--quick] [--max-chunks K]   (resumable Fig. 9 sweep)
 
 ``frontier`` is the main job: the Chinchilla-vs-global comparison (paper Fig. 8) on the
 built-in default problem ``optim.presets.paper_fig8()``. It prints a summary table and writes
@@ -20,11 +22,11 @@ import io
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
+from ._common import Progress as _Progress
 from ._common import atomic_write, available, run_experiment
 
 
@@ -53,30 +55,6 @@ def _positive_int(text: str) -> int:
     if v < 2:
         raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}")
     return v
-
-
-class _Progress:
-    """A one-line progress bar on stderr (no dependency; quiet when stderr is not a tty)."""
-
-    def __init__(self, total: int, label: str):
-        self.total, self.label, self.done, self.t0 = total, label, 0, time.perf_counter()
-        self.tty = sys.stderr.isatty()
-
-    def update(self, n: int) -> None:
-        self.done += n
-        frac = self.done / self.total
-        bar = "#" * int(30 * frac)
-        msg = (
-            f"\r{self.label:<22} [{bar:<30}] {self.done}/{self.total} "
-            f"{time.perf_counter() - self.t0:6.1f}s"
-        )
-        if self.tty:
-            sys.stderr.write(msg)
-            if self.done >= self.total:
-                sys.stderr.write("\n")
-        elif self.done >= self.total:
-            sys.stderr.write(msg.lstrip("\r") + "\n")
-        sys.stderr.flush()
 
 
 # ----------------------------------------------------------------------------- frontier
@@ -352,9 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quick", action="store_true", help="small, fast settings")
     g.add_argument("--out", default="out/figures", help="output folder (default out/figures)")
     g.set_defaults(func=cmd_figure)
-    from . import _cli_fit
+    from . import _cli_fit, _cli_sweep
 
     _cli_fit.register(sub)
+    _cli_sweep.register(sub)
     return p
 
 

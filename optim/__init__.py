@@ -7,12 +7,17 @@ tokens Omega for DS3 problems (paper Sec. III-B, Eq. 53, App. C).
   ("fixed_tokens", accuracy or loss) or with unbounded data ("inference_only").
 * :mod:`optim.presets` builds the paper's problems (``paper_fig8()``).
 * :mod:`optim.frontier` compares frontiers (power-law fits, compute penalty).
+* :func:`optimum` is the optimum as a differentiable function of the problem (implicit
+  function theorem); :mod:`optim.sweep` runs the Fig. 9 task-type sweep (sharded,
+  resumable).
 
 ``optim`` depends on ``ds3jax``; ``ds3jax`` never imports ``optim``.
 """
 
 from . import frontier as frontier
 from . import presets as presets
+from . import sweep as sweep
+from ._implicit import optimum as optimum
 from ._problem import FlopModel as FlopModel
 from ._problem import Problem as Problem
 from ._problem import accuracy as accuracy
@@ -43,6 +48,8 @@ __all__ = [
     "task_flops",
     "Solution",
     "solve",
+    "optimum",
+    "sweep",
     "min_budget",
     "PowerLaw",
     "power_law_fit",

@@ -14,8 +14,9 @@ expected tokens actually spent, E_phi[E[Omega' | Omega]] (Eq. 23-27, Eq. 41), in
 token budget Omega.
 
 The objective is the task-averaged accuracy Psi(N, D, Omega) = E_phi[psi] (Eq. 40, 53).
-For CoT with integer skill counts the solver uses an exact closed form (see
-:func:`log_accuracy`): with T = Omega / omega steps and m + (T - m + 1) - 1 = T,
+For CoT with integer skill counts, when every difficulty level includes m = 1 tasks (as in
+App. C), the solver uses an exact closed form (see :func:`log_accuracy`): with
+T = Omega / omega steps and m + (T - m + 1) - 1 = T,
 
     1 - I_q(m, T - m + 1) = sum_{j < m} C(T, j) q^j (1 - q)^(T - j)      (real T)
 
@@ -218,10 +219,16 @@ def make_problem(
             m_max = int(m.max())
             table = np.zeros((uniq.size, m_max))
             np.add.at(table, (inv, m.astype(int) - 1), w / w.sum())
-            dtype = jnp.result_type(tasks.difficulty, float)
-            levels = jnp.asarray(uniq, dtype)
-            level_weights = jnp.asarray(table, dtype)
-            kernel = "cot_binomial"
+            # psi_m = psi_1 - G cancels where psi_m << psi_1; its absolute error eps psi_1 is
+            # harmless in the average only if every difficulty level carries m = 1 tasks
+            # (then Psi >= w(level, 1) psi_1(level)). Otherwise use the library kernel.
+            if np.all(table[:, 0] > 0):
+                dtype = jnp.result_type(tasks.difficulty, float)
+                levels = jnp.asarray(uniq, dtype)
+                level_weights = jnp.asarray(table, dtype)
+                kernel = "cot_binomial"
+            else:
+                m_max = 0
     return Problem(
         law=law,
         transfer=transfer,

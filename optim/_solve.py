@@ -333,8 +333,12 @@ def _solve_one(problem, logC, aux, n_min, *, plane, mode, method, cfg, objective
     return u, fu, jnp.asarray(cfg["zoom_rounds"], jnp.int32), conv, gn, seed_f
 
 
-@functools.partial(jax.jit, static_argnames=("plane", "mode", "method", "objective", "cfg_items"))
-def _solve_batch(problem, logC, aux, n_min, *, plane, mode, method, objective, cfg_items):
+@functools.partial(
+    jax.jit, static_argnames=("plane", "mode", "method", "objective", "cfg_items", "return_u")
+)
+def _solve_batch(
+    problem, logC, aux, n_min, *, plane, mode, method, objective, cfg_items, return_u=False
+):
     cfg = dict(cfg_items)
     one = functools.partial(
         _solve_one, plane=plane, mode=mode, method=method, cfg=cfg, objective=objective
@@ -342,6 +346,8 @@ def _solve_batch(problem, logC, aux, n_min, *, plane, mode, method, objective, c
     u, fu, it, conv, gn, seed_f = jax.vmap(one, in_axes=(None, 0, 0, None))(
         problem, logC, aux, n_min
     )
+    if return_u:
+        return u
     log_n, log_d, log_o = jax.vmap(lambda uu, lc, a: _alloc(problem, plane, mode, uu, lc, a))(
         u, logC, aux
     )
@@ -458,7 +464,10 @@ def _prepare(problem, budgets, plane, method, kappa, tokens, objective, n_min, o
         raise ValueError("budgets must be positive, finite FLOP counts")
     b1 = np.atleast_1d(b).astype(float)
     mode, aux = _plane_mode(plane, kappa, tokens, b1.shape)
-    if plane == "fixed_tokens":
+    concrete = not any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(problem))
+    if not concrete:  # traced problem (optim.optimum under jit/grad): checks need values
+        floors = np.zeros(b1.shape)
+    elif plane == "fixed_tokens":
         m_min = float(np.min(np.asarray(problem.tasks.m)))
         need = float(problem.omega) * m_min
         if float(np.max(np.exp(aux))) < need and objective == "accuracy":

@@ -251,3 +251,22 @@ def test_task_flops_matches_ds3jax_inference_flops(problem):
     np.testing.assert_allclose(np.asarray(ours), np.asarray(ref), rtol=1e-13)
     lib = ds3jax.inference_flops(ds3jax.CoT(), t, 1e10, n_layer=96, d_attn=12288, prompt_tokens=200)
     np.testing.assert_allclose(np.asarray(ours), np.asarray(lib), rtol=1e-13)
+
+
+def test_single_task_accuracy_is_accurate_where_tiny(problem):
+    """A task set without m = 1 uses the library kernel: psi_5 ~ 1e-127 must not come out of
+    a cancellation (reference: scipy.special.betainc)."""
+    import ds3jax
+
+    p = optim.make_problem(
+        problem.law,
+        ds3jax.SigmoidTransfer(1.0, 20.0, 0.0),
+        ds3jax.TaskGrid.from_tasks([2.0], [5]),
+        omega=OMEGA,
+        n_queries=1.0,
+    )
+    N, Om = 10.0**6.2, 100.35
+    L = 1.69 + 406.4 * N**-0.34
+    ref = sp.betainc(5.0, Om / OMEGA - 4.0, sp.expit(20.0 * (2.0 - L)))
+    ours = float(np.exp(optim.log_accuracy(p, N, np.inf, Om)))
+    np.testing.assert_allclose(ours, ref, rtol=1e-10)
