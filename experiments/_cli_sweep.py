@@ -10,24 +10,15 @@ and computes only the rest; the final ``DIR/sweep.npz`` (all optima), ``DIR/fig9
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from ._common import Progress, atomic_write, to_jsonable
+from ._common import Progress, atomic_write, int_at_least, to_jsonable
 
-
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return v
+_count = int_at_least(1)
 
 
 def register(sub) -> None:

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Progress", "available", "run_experiment", "run_module", "atomic_write", "to_jsonable"]
+__all__ = [
+    "Progress",
+    "int_at_least",
+    "available",
+    "run_experiment",
+    "run_module",
+    "atomic_write",
+    "to_jsonable",
+]
 
 
 def available() -> list[str]:
@@ -144,3 +152,18 @@ class Progress:
         elif self.done >= self.total:
             sys.stderr.write(msg.lstrip("\r") + "\n")
         sys.stderr.flush()
+
+
+def int_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum``, with a one-line message otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return v
+
+    return parse

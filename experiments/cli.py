@@ -1,8 +1,9 @@
 """The ``ds3jax`` command line: a thin layer over :mod:`optim`, :mod:`ds3jax` and the
 figure modules of :mod:`experiments`.
 
-    ds3jax frontier [--out DIR] [--budgets N] [--cmin C] [--cmax C] [--kappa K]
-                    [--method gradient|grid]
+    ds3jax frontier [--out DIR] [--config FILE.toml] [--budgets N] [--cmin C] [--cmax C]
+                    [--plane chinchilla|fixed_tokens] [--kappa K] [--tokens T]
+                    [--strategy cot|tot:B|bon:K] [--attention] [--method gradient|grid]
     ds3jax figure NAME|all [--quick] [--out DIR]
     ds3jax fit FILE.csv [--out DIR]            (experiments/_cli_fit.py)
     ds3jax sweep [--out DIR] [--quick] [--max-chunks K]   (resumable Fig. 9 sweep)
@@ -27,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from ._common import Progress as _Progress
-from ._common import atomic_write, available, run_experiment
+from ._common import atomic_write, available, int_at_least, run_experiment
+from ._config import DEFAULT_FRONTIER, load_config
 
 
 class UsageError(Exception):
@@ -47,26 +49,19 @@ def _positive_float(text: str) -> float:
     return v
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}")
-    return v
+_positive_int = int_at_least(2)
 
 
 # ----------------------------------------------------------------------------- frontier
 
 
-def _solve_with_progress(problem, budgets, plane, method, kappa, chunks):
+def _solve_with_progress(problem, budgets, plane, method, kappa, chunks, tokens=None):
     import optim
 
     parts = []
     bar = _Progress(len(budgets), f"{plane} plane")
     for piece in np.array_split(budgets, min(chunks, len(budgets))):
-        sol = optim.solve(problem, piece, plane=plane, method=method, kappa=kappa)
+        sol = optim.solve(problem, piece, plane=plane, method=method, kappa=kappa, tokens=tokens)
         parts.append({k: np.asarray(getattr(sol, k)) for k in _FIELDS})
         bar.update(len(piece))
     return {k: np.concatenate([p[k] for p in parts]) for k in _FIELDS}
@@ -81,11 +76,9 @@ def _frontier_figure(budgets, planes, summary):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"global": "tab:blue", "chinchilla": "tab:orange"}
-    labels = {
-        "global": "global optimum",
-        "chinchilla": f"Chinchilla plane (kappa = {summary['kappa']:g})",
-    }
+    cname = summary["constrained"]
+    colors = {"global": "tab:blue", cname: "tab:orange"}
+    labels = {"global": "global optimum", cname: summary["constrained_label"]}
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), constrained_layout=True)
     panels = [
         ("N", "optimal parameters N*", "parameters"),
@@ -134,7 +127,8 @@ def _frontier_figure(budgets, planes, summary):
     )
     ax.legend(fontsize=8)
     fig.suptitle(
-        "Total-compute-optimal allocation: global vs Chinchilla (paper Fig. 8, App. C problem)"
+        f"Total-compute-optimal allocation: global vs {summary['constrained_label']} "
+        f"(paper Fig. 8 / 15; problem: {summary.get('problem', 'paper_fig8')})"
     )
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -149,8 +143,8 @@ def _power_fit(c, y):
     return {"exponent": float(f.exponent), "prefactor": float(f.prefactor), "r2": float(f.r2)}
 
 
-def _summarise(budgets, planes, kappa):
-    g, c = planes["global"], planes["chinchilla"]
+def _summarise(budgets, planes, kappa, cname="chinchilla", label=None):
+    g, c = planes["global"], planes[cname]
     fits = {
         p: {k: _power_fit(budgets, r[k]) for k in ("N", "D", "Omega")} for p, r in planes.items()
     }
@@ -169,6 +163,8 @@ def _summarise(budgets, planes, kappa):
     penalty = np.asarray(penalty) / budgets
     return {
         "kappa": kappa,
+        "constrained": cname,
+        "constrained_label": label or f"Chinchilla plane (kappa = {kappa:g})",
         "fits": fits,
         "kappa_star": {
             "first": float(g["D"][0] / g["N"][0]),
@@ -187,29 +183,30 @@ def _summarise(budgets, planes, kappa):
     }
 
 
-def _print_summary(summary, planes, budgets, file=None):
+def _print_summary(summary, planes, budgets, file=None, problem_name="paper_fig8 problem"):
     w = (file or sys.stdout).write
-    w("\nChinchilla vs global, total-compute-optimal allocation (paper_fig8 problem)\n")
+    cname, label = summary["constrained"], summary["constrained_label"]
+    w(f"\n{label} vs global, total-compute-optimal allocation ({problem_name})\n")
     w(f"  {len(budgets)} budgets, C in [{budgets[0]:.3g}, {budgets[-1]:.3g}] FLOPs\n\n")
-    w(f"  {'power-law exponent of':<24}{'global':>12}{'chinchilla':>12}\n")
+    w(f"  {'power-law exponent of':<24}{'global':>12}{cname:>14}\n")
     for key in ("N", "D", "Omega"):
-        fg, fc = summary["fits"]["global"][key], summary["fits"]["chinchilla"][key]
+        fg, fc = summary["fits"]["global"][key], summary["fits"][cname][key]
         w(
-            f"  {key + '* ~ C^e':<24}{fg['exponent']:>12.3f}{fc['exponent']:>12.3f}"
+            f"  {key + '* ~ C^e':<24}{fg['exponent']:>12.3f}{fc['exponent']:>14.3f}"
             f"   (R^2 {fg['r2']:.3f} / {fc['r2']:.3f})\n"
         )
     ks = summary["kappa_star"]
     w(
         f"\n  global kappa* = D*/N*: {ks['first']:.3g} at C_min -> {ks['last']:.3g} at C_max "
-        f"(Chinchilla plane: {summary['kappa']:g})\n"
+        f"({label})\n"
     )
     for p, s in summary["inference_share"].items():
         w(f"  inference share of FLOPs ({p}): {s['first']:.1%} -> {s['last']:.1%}\n")
-    w(f"  largest accuracy gap (global - chinchilla): {summary['accuracy_gap_max']:.4f}\n")
+    w(f"  largest accuracy gap (global - {cname}): {summary['accuracy_gap_max']:.4f}\n")
     cp = summary["compute_penalty"]
     if cp["median"] is not None:
         w(
-            f"  compute the Chinchilla path needs to match global accuracy: "
+            f"  compute the {cname} path needs to match global accuracy: "
             f"median {cp['median']:.2f}x, max {cp['max']:.2f}x\n"
         )
     w("\n")
@@ -221,22 +218,58 @@ def cmd_frontier(args) -> int:
     jax.config.update("jax_enable_x64", True)
     import optim
 
-    if args.cmin >= args.cmax:
-        raise UsageError(f"--cmin ({args.cmin:g}) must be below --cmax ({args.cmax:g})")
-    problem = optim.presets.paper_fig8()
+    opts = dict(DEFAULT_FRONTIER)
+    problem_name = "optim.presets.paper_fig8()"
+    if args.config:
+        problem, opts = load_config(args.config)
+        problem_name = str(args.config)
+    else:
+        problem = optim.presets.paper_fig8()
+    for key in ("budgets", "cmin", "cmax", "kappa", "tokens", "method", "plane"):
+        v = getattr(args, key)
+        if v is not None:
+            opts[key] = v
+    if args.strategy or args.attention:
+        problem = optim.make_problem(
+            problem.law,
+            problem.transfer,
+            problem.tasks,
+            strategy=_strategy(args.strategy) if args.strategy else problem.strategy,
+            omega=problem.omega,
+            n_queries=problem.n_queries,
+            iota_hat=problem.iota_hat,
+            charge=problem.charge,
+            flops=optim.FlopModel.paper_appendix_ab() if args.attention else problem.flops,
+        )
+    if opts["cmin"] >= opts["cmax"]:
+        raise UsageError(f"cmin ({opts['cmin']:g}) must be below cmax ({opts['cmax']:g})")
+    cname = opts["plane"]
+    if cname == "fixed_tokens" and opts["tokens"] is None:
+        raise UsageError("--plane fixed_tokens needs --tokens (per-task token budget)")
     floor = optim.min_budget(problem)
-    if args.cmin <= floor:
+    if cname == "fixed_tokens":
+        floor = max(floor, optim.min_budget(problem, plane=cname, tokens=opts["tokens"]))
+    if opts["cmin"] <= floor:
         raise UsageError(
-            f"--cmin {args.cmin:g} is below the smallest feasible budget {floor:.3g} FLOPs"
+            f"cmin {opts['cmin']:g} is below the smallest feasible budget {floor:.3g} FLOPs"
         )
-    budgets = np.logspace(np.log10(args.cmin), np.log10(args.cmax), args.budgets)
-    planes = {}
-    for plane in ("global", "chinchilla"):
-        planes[plane] = _solve_with_progress(
-            problem, budgets, plane, args.method, args.kappa, args.chunks
+    budgets = np.logspace(np.log10(opts["cmin"]), np.log10(opts["cmax"]), opts["budgets"])
+    planes = {
+        "global": _solve_with_progress(
+            problem, budgets, "global", opts["method"], 20.0, args.chunks
         )
-    summary = _summarise(budgets, planes, args.kappa)
-    _print_summary(summary, planes, budgets)
+    }
+    planes[cname] = _solve_with_progress(
+        problem, budgets, cname, opts["method"], opts["kappa"], args.chunks, tokens=opts["tokens"]
+    )
+    label = (
+        f"Chinchilla plane (kappa = {opts['kappa']:g})"
+        if cname == "chinchilla"
+        else f"fixed tokens (Omega = {opts['tokens']:g})"
+    )
+    summary = _summarise(budgets, planes, opts["kappa"], cname, label)
+    summary["problem"] = problem_name
+    _print_summary(summary, planes, budgets, problem_name=problem_name)
     out = Path(args.out)
     rows = io.StringIO()
     wr = csv.writer(rows)
@@ -269,8 +302,9 @@ def cmd_frontier(args) -> int:
                 ]
             )
     results = {
-        "problem": "optim.presets.paper_fig8()",
-        "method": args.method,
+        "problem": problem_name,
+        "options": opts,
+        "method": opts["method"],
         "budgets": budgets.tolist(),
         "planes": {
             p: {k: np.asarray(v, float).tolist() for k, v in r.items()} for p, r in planes.items()
@@ -282,6 +316,22 @@ def cmd_frontier(args) -> int:
     atomic_write(out / "frontier.png", _frontier_figure(budgets, planes, summary))
     print(f"wrote {out / 'results.json'}, {out / 'frontier.csv'}, {out / 'frontier.png'}")
     return 0
+
+
+def _strategy(text: str):
+    import ds3jax
+
+    kind, _, arg = text.partition(":")
+    try:
+        if kind == "cot" and not arg:
+            return ds3jax.CoT()
+        if kind == "tot" and int(arg) >= 1:
+            return ds3jax.ToT(branching=int(arg))
+        if kind == "bon" and int(arg) >= 1:
+            return ds3jax.BestOfN(k=int(arg), base=ds3jax.CoT())
+    except ValueError:
+        pass
+    raise UsageError(f"--strategy {text!r} not understood: use cot, tot:B or bon:K")
 
 
 # ----------------------------------------------------------------------------- figure
@@ -311,18 +361,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     f = sub.add_parser("frontier", help="Chinchilla-vs-global comparison on the default problem")
     f.add_argument("--out", default="out", help="output folder (default: out)")
+    f.add_argument("--config", default=None, help="TOML problem file (see experiments/configs)")
+    f.add_argument("--budgets", type=_positive_int, default=None, help="number of budgets (60)")
+    f.add_argument("--cmin", type=_positive_float, default=None, help="smallest budget [FLOPs]")
+    f.add_argument("--cmax", type=_positive_float, default=None, help="largest budget [FLOPs]")
     f.add_argument(
-        "--budgets", type=_positive_int, default=60, help="number of budgets (default 60)"
+        "--plane",
+        choices=("chinchilla", "fixed_tokens"),
+        default=None,
+        help="the constrained path compared with the global one (default chinchilla)",
     )
-    f.add_argument("--cmin", type=_positive_float, default=1e19, help="smallest budget [FLOPs]")
-    f.add_argument("--cmax", type=_positive_float, default=3e24, help="largest budget [FLOPs]")
     f.add_argument(
-        "--kappa",
-        type=_positive_float,
-        default=20.0,
-        help="tokens per parameter on the Chinchilla plane (default 20)",
+        "--kappa", type=_positive_float, default=None, help="Chinchilla tokens per parameter (20)"
     )
-    f.add_argument("--method", choices=("gradient", "grid"), default="gradient")
+    f.add_argument(
+        "--tokens", type=_positive_float, default=None, help="fixed tokens per task (fixed_tokens)"
+    )
+    f.add_argument(
+        "--strategy", default=None, help="cot (default), tot:B (branching B) or bon:K (best of K)"
+    )
+    f.add_argument(
+        "--attention",
+        action="store_true",
+        help="charge Table I attention + evaluation FLOPs (App. A-B architecture)",
+    )
+    f.add_argument("--method", choices=("gradient", "grid"), default=None)
     f.add_argument("--chunks", type=_positive_int, default=6, help=argparse.SUPPRESS)
     f.set_defaults(func=cmd_frontier)
     g = sub.add_parser("figure", help="reproduce a paper figure (PNG + JSON of the numbers)")

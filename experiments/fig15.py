@@ -35,6 +35,7 @@ from experiments.fig8 import (
     match_by_interpolation,
     solution_dict,
     solver_options,
+    summary_panel,
     trajectory_panel,
 )
 
@@ -234,17 +235,7 @@ def plot(data: dict):
         lines.append(
             f"C'/C to match: median {np.median(ratio[ok]):.3g}, max {np.max(ratio[ok]):.3g}"
         )
-    ax[7].axis("off")
-    ax[7].text(
-        0.0,
-        1.0,
-        "\n".join(lines),
-        va="top",
-        family="monospace",
-        fontsize=9.5,
-        transform=ax[7].transAxes,
-    )
-    ax[7].set_title("summary")
+    summary_panel(ax[7], lines)
     fig.suptitle(
         "Fig. 15: total-compute-optimal allocation, global vs fixed token budget; App. C problem: "
         "400 CoT tasks, I = 1e9, omega = 25, C = 6 N D + 2 N I Omega",

@@ -281,6 +281,21 @@ def _scaling_panel(ax, C, data, key, title, unit, planes):
     ax.grid(True, which="major", alpha=0.3)
 
 
+def summary_panel(ax, lines) -> None:
+    """A text-only panel listing the summary numbers (shared with Fig. 15)."""
+    ax.axis("off")
+    ax.text(
+        0.0,
+        1.0,
+        "\n".join(lines),
+        va="top",
+        family="monospace",
+        fontsize=9.5,
+        transform=ax.transAxes,
+    )
+    ax.set_title("summary")
+
+
 def plot(data: dict):
     import matplotlib.pyplot as plt
 
@@ -469,17 +484,7 @@ def plot(data: dict):
         lines.append(
             f"C'/C to match: median {np.median(ratio[ok]):.3g}, max {np.max(ratio[ok]):.3g}"
         )
-    ax[11].axis("off")
-    ax[11].text(
-        0.0,
-        1.0,
-        "\n".join(lines),
-        va="top",
-        family="monospace",
-        fontsize=9.5,
-        transform=ax[11].transAxes,
-    )
-    ax[11].set_title("summary")
+    summary_panel(ax[11], lines)
     fig.suptitle(
         "Fig. 8: total-compute-optimal allocation, global vs Chinchilla plane (kappa = 20); App. C "
         "problem: 400 CoT tasks, I = 1e9, omega = 25, C = 6 N D + 2 N I Omega",

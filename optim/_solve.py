@@ -404,17 +404,22 @@ def min_budget(problem: Problem, n_min=1.0, d_min=1.0, plane="global", tokens=No
 
 def _plane_mode(plane, kappa, tokens, budgets_shape):
     """Validate the plane's own argument: (mode, aux values per budget or scalar)."""
-    if plane == "chinchilla":
-        if isinstance(kappa, str):
-            if kappa != "training_optimal":
-                raise ValueError(
-                    f"kappa must be a positive number or 'training_optimal', got {kappa!r}"
-                )
-            return "training_optimal", np.zeros(budgets_shape)
-        k = np.asarray(kappa, dtype=float)
+    if isinstance(kappa, str):  # kappa is checked on every plane: a bad value is a typo
+        if kappa != "training_optimal":
+            raise ValueError(
+                f"kappa must be a positive number or 'training_optimal', got {kappa!r}"
+            )
+    else:
+        try:
+            k = np.asarray(kappa, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"kappa must be a positive finite scalar, got {kappa!r}") from None
         if k.ndim != 0 or not np.isfinite(k) or not k > 0:
             raise ValueError(f"kappa must be a positive finite scalar, got {kappa!r}")
-        return "kappa", np.full(budgets_shape, np.log(float(k)))
+    if plane == "chinchilla":
+        if isinstance(kappa, str):
+            return "training_optimal", np.zeros(budgets_shape)
+        return "kappa", np.full(budgets_shape, np.log(float(kappa)))
     if plane == "fixed_tokens":
         if tokens is None:
             raise ValueError("plane='fixed_tokens' needs tokens= (the fixed per-task budget)")

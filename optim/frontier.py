@@ -56,7 +56,8 @@ def power_law_fit(C, y, mask=None) -> PowerLaw:
       mask: optional boolean (..., n) of points to use (e.g. converged ones); >= 2 needed.
 
     Returns:
-      :class:`PowerLaw` with arrays of shape (...). R^2 = 1 - SS_res / SS_tot in log10 y.
+      :class:`PowerLaw` with arrays of shape (...). R^2 = 1 - SS_res / SS_tot in log10 y
+      (1 for a constant series, which exponent 0 fits exactly).
     """
     x = jnp.log10(jnp.asarray(C))
     ly = jnp.log10(jnp.asarray(y))
@@ -72,7 +73,10 @@ def power_law_fit(C, y, mask=None) -> PowerLaw:
     resid = ly - (slope[..., None] * x + icpt[..., None])
     ss_res = jnp.sum(w * resid**2, -1)
     ss_tot = jnp.sum(w * (ly - ym) ** 2, -1)
-    return PowerLaw(exponent=slope, prefactor=10.0**icpt, r2=1.0 - ss_res / ss_tot)
+    # a constant series (e.g. fixed tokens) is fitted exactly by exponent 0: R^2 = 1
+    safe_tot = jnp.where(ss_tot > 0, ss_tot, 1.0)
+    r2 = jnp.where(ss_tot > 0, 1.0 - ss_res / safe_tot, jnp.where(ss_res > 0, 0.0, 1.0))
+    return PowerLaw(exponent=slope, prefactor=10.0**icpt, r2=r2)
 
 
 @functools.partial(jax.jit, static_argnames=("plane", "mode", "n_bisect", "cfg_items"))

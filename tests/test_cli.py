@@ -2,9 +2,15 @@
 
 import json
 
+import jax
+import numpy as np
 import pytest
 
+from experiments._config import ConfigError, load_config
 from experiments.cli import main
+from optim.presets import paper_fig8
+
+EXAMPLE = "experiments/configs/paper_fig8.toml"
 
 
 @pytest.mark.parametrize(
@@ -15,6 +21,9 @@ from experiments.cli import main
         ["frontier", "--cmin", "1e22", "--cmax", "1e21"],
         ["frontier", "--kappa", "0"],
         ["frontier", "--cmin", "1"],  # below the smallest feasible budget
+        ["frontier", "--plane", "fixed_tokens"],  # no --tokens
+        ["frontier", "--strategy", "tot:zero"],
+        ["frontier", "--config", "no/such/file.toml"],
         ["nonsense"],
     ],
 )
@@ -39,3 +48,40 @@ def test_small_frontier_run_writes_results(tmp_path, capsys):
             assert abs(6 * n * d + 2 * n * 1e9 * om - b) <= 1e-9 * b
     assert (out / "frontier.png").read_bytes()[:4] == b"\x89PNG"
     assert "power-law exponent" in capsys.readouterr().out
+
+
+def test_example_config_is_the_default_problem():
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / EXAMPLE
+    problem, opts = load_config(path)
+    ref = paper_fig8()
+    a, b = jax.tree_util.tree_flatten(problem), jax.tree_util.tree_flatten(ref)
+    assert a[1] == b[1]  # same structure and static fields (strategy, charge, kernel, ...)
+    for x, y in zip(a[0], b[0]):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-15)
+    assert opts["plane"] == "chinchilla" and opts["kappa"] == 20.0 and opts["budgets"] == 60
+
+
+@pytest.mark.parametrize(
+    "text, msg",
+    [
+        ("[loss]\npreset = 'hoffmann_rounded'\nfoo = 1\n", "unknown key loss.foo"),
+        ("[weird]\n", "unknown section"),
+        ("[transfer]\nb = -5\n", "transfer.b"),
+        ("[tasks]\nm = [0, 1]\n", "tasks.m"),
+        ("[inference]\nomega = 'many'\n", "inference.omega"),
+        ("[frontier]\nplane = 'fixed_tokens'\n", "needs frontier.tokens"),
+        ("[loss\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, capsys, text, msg):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=msg):
+        load_config(cfg)
+    out = tmp_path / "out"
+    assert main(["frontier", "--config", str(cfg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and msg.split()[0] in err[0]
+    assert not out.exists()

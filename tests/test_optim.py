@@ -178,10 +178,15 @@ def test_log_accuracy_gradient_matches_scipy_differences(problem):
 
 def test_generic_problem_matches_library_path():
     """The closed-form CoT kernel agrees with ds3jax's per-task betainc path."""
-    tasks = TaskGrid.from_tasks([1.5, 2.0, 3.0, 3.0], [1, 4, 9, 2], [0.1, 0.2, 0.3, 0.4])
+    tasks = TaskGrid.from_tasks(
+        [1.5, 2.0, 3.0, 3.0, 2.0, 3.0], [1, 4, 9, 2, 1, 1], [0.1, 0.2, 0.3, 0.2, 0.1, 0.1]
+    )
     law, tr = LossLaw.hoffmann_rounded(), SigmoidTransfer(1.0, 5.0, 0.0)
     fast = make_problem(law, tr, tasks, iota_hat=0.8)
     assert fast.kernel == "cot_binomial"
+    # without m = 1 at every difficulty the cancelling fast kernel is not used
+    no_m1 = TaskGrid.from_tasks([1.5, 2.0, 3.0], [1, 4, 9])
+    assert make_problem(law, tr, no_m1).kernel == "library"
     N, D, Om = np.array([1e8, 3e9, 1e11]), np.array([1e10, 1e11, 1e13]), np.array([80.0, 1e3, 1e5])
     L = 1.69 + 406.4 * N**-0.34 + 410.7 * D**-0.28
     q = 0.8 * sp.expit(5 * (np.asarray(tasks.difficulty)[:, None] - L))
@@ -304,7 +309,7 @@ def test_bad_problems_raise(no_compile):
     with pytest.raises(ValueError, match="charge"):
         make_problem(law, tr, tasks, charge="both")
     with pytest.raises(ValueError, match="charge"):
-        solve(make_problem(law, tr, tasks, charge="expected"), [1e20])
+        solve(make_problem(law, tr, tasks, charge="expected"), [1e20], "fixed_tokens", tokens=1e3)
 
 
 # ----------------------------------------------------------------------------- slow
