@@ -484,7 +484,12 @@ def total_compute(problem: Problem, N, D, Omega):
     An infinite D (the unbounded-data plane) counts no training compute.
     """
     N = jnp.asarray(N)
-    D = jnp.asarray(D)
-    train = jnp.where(jnp.isfinite(D), 6.0 * N * jnp.where(jnp.isfinite(D), D, 0.0), 0.0)
     tokens = inference_tokens(problem, N, D, Omega)
-    return train + problem.n_queries * task_flops(problem, N, tokens)
+    return training_compute(N, D) + problem.n_queries * task_flops(problem, N, tokens)
+
+
+def training_compute(N, D):
+    """6 N D [FLOPs] (Eq. 11); 0 for unbounded data (D = inf, the inference-only plane)."""
+    D = jnp.asarray(D)
+    finite = jnp.isfinite(D)
+    return jnp.where(finite, 6.0 * jnp.asarray(N) * jnp.where(finite, D, 0.0), 0.0)

@@ -44,6 +44,7 @@ from ._problem import (
     log_tokens_for_flops,
     task_flops,
     total_compute,
+    training_compute,
 )
 
 __all__ = ["Solution", "solve", "min_budget"]
@@ -353,7 +354,6 @@ def _solve_batch(
     )
     N, D, Omega = jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_o)
     C = jnp.exp(logC)
-    train = jnp.where(jnp.isfinite(D), 6.0 * N * jnp.where(jnp.isfinite(D), D, 0.0), 0.0)
     return dict(
         N=N,
         D=D,
@@ -363,7 +363,7 @@ def _solve_batch(
         compute=total_compute(problem, N, D, Omega),
         budget=C,
         objective=fu,
-        train_share=train / C,
+        train_share=training_compute(N, D) / C,
         converged=conv,
         iterations=it,
         grad_norm=gn,

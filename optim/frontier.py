@@ -201,27 +201,37 @@ def compare_frontiers(
     max_factor: float = 1e4,
     n_bisect: int = 40,
     tokens=None,
+    match: bool = True,
+    **options,
 ) -> FrontierComparison:
     """Solve (or reuse) both frontiers at ``budgets`` and compute the Fig. 8 diagnostics.
 
     ``plane`` is "chinchilla" (Fig. 8, with ``kappa``) or "fixed_tokens" (Fig. 15, with
-    ``tokens``).
+    ``tokens``). ``match=False`` skips the compute-to-match bisection (it re-solves the
+    plane ~n_bisect times; ``compute_to_match`` and ``compute_penalty`` are then NaN).
+    ``options`` are solver settings passed to every solve (see :func:`optim.solve`).
     """
-    g = global_solution or solve(problem, budgets, plane="global")
-    c = constrained_solution or solve(problem, budgets, plane=plane, kappa=kappa, tokens=tokens)
+    g = global_solution or solve(problem, budgets, plane="global", **options)
+    c = constrained_solution or solve(
+        problem, budgets, plane=plane, kappa=kappa, tokens=tokens, **options
+    )
     C = jnp.asarray(budgets)
     fit = lambda s: {k: power_law_fit(C, getattr(s, k)) for k in ("N", "D", "Omega")}
     share = lambda s: 1.0 - s.train_share
-    c_match, _ = compute_to_match(
-        problem,
-        g.value,
-        budgets,
-        plane=plane,
-        kappa=kappa,
-        max_factor=max_factor,
-        n_bisect=n_bisect,
-        tokens=tokens,
-    )
+    if match:
+        c_match, _ = compute_to_match(
+            problem,
+            g.value,
+            budgets,
+            plane=plane,
+            kappa=kappa,
+            max_factor=max_factor,
+            n_bisect=n_bisect,
+            tokens=tokens,
+            **options,
+        )
+    else:
+        c_match = jnp.full(C.shape, jnp.nan, dtype=jnp.result_type(C, float))
     return FrontierComparison(
         budgets=C,
         fits_global=fit(g),

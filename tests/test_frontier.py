@@ -88,3 +88,16 @@ def test_compute_to_match_unreachable_and_errors():
         compute_to_match(problem, [0.5], [-1.0])
     with pytest.raises(ValueError, match="kappa"):
         compute_to_match(problem, [0.5], [1e20], kappa=0.0)
+
+
+def test_fixed_tokens_frontier_without_matching():
+    """Fig. 15's comparison: the constant-Omega path has exponent 0 with R^2 = 1, and
+    match=False skips the bisection (NaN penalties)."""
+    problem = paper_fig8()
+    budgets = np.logspace(20, 22, 3)
+    fc = compare_frontiers(problem, budgets, plane="fixed_tokens", tokens=2000.0, match=False)
+    assert abs(float(fc.fits_constrained["Omega"].exponent)) < 1e-12
+    assert float(fc.fits_constrained["Omega"].r2) == 1.0
+    assert np.all(np.isnan(np.asarray(fc.compute_penalty)))
+    assert np.all(np.asarray(fc.accuracy_gap) >= -1e-9)
+    assert np.all(np.isfinite(np.asarray(fc.kappa_constrained)))
