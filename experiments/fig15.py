@@ -32,7 +32,9 @@ from experiments.fig8 import (
     budgets,
     extended_budgets,
     fits,
+    gap_axis,
     match_by_interpolation,
+    match_panel,
     solution_dict,
     solver_options,
     summary_panel,
@@ -167,43 +169,9 @@ def plot(data: dict):
         ylim=(0, 1),
     )
     ax[4].grid(True, alpha=0.3)
-    ar = ax[4].twinx()
-    ar.semilogx(C, gap, color="0.45", lw=1.5, label="gap (right axis)")
-    ar.set_ylabel("accuracy gap global - fixed tokens [percentage points]", color="0.35")
-    ar.set_ylim(0, max(1.0, 1.15 * gap_max))
-    h1, l1 = ax[4].get_legend_handles_labels()
-    h2, l2 = ar.get_legend_handles_labels()
-    ax[4].legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
+    gap_axis(ax[4], C, gap, gap_max, "fixed tokens")
 
-    m = data["match"]
-    ratio = np.asarray(m["ratio"], dtype=float)
-    tgt = np.asarray(m["target"], float)
-    ok = np.isfinite(ratio)
-    ax[5].semilogy(tgt[ok], ratio[ok], color="tab:red", lw=2, label="interpolated frontier")
-    if m.get("bisection"):
-        b = m["bisection"]
-        ax[5].semilogy(
-            np.asarray(b["target"], float),
-            np.asarray(b["ratio"], dtype=float),
-            "ko",
-            ms=5,
-            label="optim.compute_to_match (bisection)",
-        )
-    if (~ok).any():
-        ax[5].text(
-            0.02,
-            0.02,
-            f"{int((~ok).sum())} targets not reached below {MAX_FACTOR:.0e} x C_max",
-            transform=ax[5].transAxes,
-            fontsize=8,
-        )
-    ax[5].set(
-        title="compute the fixed-token path needs to match global accuracy",
-        xlabel="accuracy target = global optimum's Psi(C)",
-        ylabel="C' / C (fixed-token compute / global compute)",
-    )
-    ax[5].legend(fontsize=8)
-    ax[5].grid(True, which="both", alpha=0.3)
+    ratio, ok = match_panel(ax[5], data["match"], "fixed-token")
 
     for plane, label, res in planes:
         ax[6].semilogx(C, 100 * (1 - res["train_share"]), color=COLORS[plane], lw=2, label=label)

@@ -281,6 +281,51 @@ def _scaling_panel(ax, C, data, key, title, unit, planes):
     ax.grid(True, which="major", alpha=0.3)
 
 
+def gap_axis(ax, C, gap_pp, gap_max, path) -> None:
+    """Right axis with the accuracy gap global - ``path`` [pp]; one legend for both axes."""
+    ar = ax.twinx()
+    ar.semilogx(C, gap_pp, color="0.45", lw=1.5, ls="-", label="gap (right axis)")
+    ar.set_ylabel(f"accuracy gap global - {path} [percentage points]", color="0.35")
+    ar.set_ylim(0, max(1.0, 1.15 * gap_max))
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ar.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
+
+
+def match_panel(ax, m, path, prefix=""):
+    """Compute the ``path`` needs to reach the global accuracy: the interpolated frontier,
+    the bisection check points and a note on unreached targets. Returns (ratio, reached)."""
+    ratio = np.asarray(m["ratio"], dtype=float)
+    tgt = np.asarray(m["target"], float)
+    ok = np.isfinite(ratio)
+    ax.semilogy(tgt[ok], ratio[ok], color="tab:red", lw=2, label=f"interpolated {path} frontier")
+    if m.get("bisection"):
+        b = m["bisection"]
+        ax.semilogy(
+            np.asarray(b["target"], float),
+            np.asarray(b["ratio"], dtype=float),
+            "ko",
+            ms=5,
+            label="optim.compute_to_match (bisection)",
+        )
+    if (~ok).any():
+        ax.text(
+            0.02,
+            0.02,
+            f"{int((~ok).sum())} targets not reached below {MAX_FACTOR:.0e} x C_max",
+            transform=ax.transAxes,
+            fontsize=8,
+        )
+    ax.set(
+        title=f"{prefix}compute the {path} path needs to match global accuracy",
+        xlabel="accuracy target = global optimum's Psi(C)",
+        ylabel=f"C' / C ({path} compute / global compute)",
+    )
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    return ratio, ok
+
+
 def summary_panel(ax, lines) -> None:
     """A text-only panel listing the summary numbers (shared with Fig. 15)."""
     ax.axis("off")
@@ -422,47 +467,10 @@ def plot(data: dict):
         ylim=(0, 1),
     )
     ax[9].grid(True, alpha=0.3)
-    ar = ax[9].twinx()
-    ar.semilogx(C, d["gap_pp"], color="0.45", lw=1.5, ls="-", label="gap (right axis)")
-    ar.set_ylabel("accuracy gap global - Chinchilla [percentage points]", color="0.35")
-    ar.set_ylim(0, max(1.0, 1.15 * gap_max))
-    h1, l1 = ax[9].get_legend_handles_labels()
-    h2, l2 = ar.get_legend_handles_labels()
-    ax[9].legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
+    gap_axis(ax[9], C, d["gap_pp"], gap_max, "Chinchilla")
 
     # (8) compute to match
-    m = data["match"]
-    ratio = np.asarray(m["ratio"], dtype=float)
-    tgt = np.asarray(m["target"], float)
-    ok = np.isfinite(ratio)
-    ax[10].semilogy(
-        tgt[ok], ratio[ok], color="tab:red", lw=2, label="interpolated Chinchilla frontier"
-    )
-    if m.get("bisection"):
-        b = m["bisection"]
-        br = np.asarray(b["ratio"], dtype=float)
-        ax[10].semilogy(
-            np.asarray(b["target"], float),
-            br,
-            "ko",
-            ms=5,
-            label="optim.compute_to_match (bisection)",
-        )
-    if (~ok).any():
-        ax[10].text(
-            0.02,
-            0.02,
-            f"{int((~ok).sum())} targets not reached below {MAX_FACTOR:.0e} x C_max",
-            transform=ax[10].transAxes,
-            fontsize=8,
-        )
-    ax[10].set(
-        title="(8) compute the Chinchilla path needs to match global accuracy",
-        xlabel="accuracy target = global optimum's Psi(C)",
-        ylabel="C' / C (Chinchilla compute / global compute)",
-    )
-    ax[10].legend(fontsize=8)
-    ax[10].grid(True, which="both", alpha=0.3)
+    ratio, ok = match_panel(ax[10], data["match"], "Chinchilla", "(8) ")
 
     # summary
     fg, fc = data["fits"]["global"], data["fits"]["chinchilla"]

@@ -36,7 +36,12 @@ import numpy as np
 from ds3jax._flops import flops_coefficients
 from ds3jax._loss import LossLaw, loss
 from ds3jax._strategies import CoT, _check_strategy
-from ds3jax._tasks import TaskGrid, expected_accuracy, log_expected_accuracy
+from ds3jax._tasks import (
+    TaskGrid,
+    expected_accuracy,
+    expected_inference_tokens,
+    log_expected_accuracy,
+)
 from ds3jax._transfer import SigmoidTransfer, log_skill_probability
 
 __all__ = [
@@ -321,6 +326,21 @@ def _cot_terms(problem: Problem, N, D, Omega):
     return Psi, fail, lower
 
 
+def _per_task(problem: Problem, fn, N, D, Omega):
+    """``fn`` of :mod:`ds3jax._tasks` (task averages over phi) with the problem's pieces."""
+    return fn(
+        problem.tasks,
+        problem.strategy,
+        problem.law,
+        problem.transfer,
+        N,
+        D,
+        Omega,
+        problem.omega,
+        problem.iota_hat,
+    )
+
+
 def log_accuracy(problem: Problem, N, D, Omega):
     """log Psi(N, D, Omega), Psi = E_phi[psi(q(L(N, D), L0), m, Omega, omega)] (Eq. 40, 53).
 
@@ -337,17 +357,7 @@ def log_accuracy(problem: Problem, N, D, Omega):
     """
     N, D, Omega = jnp.broadcast_arrays(*(jnp.asarray(v) for v in (N, D, Omega)))
     if problem.kernel != "cot_binomial":
-        return log_expected_accuracy(
-            problem.tasks,
-            problem.strategy,
-            problem.law,
-            problem.transfer,
-            N,
-            D,
-            Omega,
-            problem.omega,
-            problem.iota_hat,
-        )
+        return _per_task(problem, log_expected_accuracy, N, D, Omega)
     Psi, fail, lower = _cot_terms(problem, N, D, Omega)
     high = fail < 0.5
     mid = Psi > 1e-250
@@ -360,17 +370,7 @@ def accuracy(problem: Problem, N, D, Omega):
     """Task-averaged accuracy Psi(N, D, Omega) (Eq. 40; the objective of Eq. 53)."""
     N, D, Omega = jnp.broadcast_arrays(*(jnp.asarray(v) for v in (N, D, Omega)))
     if problem.kernel != "cot_binomial":
-        return expected_accuracy(
-            problem.tasks,
-            problem.strategy,
-            problem.law,
-            problem.transfer,
-            N,
-            D,
-            Omega,
-            problem.omega,
-            problem.iota_hat,
-        )
+        return _per_task(problem, expected_accuracy, N, D, Omega)
     Psi, fail, _ = _cot_terms(problem, N, D, Omega)
     return jnp.where(fail < 0.5, 1.0 - fail, Psi)
 
@@ -379,19 +379,7 @@ def inference_tokens(problem: Problem, N, D, Omega):
     """Tokens charged per task: Omega ("budget", Eq. 53) or E_phi[E[Omega'|Omega]] ("expected")."""
     if problem.charge == "budget":
         return jnp.asarray(Omega)
-    from ds3jax._tasks import expected_inference_tokens
-
-    return expected_inference_tokens(
-        problem.tasks,
-        problem.strategy,
-        problem.law,
-        problem.transfer,
-        N,
-        D,
-        Omega,
-        problem.omega,
-        problem.iota_hat,
-    )
+    return _per_task(problem, expected_inference_tokens, N, D, Omega)
 
 
 def _flop_coefficients(problem: Problem, N):
