@@ -285,6 +285,37 @@ def test_grad_a_at_integer_a(ref, ref_grads, a_int):
     assert np.all(err <= RTOL_GRAD), f"d log I/da at a={a_int}: b={b}, x={x}, rel err={err}"
 
 
+@pytest.mark.parametrize(
+    "a, b, x",
+    [
+        (8.0, 3.5, 0.6),  # a exactly at the prefactor's small/large switch, mixed regime
+        (8.0, 200.0, 0.03),  # both large, a on the switch
+        (3.5, 8.0, 0.35),  # b on the switch
+        (8.0, 8.0, 0.5),
+        (7.999, 8.0, 0.45),
+        (14.0, 6.6e8, 2e-8),  # x s / a ~ 1: the large regime's digamma difference
+        (2.0, 2.5, 0.3),  # both small
+    ],
+)
+def test_grad_at_prefactor_regime_boundaries(a, b, x):
+    """d log I / d(a, b) where the prefactor switches formulas, against mpmath.diff (40 digits).
+
+    ``maximum(z, 8)`` in the Stirling remainder once gave d/da half the remainder's slope at
+    exactly z = 8 (an error of ~1e-4).
+    """
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 40
+
+    def log_i(aa, bb):
+        return mp.log(mp.betainc(aa, bb, 0, mp.mpf(x), regularized=True))
+
+    want = [float(mp.diff(lambda t: log_i(t, mp.mpf(b)), mp.mpf(a)))]
+    want.append(float(mp.diff(lambda t: log_i(mp.mpf(a), t), mp.mpf(b))))
+    got = jax.grad(lambda aa, bb: log_betainc(aa, bb, x), argnums=(0, 1))(a, b)
+    err = _rel_err(np.asarray(got, float), np.asarray(want))
+    assert np.all(err <= RTOL_GRAD), f"a={a}, b={b}, x={x}: got {got}, want {want}, err {err}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Second derivatives
 # ---------------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ from ._fractions import (
     log_fraction_grad,
     log_fraction_hessian,
 )
-from ._logbeta import log_prefactor
+from ._logbeta import log_prefactor, log_prefactor_grad
 
 __all__ = ["betainc", "log_betainc", "log_betaincc"]
 
@@ -198,8 +198,12 @@ def _k_derivs(a, b, x, order):
 
     ones, zeros = jnp.ones_like(a), jnp.zeros_like(a)
     basis = ((ones, zeros), (zeros, ones))
-    (K0, P), (dK0a, dPa) = jax.jvp(kfix, ((a, b),), (basis[0],))
-    _, (dK0b, dPb) = jax.jvp(kfix, ((a, b),), (basis[1],))
+    K0, P = kfix((a, b))
+    dPa, dPb = log_prefactor_grad(a, b, logx, logy)
+    # K0 = P - log a or P - log b (plus terms free of a and b), see _assemble_k
+    a_term = (mode == _LOWER) | (mode == _GAUSS_LOWER)
+    dK0a = dPa - jnp.where(a_term, 1.0 / a, 0.0)
+    dK0b = dPb - jnp.where(a_term, 0.0, 1.0 / b)
     grad0 = jnp.stack([dK0a, dK0b])
     gradP = jnp.stack([dPa, dPb])
     scale = jnp.abs(grad0) + jnp.abs(gradP)

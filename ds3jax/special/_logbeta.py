@@ -43,7 +43,8 @@ def stirling_delta(z):
 
     Inputs below 8 are clamped (callers only use the value there inside a discarded branch).
     """
-    z = jnp.maximum(z, _LARGE)
+    # where, not maximum: maximum's derivative at the tie z = 8 is 1/2
+    z = jnp.where(z < _LARGE, _LARGE, z)
     w = 1.0 / z
     return w * _horner(w * w, _STIRLING)
 
@@ -120,3 +121,80 @@ def log_prefactor(a, b, logx, logy):
 
     p_small = a * logx + b * logy - (lg_lo + lg_hi - lg_s)
     return jnp.where(lo >= _LARGE, p_large, jnp.where(hi >= _LARGE, p_mixed, p_small))
+
+
+# Delta'(z) = -sum_k (2k - 1) B_2k / (2k (2k-1)) z^(-2k): the series above, differentiated
+_STIRLING_PRIME = tuple(-(2 * k + 1) * c for k, c in enumerate(_STIRLING))
+
+
+def _stirling_delta_prime(z):
+    """Delta'(z), accurate for z >= 8 (inputs below are clamped, as in :func:`stirling_delta`)."""
+    w = 1.0 / jnp.maximum(z, _LARGE)
+    w2 = w * w
+    return w2 * _horner(w2, _STIRLING_PRIME)
+
+
+def _digamma_small(z, log_z8):
+    """psi(z) for 0 < z < 8 from the asymptotic series at z + 8 and the recurrence.
+
+    ``psi(z) = psi(z + 8) - sum_{k<8} 1/(z + k)``, the sum formed as one fraction.
+    """
+    num, den = jnp.ones_like(z), z
+    for k in range(1, 8):
+        num, den = num * (z + k) + den, den * (z + k)
+    z8 = z + 8.0
+    return log_z8 - 0.5 / z8 + _stirling_delta_prime(z8) - num / den
+
+
+def log_prefactor_grad(a, b, logx, logy):
+    """``(dP/da, dP/db)`` of :func:`log_prefactor`: ``dP/da = log x - psi(a) + psi(a + b)``.
+
+    The digamma difference is formed without cancellation, regime by regime as in
+    :func:`log_prefactor`, from ``psi(z) = log z - 1/(2z) + Delta'(z)`` (z >= 8):
+
+    * both large: ``dP/da = log(x s / a) + b/(2 a s) - Delta'(a) + Delta'(s)``;
+    * one small (``lo``): ``d/dlo = log(lo's variable) + log s - 1/(2s) + Delta'(s)
+      - psi(lo)`` and ``d/dhi = log(hi's variable) + log1p(lo/hi) + lo/(2 hi s)
+      - Delta'(hi) + Delta'(s)``;
+    * both small: digamma of each argument (:func:`_digamma_small`).
+
+    (The large-regime form is also better conditioned than forward-mode AD through
+    ``log_prefactor``, whose ``phi`` terms cancel when ``x s / a`` is large.) About five
+    times cheaper than that AD.
+    """
+    s = a + b
+    log_s = jnp.log(s)
+    inv_s = 1.0 / s
+    dd_a, dd_b, dd_s = (_stirling_delta_prime(z) for z in (a, b, s))
+    lo = jnp.minimum(a, b)
+    hi = jnp.maximum(a, b)
+    a_small = a < b
+
+    # log(hi/s) = -log1p(lo/hi) keeps digits that log(hi/s) loses when lo << hi
+    l1p = log1p(lo / hi)
+    log_a_s = jnp.where(a_small, jnp.log(a * inv_s), -l1p)
+    log_b_s = jnp.where(a_small, -l1p, jnp.log(b * inv_s))
+    ga_large = logx - log_a_s + 0.5 * b * inv_s / a - dd_a + dd_s
+    gb_large = logy - log_b_s + 0.5 * a * inv_s / b - dd_b + dd_s
+
+    # digamma of the small argument(s)
+    lo_c, hi_c, s_c = jnp.minimum(lo, _LARGE), jnp.minimum(hi, _LARGE), jnp.minimum(s, 2 * _LARGE)
+    psi_lo, psi_hi, psi_s = (_digamma_small(z, jnp.log(z + 8.0)) for z in (lo_c, hi_c, s_c))
+
+    # exactly one small
+    log_lo_var = jnp.where(a_small, logx, logy)
+    log_hi_var = jnp.where(a_small, logy, logx)
+    dd_hi = jnp.where(a_small, dd_b, dd_a)
+    g_lo = log_lo_var + log_s - 0.5 * inv_s + dd_s - psi_lo
+    g_hi = log_hi_var + l1p + 0.5 * lo * inv_s / hi - dd_hi + dd_s
+    ga_mixed = jnp.where(a_small, g_lo, g_hi)
+    gb_mixed = jnp.where(a_small, g_hi, g_lo)
+
+    # both small
+    ga_small = logx - jnp.where(a_small, psi_lo, psi_hi) + psi_s
+    gb_small = logy - jnp.where(a_small, psi_hi, psi_lo) + psi_s
+
+    def pick(large, mixed, small):
+        return jnp.where(lo >= _LARGE, large, jnp.where(hi >= _LARGE, mixed, small))
+
+    return pick(ga_large, ga_mixed, ga_small), pick(gb_large, gb_mixed, gb_small)
