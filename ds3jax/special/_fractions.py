@@ -32,6 +32,7 @@ MAX_ITER = 2000
 # the stop test) is large next to one step, so trips are long; measured optimum on the CPU
 UNROLL_VALUE = 3
 UNROLL = 4
+_SUB_DIV = 8
 
 
 def choose_mode(a, b, x):
@@ -147,14 +148,53 @@ def _log_ratio(Z):
     return jnp.log(Z.real / Z.imag)
 
 
+def _iterate(trip, m0, consts, state):
+    """Run ``trip(m, consts, state) -> (m, state, ok)`` until every point has been ok once.
+
+    ``consts`` and ``state`` are pytrees of per-point arrays. All points iterate in
+    lock-step, so a batch costs as many trips as its slowest point needs, and step counts
+    vary ~10x within a batch. On 1-D batches the loop therefore runs in two phases: all
+    points until at most 1/8 are still moving, then only those, gathered into a batch 1/8
+    the size. On the CPU this halves the time of typical batches (more on heavy-tailed ones).
+    """
+
+    def run(m, consts, state, keep_going):
+        def body(carry):
+            m, state, done, _ = carry
+            m, state, ok = trip(m, consts, state)
+            done = done | ok
+            return m, state, done, keep_going(done)
+
+        def cond(carry):
+            return (carry[0] < MAX_ITER) & carry[3]
+
+        done = jnp.zeros(jax.tree.leaves(state)[0].shape, bool)
+        return jax.lax.while_loop(cond, body, (m, state, done, keep_going(done)))[:3]
+
+    def unfinished(done):
+        return ~jnp.all(done)
+
+    shape = jax.tree.leaves(state)[0].shape
+    n = jax.tree.leaves(state)[0].size
+    sub = n // _SUB_DIV
+    if len(shape) != 1 or sub < 64:
+        return run(m0, consts, state, unfinished)[1]
+    m, state, done = run(m0, consts, state, lambda done: jnp.sum(~done) > sub)
+    # the stragglers; the rest of idx points past the end (gathers clip, the scatter drops)
+    idx = jnp.nonzero(~done, size=sub, fill_value=n)[0]
+    take = lambda t: jnp.take(t, idx, mode="clip")
+    part = run(m, jax.tree.map(take, consts), jax.tree.map(take, state), unfinished)[1]
+    return jax.tree.map(lambda full, p: full.at[idx].set(p, mode="drop"), state, part)
+
+
 def log_fraction(a, b, x, mode):
     """log G (values only), by the three-term recurrence of the convergents.
 
     ``G_h = A_h / B_h`` with ``A_h = A_(h-1) + c_h A_(h-2)`` (same for ``B``): one division
     per half step (for ``c_h``) instead of Lentz's two, and no guards. Both are rescaled by
     ``1/|B|`` once per loop trip; beyond the termination index ``c`` is set to zero, which
-    freezes ``A`` and ``B`` exactly. The stop test asks the last two half steps to leave
-    ``G`` unchanged to 4 eps.
+    freezes ``A`` and ``B`` exactly. A point stops when its last two half steps leave ``G``
+    unchanged to 4 eps.
     """
     dt = x.dtype
     tol = 4 * jnp.finfo(dt).eps
@@ -162,28 +202,27 @@ def log_fraction(a, b, x, mode):
     # after the first (odd, m = 0) half step: A_0 = B_0 = B_1 = 1, A_1 = 1 + c_1
     first = first_denominator(a, b, x, mode)
 
-    def half(h, m, consts, Zp, Z):
-        u1, u2, v = consts
-        c = sw * (u1 + m) * (u2 + m) / ((v + 2.0 * m) * (v + 2.0 * m + 1.0))
-        c = jnp.where(h >= h_end, 0.0, c)
-        return Z, Z + c * Zp
+    def trip(m, consts, state):
+        sw, odd, even, h_end = consts
+        Zp, Z = state
 
-    def body(carry):
-        m, Zp, Z, _ = carry
+        def half(h, m, uv, Zp, Z):
+            u1, u2, v = uv
+            c = sw * (u1 + m) * (u2 + m) / ((v + 2.0 * m) * (v + 2.0 * m + 1.0))
+            c = jnp.where(h >= h_end, 0.0, c)
+            return Z, Z + c * Zp
+
         for i in range(UNROLL_VALUE):
             Zpp = Zp
             Zp, Z = half(2.0 * (m + i), m + i, even, Zp, Z)
             Zp, Z = half(2.0 * (m + i) + 1.0, m + i, odd, Zp, Z)
         ok = _unchanged(Z, Zp, tol) & _unchanged(Zp, Zpp, tol)
         Zp, Z, _ = _rescaled(Zp, Z)
-        return m + UNROLL_VALUE, Zp, Z, jnp.all(ok)
-
-    def cond(carry):
-        return (carry[0] < MAX_ITER) & ~carry[3]
+        return m + UNROLL_VALUE, (Zp, Z), ok
 
     one = jnp.ones_like(x)
-    init = (jnp.asarray(1.0, dt), _pack(one, one), _pack(first, one), jnp.asarray(False))
-    Z = jax.lax.while_loop(cond, body, init)[2]
+    state = (_pack(one, one), _pack(first, one))
+    _, Z = _iterate(trip, jnp.asarray(1.0, dt), (sw, odd, even, h_end), state)
     return _log_ratio(Z)
 
 
@@ -193,7 +232,7 @@ def log_fraction_grad(a, b, x, mode, scale):
     The recurrence of :func:`log_fraction` is differentiated alongside it: ``d log G =
     dA/A - dB/B``. Past the termination index (integer ``a`` or ``b``) the value is frozen
     but ``A``, ``B`` and their derivatives run on with the true coefficients, because the
-    derivative of a terminating fraction still depends on its tail. The loop stops only when
+    derivative of a terminating fraction still depends on its tail. A point stops only when
     the value and both derivatives are unchanged over the last two half steps, to ``eps``
     relative to ``scale`` (the size of the terms the derivative is added to) plus the
     rounding floor of ``dA/A - dB/B``; a value-only test would stop too early at integer
@@ -211,25 +250,26 @@ def log_fraction_grad(a, b, x, mode, scale):
     c1, _, inv1 = _partial_numerator(sw, 0.0, odd)
     d_first = [_numerator_derivative(sw, 0.0, odd, d_odd[k], c1, inv1) for k in range(2)]
 
-    def half(h, m, consts, dconsts, st):
-        (Zp, Z), dZ, Zf = st
-        c, _, inv_dn = _partial_numerator(sw, m, consts)
-        new_dZ = []
-        for k in range(2):
-            dc = _numerator_derivative(sw, m, consts, dconsts[k], c, inv_dn)
-            dZp_k, dZ_k = dZ[k]
-            new_dZ.append((dZ_k, dZ_k + dc * Zp + c * dZp_k))
-        Z_new = Z + c * Zp
-        # the value stops at the termination index, where c vanishes exactly
-        Zf = jnp.where(h <= h_end, Z_new, Zf)
-        return (Z, Z_new), tuple(new_dZ), Zf
-
     def dlog(Z, dZ):
         iA, iB = 1.0 / Z.real, 1.0 / Z.imag
         return dZ.real * iA - dZ.imag * iB, jnp.abs(dZ.real * iA) + jnp.abs(dZ.imag * iB)
 
-    def body(carry):
-        m, st, _ = carry
+    def trip(m, consts, st):
+        sw, odd, even, h_end, d_odd, d_even, scale = consts
+
+        def half(h, m, uv, duv, st):
+            (Zp, Z), dZ, Zf = st
+            c, _, inv_dn = _partial_numerator(sw, m, uv)
+            new_dZ = []
+            for k in range(2):
+                dc = _numerator_derivative(sw, m, uv, duv[k], c, inv_dn)
+                dZp_k, dZ_k = dZ[k]
+                new_dZ.append((dZ_k, dZ_k + dc * Zp + c * dZp_k))
+            Z_new = Z + c * Zp
+            # the value stops at the termination index, where c vanishes exactly
+            Zf = jnp.where(h <= h_end, Z_new, Zf)
+            return (Z, Z_new), tuple(new_dZ), Zf
+
         for i in range(UNROLL):
             prev = st
             st = half(2.0 * (m + i), m + i, even, d_even, st)
@@ -245,16 +285,14 @@ def log_fraction_grad(a, b, x, mode, scale):
             ok &= (jnp.abs(now - before) <= lim) & (jnp.abs(before - earlier) <= lim)
         Zp, Z, s = _rescaled(Zp, Z)
         dZ = jax.tree.map(lambda t: t * s, dZ)
-        return m + UNROLL, ((Zp, Z), dZ, Zf), jnp.all(ok)
-
-    def cond(carry):
-        return (carry[0] < MAX_ITER) & ~carry[2]
+        return m + UNROLL, ((Zp, Z), dZ, Zf), ok
 
     one = jnp.ones_like(x)
     Z1 = _pack(first, one)
     dZ = tuple((_pack(zero, zero), _pack(d_first[k], zero)) for k in range(2))
-    init = (jnp.asarray(1.0, dt), ((_pack(one, one), Z1), dZ, Z1), jnp.asarray(False))
-    _, ((_, Z), dZ, Zf), _ = jax.lax.while_loop(cond, body, init)
+    consts = (sw, odd, even, h_end, d_odd, d_even, (scale[0], scale[1]))
+    state = ((_pack(one, one), Z1), dZ, Z1)
+    (_, Z), dZ, Zf = _iterate(trip, jnp.asarray(1.0, dt), consts, state)
     grad = jnp.stack([dlog(Z, dZ[k][1])[0] for k in range(2)])
     return _log_ratio(Zf), grad
 
