@@ -194,6 +194,6 @@ def load_config(path):
         raise ConfigError(f"{path}: frontier.plane must be 'chinchilla' or 'fixed_tokens'")
     if fr["plane"] == "fixed_tokens" and fr["tokens"] is None:
         raise ConfigError(f"{path}: frontier.plane = 'fixed_tokens' needs frontier.tokens")
-    if fr["method"] not in ("gradient", "grid"):
-        raise ConfigError(f"{path}: frontier.method must be 'gradient' or 'grid'")
+    if fr["method"] not in ("gradient", "grid", "continuation"):
+        raise ConfigError(f"{path}: frontier.method must be 'gradient', 'grid' or 'continuation'")
     return problem, fr

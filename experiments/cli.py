@@ -3,7 +3,7 @@ figure modules of :mod:`experiments`.
 
     ds3jax frontier [--out DIR] [--config FILE.toml] [--budgets N] [--cmin C] [--cmax C]
                     [--plane chinchilla|fixed_tokens] [--kappa K] [--tokens T]
-                    [--strategy cot|tot:B|bon:K] [--attention] [--method gradient|grid]
+                    [--strategy cot|tot:B|bon:K] [--attention] [--method gradient|grid|continuation]
     ds3jax figure NAME|all [--quick] [--out DIR]
     ds3jax fit FILE.csv [--out DIR]            (experiments/_cli_fit.py)
     ds3jax sweep [--out DIR] [--quick] [--max-chunks K]   (resumable Fig. 9 sweep)
@@ -385,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="charge Table I attention + evaluation FLOPs (App. A-B architecture)",
     )
-    f.add_argument("--method", choices=("gradient", "grid"), default=None)
+    f.add_argument("--method", choices=("gradient", "grid", "continuation"), default=None)
     f.add_argument("--chunks", type=_positive_int, default=6, help=argparse.SUPPRESS)
     f.set_defaults(func=cmd_frontier)
     g = sub.add_parser("figure", help="reproduce a paper figure (PNG + JSON of the numbers)")

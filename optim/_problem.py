@@ -290,27 +290,33 @@ def _cot_terms(problem: Problem, N, D, Omega):
     Tj = T[..., None] - j
     log_ratio = jnp.log(jnp.where(Tj > 0, Tj, 1.0)) - jnp.log1p(j)  # (..., mm - 1)
     k = jnp.arange(mm, dtype=logq.dtype)
-    # Running sums as products with triangular 0/1 matrices: XLA lowers cumsum on CPU to a
-    # quadratic window sum, and a sequential scan makes the solver's nested forward-mode
-    # derivatives slow to compile.
+    # The running sum log C(T, k) as a product with a triangular 0/1 matrix: XLA lowers
+    # cumsum on CPU to a quadratic window sum, and a sequential scan makes the solver's nested
+    # forward-mode derivatives slow to compile.
     # log t_k = T log(1-q) + k logit(q) + log C(T, k); log C(T, k) is shared by all levels.
     strict = jnp.triu(jnp.ones((mm - 1, mm), logq.dtype), k=1)
     log_binom = log_ratio @ strict
     logt = x0[..., None] + k * logit[..., None] + log_binom[..., None, :]
-    # G[..., k - 1] = sum_{1 <= j <= k} t_j; F_m = t_0 + G and psi_m = psi_1 - G (m >= 2), so
-    # psi_m inherits psi_1 = -expm1(T log(1-q))'s accuracy instead of 1 - F's cancellation.
-    E = jnp.exp(logt)
-    G = E[..., 1:] @ jnp.triu(jnp.ones((mm - 1, mm - 1), logq.dtype))
-    t0 = E[..., :1]
+    E = jnp.exp(logt)  # t_k, (..., U, mm)
     psi1 = -jnp.expm1(x0)
-    F = jnp.concatenate([t0, t0 + G], axis=-1)  # F[..., k] = F_m with m = k + 1
+    # Sums over m folded into sums over j: with f_m = [T > m - 1] (feasible chains) and
+    # c_j = sum_{m > j} W_m f_m = max(W(M_T) - W(j), 0), W(.) the cumulative weights and M_T
+    # the number of feasible m,
+    #   sum_m W_m f_m F_m   = sum_j t_j c_j,
+    #   sum_m W_m f_m psi_m = psi_1 c_0 - sum_{j >= 1} t_j c_j   (psi_m = psi_1 - sum_{1<=j<m} t_j).
+    # The subtraction loses at most eps c_0 / W_1 relative (Psi >= W_1 psi_1), as the per-m
+    # form did.
     mvals = jnp.arange(1, mm + 1, dtype=logq.dtype)
-    feasible = (T[..., None] > mvals - 1.0)[..., None, :]  # (..., 1, mm)
-    F = jnp.where(feasible, jnp.minimum(F, 1.0), 1.0)
-    psi = jnp.concatenate([psi1[..., None], jnp.maximum(psi1[..., None] - G, 0.0)], axis=-1)
-    psi = jnp.where(feasible, psi, 0.0)
-    fail = jnp.sum(W * F, axis=(-2, -1))
-    Psi = jnp.sum(W * psi, axis=(-2, -1))
+    feasible = T[..., None] > mvals - 1.0  # (..., mm)
+    w_cum = jnp.cumsum(W, axis=-1)  # (U, mm), constants
+    w_feasible = jnp.sum(jnp.where(feasible[..., None, :], W, 0.0), axis=-1)  # W(M_T), (..., U)
+    w_before = jnp.concatenate([jnp.zeros_like(w_cum[:, :1]), w_cum[:, :-1]], axis=-1)  # W(j)
+    c = jnp.maximum(w_feasible[..., None] - w_before, 0.0)  # (..., U, mm)
+    tc = E * c
+    fail = jnp.sum(tc, axis=(-2, -1)) + (jnp.sum(W) - jnp.sum(w_feasible, axis=-1))
+    fail = jnp.minimum(fail, 1.0)
+    Psi = jnp.sum(psi1 * w_feasible, axis=-1) - jnp.sum(tc[..., 1:], axis=(-2, -1))
+    Psi = jnp.maximum(Psi, 0.0)
     # log psi_1 ~ log T + log q where T q is below rounding of expm1 (tiny accuracies).
     x = x0
     tiny = x > -1e-12

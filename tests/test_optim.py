@@ -253,6 +253,25 @@ def test_gradient_and_grid_agree(solutions, references, plane):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-3, err_msg=name)
 
 
+@pytest.mark.parametrize("plane", ["global", "chinchilla"])
+def test_continuation_on_a_dense_sweep(problem, plane):
+    """70 budgets 0.1 apart in log C (below cont_max_step, so each is seeded from its
+    predecessors), given in decreasing order: results come back in input order, match the
+    gradient method at every budget and brute force on a subset."""
+    budgets = np.logspace(20, 23, 70)[::-1]
+    c = solve(problem, budgets, plane=plane, method="continuation")
+    g = solve(problem, budgets, plane=plane)
+    np.testing.assert_allclose(np.asarray(c.budget), budgets, rtol=1e-14)
+    assert np.all(np.asarray(c.objective) >= np.asarray(g.objective) - 1e-9)
+    # converged wherever the gradient method converged (the fallback runs it otherwise)
+    assert np.all(np.asarray(c.converged) | ~np.asarray(g.converged))
+    N, D, Om = (np.asarray(v) for v in (c.N, c.D, c.Omega))
+    np.testing.assert_allclose(6 * N * D + 2 * N * I_TASKS * Om, budgets, rtol=1e-10)
+    ref_fn = ref_global if plane == "global" else ref_chinchilla
+    for i in range(0, 70, 14):
+        assert float(c.value[i]) >= ref_fn(budgets[i])[0] - 1e-6
+
+
 def test_scalar_budget_and_training_optimal_kappa(problem):
     sol = solve(problem, 1e21, plane="chinchilla", kappa="training_optimal")
     assert np.ndim(sol.N) == 0
