@@ -283,6 +283,21 @@ def _ascend(f, u0, n_adam, n_newton, lr, gtol):
     return u, fu, it, done, gn
 
 
+def _polish(f, seeds, seed_u, seed_f, n_adam, n_newton, cfg):
+    """:func:`_ascend` from every seed; the best result, or the seed point if none beats it.
+
+    Returns (u, f(u), Newton iterations, converged, grad max-norm, seed_f).
+    """
+    run = lambda u0: _ascend(f, u0, n_adam, n_newton, cfg["adam_lr"], cfg["gtol"])
+    us, fs, its, convs, gns = jax.vmap(run)(seeds)
+    fs = jnp.where(jnp.isfinite(fs), fs, -jnp.inf)
+    k = jnp.argmax(fs)
+    take = fs[k] >= seed_f
+    u = jnp.where(take, us[k], seed_u)
+    fu = jnp.where(take, fs[k], seed_f)
+    return u, fu, its[k], convs[k] & take, gns[k], seed_f
+
+
 def _solve_one(problem, logC, aux, n_min, *, plane, mode, method, cfg, objective="accuracy"):
     dtype = logC.dtype
     f = lambda u: _objective(problem, plane, mode, objective, u, logC, aux)
@@ -305,18 +320,8 @@ def _solve_one(problem, logC, aux, n_min, *, plane, mode, method, cfg, objective
         idx = jnp.where(jnp.isfinite(score[idx]), idx, i_best)
         seeds = pts[idx]
 
-        def run(u0):
-            return _ascend(
-                f, u0, cfg["adam_steps"], cfg["newton_steps"], cfg["adam_lr"], cfg["gtol"]
-            )
-
-        us, fs, its, convs, gns = jax.vmap(run)(seeds)
-        fs = jnp.where(jnp.isfinite(fs), fs, -jnp.inf)
-        k = jnp.argmax(fs)
-        take = fs[k] >= seed_f
-        u = jnp.where(take, us[k], seed_u)
-        fu = jnp.where(take, fs[k], seed_f)
-        return u, fu, its[k], convs[k] & take, gns[k], seed_f
+        steps = (cfg["adam_steps"], cfg["newton_steps"])
+        return _polish(f, seeds, seed_u, seed_f, *steps, cfg)
 
     # grid method: zoom around the best point
     spacing = jnp.stack([a[1] - a[0] for a in axes])
@@ -378,15 +383,8 @@ def _solve_continuation(problem, logC, aux, n_min, *, plane, mode, cfg, objectiv
         vals = jax.vmap(f)(pts)
         vals = jnp.where(jnp.isfinite(vals), vals, -jnp.inf)
         _, idx = jax.lax.top_k(vals, cfg["cont_seeds"])
-        run = lambda u: _ascend(f, u, 0, cfg["cont_newton_steps"], cfg["adam_lr"], cfg["gtol"])
-        us, fs, its, convs, gns = jax.vmap(run)(pts[idx])
-        fs = jnp.where(jnp.isfinite(fs), fs, -jnp.inf)
-        k = jnp.argmax(fs)
-        seed_f = vals[idx[0]]
-        take = fs[k] >= seed_f
-        u = jnp.where(take, us[k], pts[idx[0]])
-        fu = jnp.where(take, fs[k], seed_f)
-        return u, fu, its[k], convs[k] & take, gns[k], seed_f
+        seeds = pts[idx]
+        return _polish(f, seeds, seeds[0], vals[idx[0]], 0, cfg["cont_newton_steps"], cfg)
 
     def step(carry, x):
         u1, u2, l1, l2, first = carry

@@ -118,11 +118,10 @@ def _recurrence_setup(a, b, x, mode):
 
 
 def _partial_numerator(sw, m, consts):
-    """c = sw N / Dn for one half step, with N and 1/Dn (shared with the derivative terms)."""
+    """c = sw N / Dn for one half step, and 1/Dn (shared with the derivative terms)."""
     u1, u2, v = consts
-    N = (u1 + m) * (u2 + m)
     inv_dn = 1.0 / ((v + 2.0 * m) * (v + 2.0 * m + 1.0))
-    return sw * N * inv_dn, N, inv_dn
+    return sw * (u1 + m) * (u2 + m) * inv_dn, inv_dn
 
 
 def _pack(A, B):
@@ -208,6 +207,8 @@ def log_fraction(a, b, x, mode):
 
         def half(h, m, uv, Zp, Z):
             u1, u2, v = uv
+            # one division here, not _partial_numerator's reciprocal and product: the
+            # value loop has no other use for 1/Dn, and this form measured 20% faster
             c = sw * (u1 + m) * (u2 + m) / ((v + 2.0 * m) * (v + 2.0 * m + 1.0))
             c = jnp.where(h >= h_end, 0.0, c)
             return Z, Z + c * Zp
@@ -247,7 +248,7 @@ def log_fraction_grad(a, b, x, mode, scale):
     d_even = ((zero, da[3], da[4]), (zero, db[3], db[4]))
     first = first_denominator(a, b, x, mode)
     # first = 1 + c_1 (m = 0), so its derivative is that of c_1
-    c1, _, inv1 = _partial_numerator(sw, 0.0, odd)
+    c1, inv1 = _partial_numerator(sw, 0.0, odd)
     d_first = [_numerator_derivative(sw, 0.0, odd, d_odd[k], c1, inv1) for k in range(2)]
 
     def dlog(Z, dZ):
@@ -259,7 +260,7 @@ def log_fraction_grad(a, b, x, mode, scale):
 
         def half(h, m, uv, duv, st):
             (Zp, Z), dZ, Zf = st
-            c, _, inv_dn = _partial_numerator(sw, m, uv)
+            c, inv_dn = _partial_numerator(sw, m, uv)
             new_dZ = []
             for k in range(2):
                 dc = _numerator_derivative(sw, m, uv, duv[k], c, inv_dn)
