@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import atomic_write, to_jsonable
+from ._common import atomic_write, check_out_dir, to_jsonable
 
 __all__ = ["register", "cmd_fit", "read_fit_csv"]
 
@@ -195,6 +195,8 @@ _LABELS = {"alpha": "alpha", "beta": "beta", "solvable": "A (solvable)"}
 
 
 def cmd_fit(args) -> int:
+    stem = Path(args.csv).stem
+    check_out_dir(args.out, files=(f"{stem}_fit.json", f"{stem}_fit.png"))
     import jax
 
     jax.config.update("jax_enable_x64", True)

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 
-from ._common import Progress, atomic_write, int_at_least, to_jsonable
+from ._common import Progress, atomic_write, check_out_dir, int_at_least, status, to_jsonable
 
 _count = int_at_least(1)
 
@@ -36,6 +35,9 @@ def register(sub) -> None:
 
 
 def cmd_sweep(args) -> int:
+    out = check_out_dir(args.out, files=("sweep.npz", "fig9.json", "fig9.png"))
+    check_out_dir(out / "chunks")
+    status("sweep: importing JAX and compiling ...")
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -46,7 +48,6 @@ def cmd_sweep(args) -> int:
 
     from . import fig9
 
-    out = Path(args.out)
     cfg = fig9.config(args.quick)
     bar = None
 

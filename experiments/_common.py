@@ -1,4 +1,10 @@
-"""The shared runner of the figure modules: argument parsing, float64, atomic output."""
+"""The shared runner of the figure modules and the CLI's plumbing: argument parsing, output
+checks, status lines, float64, atomic output.
+
+Nothing here imports JAX at module level: the CLI parses and validates its whole input (argparse,
+TOML, output locations) with this module before it imports JAX (``import experiments.cli``
+leaves ``jax`` out of ``sys.modules``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import json
 import math
 import os
 import pkgutil
+import secrets
+import stat
 import sys
 import tempfile
 import time
@@ -17,6 +25,10 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "UsageError",
+    "OneLineArgumentParser",
+    "check_out_dir",
+    "status",
     "Progress",
     "int_at_least",
     "available",
@@ -44,11 +56,107 @@ def available() -> list[str]:
     return sorted(names, key=key)
 
 
+class UsageError(ValueError):
+    """Bad user input: the CLI reports it in one line and exits with status 2."""
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose errors are one line on stderr (exit status 2).
+
+    The stock parser prints the usage block first; the CLI's contract is one line naming the
+    problem. Subparsers made with ``add_subparsers`` inherit the class.
+    """
+
+    def error(self, message):
+        message = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def status(message: str) -> None:
+    """One status line on stderr, written at once (``ds3jax: message``)."""
+    sys.stderr.write(f"ds3jax: {message}\n")
+    sys.stderr.flush()
+
+
+def check_out_dir(path, files=(), option: str = "--out") -> Path:
+    """Check, before any work, that the folder ``path`` can receive output files.
+
+    Fails when ``path`` is an existing file, lies under a file, cannot be created (e.g. under
+    ``/proc``) or is not writable, or when one of ``files`` (names inside ``path``) is an
+    existing folder. The test is real: the missing folders are created, a probe file is
+    written in ``path`` and removed, and the created folders are removed again, so a passing
+    check leaves the file system as it found it.
+
+    Args:
+      path: the output folder (need not exist).
+      files: names of the files the command will write into ``path``.
+      option: the option that named ``path``, for the message (``--out``).
+
+    Returns:
+      ``Path(path)``.
+
+    Raises:
+      UsageError: one line naming the option, the path and what is wrong.
+    """
+    path = Path(path)
+    where = f"{option} {path}"
+    try:
+        missing, p = [], path
+        while True:
+            try:
+                st = p.stat()
+                break
+            except (FileNotFoundError, NotADirectoryError):
+                # NotADirectoryError: some ancestor is a file; found when the loop reaches it
+                if p == p.parent:  # pragma: no cover - the root always exists
+                    raise
+                missing.append(p)
+                p = p.parent
+        if not stat.S_ISDIR(st.st_mode):
+            if p == path:
+                raise UsageError(f"{where}: exists and is not a folder")
+            raise UsageError(f"{where}: {p} is a file, not a folder")
+        for name in files:
+            if (path / name).is_dir():
+                raise UsageError(f"{where}: {path / name} is a folder; cannot write a file there")
+        created = []
+        try:
+            for d in reversed(missing):
+                os.mkdir(d)
+                created.append(d)
+            fd, probe = tempfile.mkstemp(dir=path, prefix=".ds3jax-probe-")
+            os.close(fd)
+            os.unlink(probe)
+        finally:
+            for d in reversed(created):
+                try:
+                    os.rmdir(d)
+                except OSError:  # pragma: no cover - someone else wrote into it meanwhile
+                    pass
+    except UsageError:
+        raise
+    except (OSError, ValueError) as e:  # ValueError: an embedded NUL byte in the path
+        reason = getattr(e, "strerror", None) or str(e)
+        raise UsageError(f"{where}: cannot create files there ({reason})") from None
+    return path
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written)."""
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written).
+
+    The file gets the mode a plain ``open(path, "wb")`` would give, 0o666 less the umask
+    (0644 under umask 022); ``tempfile.mkstemp`` would leave it 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            # O_EXCL: never reuse someone else's file; mode 0o666: the kernel applies the umask
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - a 48-bit random name collided
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -93,6 +201,7 @@ def run_experiment(name: str, out: str | Path = "out/figures", quick: bool = Fal
     """
     if name not in available():
         raise ValueError(f"unknown figure {name!r}; available: {', '.join(available())}")
+    out = check_out_dir(out, files=(f"{name}.json", f"{name}.png"))
     _enable_x64()
     import matplotlib
 
@@ -105,7 +214,6 @@ def run_experiment(name: str, out: str | Path = "out/figures", quick: bool = Fal
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    out = Path(out)
     payload = {"figure": name, "title": mod.TITLE, "quick": bool(quick), "data": data}
     text = json.dumps(to_jsonable(payload), indent=1, allow_nan=False)
     atomic_write(out / f"{name}.json", text.encode())
@@ -121,10 +229,14 @@ def run_module(module_name: str, argv=None) -> int:
     if name == "__main__":  # pragma: no cover - run via -m gives the real name in __spec__
         raise SystemExit("run this module with python -m experiments.<name>")
     mod = importlib.import_module(f"experiments.{name}")
-    p = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=mod.TITLE)
+    p = OneLineArgumentParser(prog=f"python -m experiments.{name}", description=mod.TITLE)
     p.add_argument("--quick", action="store_true", help="small, fast settings (for tests)")
     p.add_argument("--out", default="out/figures", help="output folder (default out/figures)")
     args = p.parse_args(argv)
+    try:
+        check_out_dir(args.out, files=(f"{name}.json", f"{name}.png"))
+    except UsageError as e:
+        p.error(str(e))
     res = run_experiment(name, args.out, args.quick)
     print(f"wrote {res['png']} and {res['json']}")
     return 0
@@ -154,16 +266,18 @@ class Progress:
         sys.stderr.flush()
 
 
-def int_at_least(minimum: int):
-    """An argparse type: an integer >= ``minimum``, with a one-line message otherwise."""
+def int_at_least(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum`` if given), with a
+    one-line message otherwise."""
 
     def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}") from None
+        if v < minimum or (maximum is not None and v > maximum):
+            need = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+            raise argparse.ArgumentTypeError(f"expected an integer {need}, got {text[:40]!r}")
         return v
 
     return parse

@@ -13,6 +13,11 @@ built-in default problem ``optim.presets.paper_fig8()``. It prints a summary tab
 ``results.json``, ``frontier.csv`` (one row per budget and plane) and ``frontier.png`` to the
 output folder. Files are written under a temporary name and renamed, so an interrupted run
 leaves nothing half-written. Invalid input exits with status 2 and a one-line message.
+
+Start-up order: every command parses its arguments, reads and checks its files (TOML) and
+checks its output folder (:func:`experiments._common.check_out_dir`) in plain Python, then
+writes a status line to stderr and only then imports JAX and compiles; a bad argument, file or
+output folder is reported before any work (``import experiments.cli`` does not import JAX).
 """
 
 from __future__ import annotations
@@ -23,17 +28,23 @@ import io
 import json
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 
+from ._common import (
+    OneLineArgumentParser,
+    UsageError,
+    atomic_write,
+    available,
+    check_out_dir,
+    int_at_least,
+    run_experiment,
+    status,
+)
 from ._common import Progress as _Progress
-from ._common import atomic_write, available, int_at_least, run_experiment
-from ._config import DEFAULT_FRONTIER, load_config
+from ._config import DEFAULT_FRONTIER, MAX_BUDGETS, build_problem, read_config
 
-
-class UsageError(Exception):
-    """Bad user input: reported in one line, exit status 2."""
+__all__ = ["main", "build_parser", "UsageError"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -50,6 +61,7 @@ def _positive_float(text: str) -> float:
 
 
 _positive_int = int_at_least(2)
+_budget_count = int_at_least(2, MAX_BUDGETS)
 
 
 # ----------------------------------------------------------------------------- frontier
@@ -212,23 +224,42 @@ def _print_summary(summary, planes, budgets, file=None, problem_name="paper_fig8
     w("\n")
 
 
+_FRONTIER_FILES = ("frontier.csv", "results.json", "frontier.png")
+
+
 def cmd_frontier(args) -> int:
+    # everything that can be checked without the model is checked before JAX is imported
+    opts = dict(DEFAULT_FRONTIER)
+    problem_name = "optim.presets.paper_fig8()"
+    spec = None
+    if args.config:
+        spec = read_config(args.config)
+        opts = dict(spec["frontier"])
+        problem_name = str(args.config)
+    for key in ("budgets", "cmin", "cmax", "kappa", "tokens", "method", "plane"):
+        v = getattr(args, key)
+        if v is not None:
+            opts[key] = v
+    if opts["cmin"] >= opts["cmax"]:
+        raise UsageError(f"cmin ({opts['cmin']:g}) must be below cmax ({opts['cmax']:g})")
+    cname = opts["plane"]
+    if cname == "fixed_tokens" and opts["tokens"] is None:
+        raise UsageError("--plane fixed_tokens needs --tokens (per-task token budget)")
+    out = check_out_dir(args.out, files=_FRONTIER_FILES)
+
+    status(
+        f"frontier: {opts['budgets']} budgets on the global and {cname} planes; importing JAX "
+        "and compiling the solver (the first chunk includes compilation) ..."
+    )
     import jax
 
     jax.config.update("jax_enable_x64", True)
     import optim
 
-    opts = dict(DEFAULT_FRONTIER)
-    problem_name = "optim.presets.paper_fig8()"
-    if args.config:
-        problem, opts = load_config(args.config)
-        problem_name = str(args.config)
-    else:
-        problem = optim.presets.paper_fig8()
-    for key in ("budgets", "cmin", "cmax", "kappa", "tokens", "method", "plane"):
-        v = getattr(args, key)
-        if v is not None:
-            opts[key] = v
+    try:
+        problem = build_problem(spec) if spec is not None else optim.presets.paper_fig8()
+    except ValueError as e:  # a combination read_config cannot judge without the model
+        raise UsageError(f"{args.config}: {e}") from None
     if args.strategy or args.attention:
         problem = optim.make_problem(
             problem.law,
@@ -241,11 +272,8 @@ def cmd_frontier(args) -> int:
             charge=problem.charge,
             flops=optim.FlopModel.paper_appendix_ab() if args.attention else problem.flops,
         )
-    if opts["cmin"] >= opts["cmax"]:
-        raise UsageError(f"cmin ({opts['cmin']:g}) must be below cmax ({opts['cmax']:g})")
-    cname = opts["plane"]
-    if cname == "fixed_tokens" and opts["tokens"] is None:
-        raise UsageError("--plane fixed_tokens needs --tokens (per-task token budget)")
+    # the feasibility floor needs the problem's FLOP model, so it is the one check after the
+    # import (still before any solve)
     floor = optim.min_budget(problem)
     if cname == "fixed_tokens":
         floor = max(floor, optim.min_budget(problem, plane=cname, tokens=opts["tokens"]))
@@ -270,7 +298,6 @@ def cmd_frontier(args) -> int:
     summary = _summarise(budgets, planes, opts["kappa"], cname, label)
     summary["problem"] = problem_name
     _print_summary(summary, planes, budgets, problem_name=problem_name)
-    out = Path(args.out)
     rows = io.StringIO()
     wr = csv.writer(rows)
     wr.writerow(
@@ -318,20 +345,25 @@ def cmd_frontier(args) -> int:
     return 0
 
 
-def _strategy(text: str):
+def _strategy_spec(text: str):
+    """argparse type of ``--strategy``: ``cot``, ``tot:B`` or ``bon:K`` -> (kind, int)."""
+    kind, _, arg = text.partition(":")
+    if kind == "cot" and not arg:
+        return ("cot", 0)
+    if kind in ("tot", "bon") and arg.isdigit() and int(arg) >= 1:
+        return (kind, int(arg))
+    raise argparse.ArgumentTypeError(f"{text[:40]!r} not understood: use cot, tot:B or bon:K")
+
+
+def _strategy(spec):
     import ds3jax
 
-    kind, _, arg = text.partition(":")
-    try:
-        if kind == "cot" and not arg:
-            return ds3jax.CoT()
-        if kind == "tot" and int(arg) >= 1:
-            return ds3jax.ToT(branching=int(arg))
-        if kind == "bon" and int(arg) >= 1:
-            return ds3jax.BestOfN(k=int(arg), base=ds3jax.CoT())
-    except ValueError:
-        pass
-    raise UsageError(f"--strategy {text!r} not understood: use cot, tot:B or bon:K")
+    kind, n = spec
+    if kind == "tot":
+        return ds3jax.ToT(branching=n)
+    if kind == "bon":
+        return ds3jax.BestOfN(k=n, base=ds3jax.CoT())
+    return ds3jax.CoT()
 
 
 # ----------------------------------------------------------------------------- figure
@@ -345,6 +377,9 @@ def cmd_figure(args) -> int:
         chosen = [args.name]
     else:
         raise UsageError(f"unknown figure {args.name!r}; available: {', '.join(names)}, all")
+    files = [f"{n}.{ext}" for n in chosen for ext in ("png", "json")]
+    check_out_dir(args.out, files=files)
+    status(f"figure: {len(chosen)} figure(s); importing JAX and compiling ...")
     bar = _Progress(len(chosen), "figures")
     for name in chosen:
         res = run_experiment(name, args.out, quick=args.quick)
@@ -357,12 +392,12 @@ def cmd_figure(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ds3jax", description="DS3 inference-compute scaling tools")
+    p = OneLineArgumentParser(prog="ds3jax", description="DS3 inference-compute scaling tools")
     sub = p.add_subparsers(dest="command", required=True)
     f = sub.add_parser("frontier", help="Chinchilla-vs-global comparison on the default problem")
     f.add_argument("--out", default="out", help="output folder (default: out)")
     f.add_argument("--config", default=None, help="TOML problem file (see experiments/configs)")
-    f.add_argument("--budgets", type=_positive_int, default=None, help="number of budgets (60)")
+    f.add_argument("--budgets", type=_budget_count, default=None, help="number of budgets (60)")
     f.add_argument("--cmin", type=_positive_float, default=None, help="smallest budget [FLOPs]")
     f.add_argument("--cmax", type=_positive_float, default=None, help="largest budget [FLOPs]")
     f.add_argument(
@@ -378,7 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokens", type=_positive_float, default=None, help="fixed tokens per task (fixed_tokens)"
     )
     f.add_argument(
-        "--strategy", default=None, help="cot (default), tot:B (branching B) or bon:K (best of K)"
+        "--strategy",
+        type=_strategy_spec,
+        default=None,
+        help="cot (default), tot:B (branching B) or bon:K (best of K)",
     )
     f.add_argument(
         "--attention",

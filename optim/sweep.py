@@ -159,8 +159,16 @@ def _config_hash(problem, difficulty, m, budgets, n_min, n_grid, n_golden, chunk
     return h.hexdigest()[:20]
 
 
+def _umask_mode() -> int:
+    """0o666 less the process umask: the mode ``open(path, "w")`` gives a new file."""
+    mask = os.umask(0)  # the only way to read the umask is to set it; put it back at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _atomic_save(path: Path, **arrays) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _umask_mode())  # mkstemp makes the file 0600
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -264,6 +272,7 @@ def task_sweep(
                 {"config": key, "n_tasks": n_tasks, "n_budgets": n_b, "chunks": n_chunks}
             )
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".manifest.", suffix=".tmp")
+            os.fchmod(fd, _umask_mode())
             with os.fdopen(fd, "w") as f:
                 f.write(text)
             os.replace(tmp, manifest)
