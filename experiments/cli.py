@@ -447,7 +447,8 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except (UsageError, ValueError) as e:
-        print(f"ds3jax {args.command}: error: {e}", file=sys.stderr)
+        message = " ".join(str(e).split())  # one line, whatever the message quotes
+        print(f"ds3jax {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 
