@@ -358,7 +358,14 @@ def _bad_argv():
     command = _TEXT.filter(
         lambda s: s not in ("frontier", "figure", "fit", "sweep") and not s.startswith("-")
     )
-    return st.one_of(frontier, unknown, missing, order, fixed, figure, command.map(lambda s: [s]))
+    # an output folder under a file (the test puts the file there): any command, any suffix
+    suffix = st.text("abcxyz0123._-/", min_size=1, max_size=12).filter(lambda s: s.strip("/."))
+    under_file = st.tuples(
+        st.sampled_from([["frontier"], ["figure", "fig3"], ["fit", "x.csv"], ["sweep"]]), suffix
+    ).map(lambda t: t[0] + ["--out", "<FILE>/" + t[1]])
+    return st.one_of(
+        frontier, unknown, missing, order, fixed, figure, command.map(lambda s: [s]), under_file
+    )
 
 
 def _toml_value(v):
@@ -545,9 +552,14 @@ _FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthC
 def test_fuzz_bad_arguments_exit_2_with_one_line(argv):
     with tempfile.TemporaryDirectory() as d:
         base = Path(d)
-        if "--out" not in argv and argv[0] in ("frontier", "figure"):
+        keep = []
+        if any(a.startswith("<FILE>/") for a in argv):
+            (base / "f").write_text("")
+            argv = [a.replace("<FILE>", str(base / "f")) for a in argv]
+            keep = ["f"]
+        elif "--out" not in argv and argv[0] in ("frontier", "figure"):
             argv = argv + ["--out", str(base / "out")]
-        _check_rejected(argv, base, [])
+        _check_rejected(argv, base, keep)
 
 
 @_FUZZ
