@@ -350,7 +350,7 @@ def _strategy_spec(text: str):
     kind, _, arg = text.partition(":")
     if kind == "cot" and not arg:
         return ("cot", 0)
-    if kind in ("tot", "bon") and arg.isdigit() and int(arg) >= 1:
+    if kind in ("tot", "bon") and arg.isascii() and arg.isdigit() and int(arg) >= 1:
         return (kind, int(arg))
     raise argparse.ArgumentTypeError(f"{text[:40]!r} not understood: use cot, tot:B or bon:K")
 

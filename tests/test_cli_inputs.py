@@ -338,7 +338,10 @@ def _bad_argv():
             _TEXT.filter(lambda s: s != "cot" and not s.startswith(("tot:", "bon:"))),
         ),
         st.tuples(
-            st.just("--strategy"), st.sampled_from(["tot:0", "bon:0", "tot:-1", "bon:x", "cot:2"])
+            st.just("--strategy"),
+            st.sampled_from(
+                ["tot:0", "bon:0", "tot:-1", "bon:x", "cot:2", "tot:\u00b2", "bon:1.5"]
+            ),
         ),
     )
     frontier = opt_value.map(lambda ov: ["frontier", ov[0], ov[1]])
