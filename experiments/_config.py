@@ -180,6 +180,8 @@ def read_config(path) -> dict:
     and ``m`` lists). Raises :class:`ConfigError` naming the file and the key.
     """
     path = Path(path)
+    if "\x00" in str(path):
+        raise ConfigError(f"{str(path)!r}: not a file name (it holds a NUL byte)")
     try:
         raw = tomllib.loads(path.read_text())
     except FileNotFoundError:
@@ -187,7 +189,7 @@ def read_config(path) -> dict:
     except (OSError, UnicodeDecodeError) as e:
         reason = getattr(e, "strerror", None) or str(e)
         raise ConfigError(f"{path}: cannot read ({reason})") from None
-    except ValueError as e:  # tomllib.TOMLDecodeError, and NUL bytes in the path
+    except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
     try:
         return _check(raw)
