@@ -9,6 +9,7 @@ fresh interpreter. Files the CLI writes honour the umask.
 
 import contextlib
 import io
+import math
 import os
 import stat
 import subprocess
@@ -371,30 +372,31 @@ def _bad_argv():
     )
 
 
+def _toml_string(text):
+    """A TOML basic string: letters and digits as they are, everything else escaped."""
+    out = []
+    for c in text:
+        if c.isalnum() or c in " _-.":
+            out.append(c)
+        elif ord(c) < 0x10000:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    return '"' + "".join(out) + '"'
+
+
 def _toml_value(v):
+    """TOML text of a bool, int, float (nan and inf included), str, list or dict."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
-        return (
-            "nan"
-            if v != v
-            else ("inf" if v == float("inf") else "-inf" if v == -float("inf") else repr(v))
-        )
+        if math.isnan(v):
+            return "nan"
+        return ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
     if isinstance(v, str):
-        return (
-            '"'
-            + "".join(
-                c
-                if c.isalnum() or c in " _-."
-                else f"\\u{ord(c):04x}"
-                if ord(c) < 0x10000
-                else f"\\U{ord(c):08x}"
-                for c in v
-            )
-            + '"'
-        )
+        return _toml_string(v)
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
