@@ -84,9 +84,7 @@ _UNSET = object()
 
 
 @contextlib.contextmanager
-def execution(
-    *, block=_UNSET, split=_UNSET, phases=_UNSET, partition=_UNSET, grid_chunk=_UNSET
-):
+def execution(*, block=_UNSET, split=_UNSET, phases=_UNSET, partition=_UNSET, grid_chunk=_UNSET):
     """Override the kernel layout for functions traced inside the ``with`` block.
 
     Fields left out keep the backend's defaults (or an enclosing override). Example::

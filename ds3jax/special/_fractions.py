@@ -188,7 +188,9 @@ def _phased(trip, m0, consts, state, split, phases):
     # the stragglers; the rest of idx points past the end (gathers clip, the scatter drops)
     idx = jnp.nonzero(~done, size=sub, fill_value=n)[0]
     take = lambda t: jnp.take(t, idx, mode="clip")
-    part = _phased(trip, m, jax.tree.map(take, consts), jax.tree.map(take, state), split, phases - 1)
+    part = _phased(
+        trip, m, jax.tree.map(take, consts), jax.tree.map(take, state), split, phases - 1
+    )
     return jax.tree.map(lambda full, p: full.at[idx].set(p, mode="drop"), state, part)
 
 
