@@ -31,6 +31,12 @@ derivative have converged (a value-only stop test gives wrong ``a``-gradients at
 forward sweep, so ``jax.grad``, ``jax.hessian``, ``jax.jacfwd`` and ``jax.grad(jax.grad(.))``
 all work.
 
+Execution: the value, gradient and Hessian kernels run on the backend's layout
+(:mod:`ds3jax._execution`: blocks of 2048 with two straggler phases on a CPU, the whole batch
+at once on a GPU, overridable with ``ds3jax.execution``), and carry ``custom_vmap`` rules, so
+``vmap`` of scalar calls (and of their ``grad``, ``jacfwd``, ``hessian``) runs the same
+kernel on the whole batch as an array call does.
+
 Accuracy (float64, checked against mpmath in the tests): values and logs ~1e-14 relative
 (up to ~1e-12 where the condition number in a, b or x reaches 1e3-1e4), first and second
 derivatives ~1e-11. Float32 gives ~1e-6 relative where the condition number is modest
