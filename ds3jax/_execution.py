@@ -13,6 +13,9 @@ needs. Two knobs trade that waste against parallelism:
   a batch 1/``split`` the size for the next phase (``phases=1``: one lock-step loop).
 * ``partition``: before blocking, derivative kernels group points by a cheap guess of their
   step count (only matters when there is more than one block).
+* ``batching``: ``vmap`` of the kernels runs them once on the whole batch (True, default);
+  False batches the scalar kernel's loops instead (lock-step over the whole batch, the
+  behaviour before the batching rules; kept to compare and as an escape hatch).
 * ``grid_chunk``: grid points evaluated at once per budget by the optim solvers' seed grids
   (``jax.lax.map`` over chunks bounds the memory of a dense grid vmapped over budgets).
 
@@ -45,6 +48,7 @@ class Execution:
     phases: int = 2
     partition: bool = True
     grid_chunk: int | None = 128
+    batching: bool = True
 
 
 # Measured on the 2-core CPU (benchmarks/RESULTS.md). The GPU entry follows from the
@@ -84,7 +88,15 @@ _UNSET = object()
 
 
 @contextlib.contextmanager
-def execution(*, block=_UNSET, split=_UNSET, phases=_UNSET, partition=_UNSET, grid_chunk=_UNSET):
+def execution(
+    *,
+    block=_UNSET,
+    split=_UNSET,
+    phases=_UNSET,
+    partition=_UNSET,
+    grid_chunk=_UNSET,
+    batching=_UNSET,
+):
     """Override the kernel layout for functions traced inside the ``with`` block.
 
     Fields left out keep the backend's defaults (or an enclosing override). Example::
@@ -94,12 +106,17 @@ def execution(*, block=_UNSET, split=_UNSET, phases=_UNSET, partition=_UNSET, gr
 
     Raises:
       ValueError: ``block``/``grid_chunk`` not a positive int or None, ``split`` < 2,
-        ``phases`` < 1, ``partition`` not a bool.
+        ``phases`` < 1, ``partition`` or ``batching`` not a bool.
     """
     given = {
         k: v
         for k, v in dict(
-            block=block, split=split, phases=phases, partition=partition, grid_chunk=grid_chunk
+            block=block,
+            split=split,
+            phases=phases,
+            partition=partition,
+            grid_chunk=grid_chunk,
+            batching=batching,
         ).items()
         if v is not _UNSET
     }
@@ -108,8 +125,9 @@ def execution(*, block=_UNSET, split=_UNSET, phases=_UNSET, partition=_UNSET, gr
             _check(k, given[k], lo, none_ok)
     if "phases" in given:
         _check("phases", given["phases"], 1, False)
-    if "partition" in given and not isinstance(given["partition"], bool):
-        raise ValueError(f"execution: partition must be a bool, got {given['partition']!r}")
+    for k in ("partition", "batching"):
+        if k in given and not isinstance(given[k], bool):
+            raise ValueError(f"execution: {k} must be a bool, got {given[k]!r}")
     token = _OVERRIDE.set({**_OVERRIDE.get(), **given})
     try:
         yield execution_settings()

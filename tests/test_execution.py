@@ -112,6 +112,9 @@ def test_vmapped_scalar_calls_match_array_calls(points, by_layout):
     with ds3jax.execution(**LAYOUTS["gpu"]):
         val_gpu = np.asarray(jax.jit(jax.vmap(lambda *t: betainc(*t)))(a, b, x))
     _assert_same(val_gpu, v0, 1e-13, "vmap under the GPU layout")
+    with ds3jax.execution(batching=False):
+        val_old = np.asarray(jax.jit(jax.vmap(lambda *t: betainc(*t)))(a, b, x))
+    _assert_same(val_old, v0, 1e-13, "vmap without the batching rule")
 
 
 def test_vmap_variants(points, by_layout):
@@ -197,6 +200,9 @@ def test_vmap_reaches_the_blocked_path(transform):
         with ds3jax.execution(block=None):
             prims = _primitives(jax.make_jaxpr(transform(lambda *t: fn(*t)))(*args).jaxpr)
         assert "scan" not in prims and "while" in prims
+        with ds3jax.execution(block=2048, batching=False):  # the scalar kernel, loops batched
+            prims = _primitives(jax.make_jaxpr(transform(lambda *t: fn(*t)))(*args).jaxpr)
+        assert "scan" not in prims and "while" in prims
 
 
 def test_log_betaincc_vmapped_matches_array_calls(points):
@@ -225,7 +231,14 @@ def test_execution_settings_per_backend_and_overrides():
 
 @pytest.mark.parametrize(
     "kw",
-    [dict(block=0), dict(block=2.5), dict(split=1), dict(phases=0), dict(partition=1)],
+    [
+        dict(block=0),
+        dict(block=2.5),
+        dict(split=1),
+        dict(phases=0),
+        dict(partition=1),
+        dict(batching="no"),
+    ],
 )
 def test_execution_rejects_bad_settings(kw):
     with pytest.raises(ValueError, match=next(iter(kw))):

@@ -343,6 +343,10 @@ def _batched(kernel):
 
     @k.def_vmap
     def rule(axis_size, in_batched, a, b, x):
+        if not execution_settings().batching:
+            axes = [0 if bat else None for bat in in_batched]
+            out = jax.vmap(kernel, in_axes=axes)(a, b, x)
+            return out, jax.tree.map(lambda _: True, out)
         # batched arguments carry the batch axis first; unbatched ones are broadcast to it
         args = [
             v if bat else jnp.broadcast_to(v, (axis_size,) + v.shape)
