@@ -13,12 +13,18 @@ The public API is re-exported here from small private modules, one idea each:
 * ``ds3jax.population``: pass@k and majority vote over task populations, fits to data.
 * ``ds3jax.simulate``: a Monte Carlo simulator of the DS3 walk.
 
+* ``execution(...)`` / ``execution_settings()``: the kernels' layout on the hardware (block
+  sizes, straggler phases), chosen per backend and overridable.
+
 Float64 is the accuracy reference; the library never changes ``jax_enable_x64``.
 """
 
 from . import population as population
 from . import simulate as simulate
 from . import special as special
+from ._execution import Execution as Execution
+from ._execution import execution as execution
+from ._execution import execution_settings as execution_settings
 from ._flops import *  # noqa: F403
 from ._flops import __all__ as _flops_all
 from ._loss import *  # noqa: F403
@@ -42,6 +48,9 @@ __all__ = [
     "population",
     "simulate",
     "special",
+    "Execution",
+    "execution",
+    "execution_settings",
     *_flops_all,
     *_loss_all,
     *_majority_all,

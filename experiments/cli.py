@@ -7,6 +7,7 @@ figure modules of :mod:`experiments`.
     ds3jax figure NAME|all [--quick] [--out DIR]
     ds3jax fit FILE.csv [--out DIR]            (experiments/_cli_fit.py)
     ds3jax sweep [--out DIR] [--quick] [--max-chunks K]   (resumable Fig. 9 sweep)
+    ds3jax --compile-cache DIR COMMAND ...   (persistent compilation cache, any command)
 
 ``frontier`` is the main job: the Chinchilla-vs-global comparison (paper Fig. 8) on the
 built-in default problem ``optim.presets.paper_fig8()``. It prints a summary table and writes
@@ -31,6 +32,7 @@ import sys
 
 import numpy as np
 
+from . import _compile_cache
 from ._common import (
     OneLineArgumentParser,
     UsageError,
@@ -433,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_figure)
     from . import _cli_fit, _cli_sweep
 
+    _compile_cache.register(p)
     _cli_fit.register(sub)
     _cli_sweep.register(sub)
     return p
@@ -445,6 +448,7 @@ def main(argv=None) -> int:
     except SystemExit as e:  # argparse already printed its one-line message (status 2)
         return int(e.code or 0)
     try:
+        _compile_cache.apply(args)
         return args.func(args)
     except (UsageError, ValueError) as e:
         message = " ".join(str(e).split())  # one line, whatever the message quotes

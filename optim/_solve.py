@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ds3jax._execution import execution_settings
 from ds3jax._loss import LossLaw, loss
 
 from ._problem import (
@@ -200,10 +201,15 @@ def _grid_points(axes):
     return jnp.stack([m.reshape(-1) for m in mesh], axis=-1), mesh[0].shape
 
 
-def _eval_chunked(fv, pts, chunk=128):
+def _eval_chunked(fv, pts):
     """fv over the rows of pts in chunks (lax.map): bounds the memory of a dense grid that is
-    also vmapped over many budgets (one chunk per budget is live at a time)."""
+    also vmapped over many budgets (one chunk per budget is live at a time). The chunk is
+    the backend's ``grid_chunk`` (:func:`ds3jax.execution`: 128 rows on a CPU, 4096 on a GPU;
+    None evaluates the whole grid at once)."""
     n = pts.shape[0]
+    chunk = execution_settings().grid_chunk
+    if chunk is None or n <= chunk:
+        return fv(pts)
     n_chunks = -(-n // chunk)
     pad = n_chunks * chunk - n
     padded = jnp.concatenate([pts, jnp.broadcast_to(pts[:1], (pad, pts.shape[1]))], 0)

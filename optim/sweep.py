@@ -13,14 +13,19 @@ finds the best basin even where the function has several), then golden-section s
 the bracket of the best grid point. Nothing is sequential across budgets, so the work is
 a plain vmap over (tasks, budgets).
 
-Scale-out: tasks are processed in chunks; each chunk is sharded over ``jax.devices()``
+Scale-out: tasks are processed in chunks; each chunk is sharded over the process's devices
 along the task axis (``NamedSharding``), so several GPUs (or
-``XLA_FLAGS=--xla_force_host_platform_device_count=4`` on a CPU) split it. On several hosts
-call ``jax.distributed.initialize()`` first: ``jax.devices()`` then spans all hosts and the
-same code runs unchanged. With ``out_dir`` every finished chunk is saved at once (atomic
-rename) together with a manifest of the sweep's configuration; a rerun with the same
-configuration loads finished chunks instead of recomputing them, so an interrupted sweep
-resumes where it stopped.
+``XLA_FLAGS=--xla_force_host_platform_device_count=4`` on a CPU) split it. Across processes
+(several hosts, or several processes on one host) call ``jax.distributed.initialize()``
+first and then ``task_sweep`` with the same arguments in every process: the chunks still to
+do are dealt round-robin to the processes, each computes its own on its local devices
+(no communication per chunk), and at the end the results are exchanged (one all-gather), so
+every process returns the whole sweep. With ``out_dir`` every finished chunk is saved at
+once (atomic rename) together with a manifest of the sweep's configuration; a rerun with
+the same configuration loads finished chunks instead of recomputing them, so an
+interrupted sweep resumes where it stopped; with several processes ``out_dir`` must be a
+folder all of them see (shared file system), and a rerun deals the missing chunks (for
+example those of a killed process) to all processes again.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ds3jax._loss import loss
@@ -61,7 +67,8 @@ class TaskSweep:
       value: success probability psi at the optimum.
       valid: finite optimum strictly inside the search interval with psi > 1e-12 (a
         scaling point; boundary optima at n_min or at the one-step limit are not).
-      chunks_computed, chunks_loaded: how many chunks this call computed / read from disk.
+      chunks_computed, chunks_loaded: how many chunks this call computed / read from disk
+        (summed over all processes for the computed ones).
     """
 
     difficulty: np.ndarray
@@ -204,7 +211,8 @@ def task_sweep(
       n_min: smallest model size [parameters].
       chunk_size: task types per chunk (the unit of sharding, saving and resuming).
       out_dir: folder for chunk files and the manifest (resumable); None keeps all in memory.
-      devices: devices to shard each chunk over (default ``jax.devices()``).
+      devices: devices to shard each chunk over (default ``jax.devices()``; with several
+        processes ``jax.local_devices()``, and only this process's own devices are allowed).
       n_grid, n_golden: grid points and golden-section steps per (task, budget); the bracket
         shrinks to 2 (x_max - x_min) / (n_grid - 1) * 0.618^n_golden in log N.
       max_chunks: compute at most this many new chunks, then return (the rest stays NaN);
@@ -216,7 +224,8 @@ def task_sweep(
 
     Raises:
       ValueError: empty or mismatched task arrays, non-positive budgets, m < 1, charge other
-        than "budget", bad chunk size, or an ``out_dir`` holding a different sweep.
+        than "budget", bad chunk size, an ``out_dir`` holding a different sweep, or (several
+        processes) devices of another process.
     """
     difficulty = np.atleast_1d(np.asarray(difficulty, dtype=float))
     m = np.atleast_1d(np.asarray(m, dtype=float))
@@ -236,7 +245,15 @@ def task_sweep(
     if not (np.isfinite(n_min) and n_min > 0):
         raise ValueError(f"n_min must be positive, got {n_min!r}")
     chunk_size = int(chunk_size)
-    devices = list(jax.devices() if devices is None else devices)
+    n_proc, me = jax.process_count(), jax.process_index()
+    if devices is None:
+        devices = jax.local_devices() if n_proc > 1 else jax.devices()
+    devices = list(devices)
+    if n_proc > 1 and any(d.process_index != me for d in devices):
+        raise ValueError(
+            "with several processes each one shards its chunks over its own devices only; "
+            "pass devices=jax.local_devices() (or leave devices unset)"
+        )
     n_dev = len(devices)
     per_chunk = -(-chunk_size // n_dev) * n_dev  # padded to a multiple of the devices
     sharding = None
@@ -280,11 +297,19 @@ def task_sweep(
     dtype = jnp.result_type(float)
     log_c = jnp.log(jnp.asarray(budgets, dtype))
     log_n_min = jnp.log(jnp.asarray(n_min, dtype))
-    computed = loaded = 0
+    paths = [None if folder is None else folder / f"chunk_{ci:05d}.npz" for ci in range(n_chunks)]
+    have = np.array([p is not None and p.exists() for p in paths])
+    if n_proc > 1:
+        # one view of what is finished, or processes could disagree on who does what
+        have = np.asarray(multihost_utils.broadcast_one_to_all(have)).astype(bool)
+    todo = [ci for ci in range(n_chunks) if not have[ci]]
+    owner = {ci: k % n_proc for k, ci in enumerate(todo)}
+    mine = np.zeros(n_chunks, bool)  # chunks this process computed
+    loaded = 0
     for ci in range(n_chunks):
         lo, hi = ci * chunk_size, min((ci + 1) * chunk_size, n_tasks)
-        path = None if folder is None else folder / f"chunk_{ci:05d}.npz"
-        if path is not None and path.exists():
+        path = paths[ci]
+        if have[ci]:
             with np.load(path) as z:
                 N[lo:hi], Om[lo:hi], val[lo:hi], valid[lo:hi] = (
                     z["N"],
@@ -294,7 +319,7 @@ def task_sweep(
                 )
             loaded += 1
         else:
-            if max_chunks is not None and computed >= max_chunks:
+            if owner[ci] != me or (max_chunks is not None and mine.sum() >= max_chunks):
                 continue
             pad = per_chunk - (hi - lo)
             l0 = np.concatenate([difficulty[lo:hi], np.full(pad, difficulty[lo])])
@@ -309,9 +334,12 @@ def task_sweep(
             N[lo:hi], Om[lo:hi], val[lo:hi], valid[lo:hi] = cn, co, cv, cok
             if path is not None:
                 _atomic_save(path, N=cn, Omega=co, value=cv, valid=cok)
-            computed += 1
+            mine[ci] = True
         if progress is not None:
             progress(ci + 1, n_chunks)
+    computed = int(mine.sum())
+    if n_proc > 1:
+        N, Om, val, valid, computed = _gather(mine, chunk_size, (N, Om, val, valid))
     return TaskSweep(
         difficulty=difficulty,
         m=m,
@@ -323,6 +351,24 @@ def task_sweep(
         chunks_computed=computed,
         chunks_loaded=loaded,
     )
+
+
+def _gather(mine, chunk_size, arrays):
+    """Every process's computed chunks into every process's arrays (one all-gather)."""
+    N, Om, val, valid = arrays
+    g_mine, g_N, g_Om, g_val, g_valid = (
+        np.asarray(t)
+        for t in multihost_utils.process_allgather(
+            (mine.astype(np.int32), N, Om, val, valid.astype(np.int32))
+        )
+    )
+    out = [N.copy(), Om.copy(), val.copy(), valid.copy()]
+    for p in range(g_mine.shape[0]):
+        for ci in np.flatnonzero(g_mine[p]):
+            rows = slice(ci * chunk_size, (ci + 1) * chunk_size)
+            for o, g in zip(out, (g_N, g_Om, g_val, g_valid)):
+                o[rows] = g[p, rows]
+    return (*out, int(g_mine.sum()))
 
 
 def fit_sweep(

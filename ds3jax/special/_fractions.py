@@ -26,13 +26,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from .._execution import execution_settings
+
 LOWER, SWAPPED, GAUSS, GAUSS_LOWER = 0, 1, 2, 3
 MAX_ITER = 2000
 # full iterations per loop trip: XLA's per-trip cost (one kernel launch per fused output,
 # the stop test) is large next to one step, so trips are long; measured optimum on the CPU
 UNROLL_VALUE = 3
 UNROLL = 4
-_SUB_DIV = 8
 
 
 def choose_mode(a, b, x):
@@ -152,11 +153,16 @@ def _iterate(trip, m0, consts, state):
 
     ``consts`` and ``state`` are pytrees of per-point arrays. All points iterate in
     lock-step, so a batch costs as many trips as its slowest point needs, and step counts
-    vary ~10x within a batch. On 1-D batches the loop therefore runs in two phases: all
-    points until at most 1/8 are still moving, then only those, gathered into a batch 1/8
-    the size. On the CPU this halves the time of typical batches (more on heavy-tailed ones).
+    vary ~10x within a batch. On 1-D batches the loop therefore runs in phases
+    (:func:`ds3jax.execution`: ``phases``, ``split``): all points until at most 1/split are
+    still moving, then only those, gathered into a batch 1/split the size, and so on. On the
+    CPU two phases halve the time of typical batches (more on heavy-tailed ones).
     """
+    cfg = execution_settings()
+    return _phased(trip, m0, consts, state, cfg.split, cfg.phases)
 
+
+def _phased(trip, m0, consts, state, split, phases):
     def run(m, consts, state, keep_going):
         def body(carry):
             m, state, done, _ = carry
@@ -175,14 +181,16 @@ def _iterate(trip, m0, consts, state):
 
     shape = jax.tree.leaves(state)[0].shape
     n = jax.tree.leaves(state)[0].size
-    sub = n // _SUB_DIV
-    if len(shape) != 1 or sub < 64:
+    sub = n // split
+    if len(shape) != 1 or phases < 2 or sub < 64:
         return run(m0, consts, state, unfinished)[1]
     m, state, done = run(m0, consts, state, lambda done: jnp.sum(~done) > sub)
     # the stragglers; the rest of idx points past the end (gathers clip, the scatter drops)
     idx = jnp.nonzero(~done, size=sub, fill_value=n)[0]
     take = lambda t: jnp.take(t, idx, mode="clip")
-    part = run(m, jax.tree.map(take, consts), jax.tree.map(take, state), unfinished)[1]
+    part = _phased(
+        trip, m, jax.tree.map(take, consts), jax.tree.map(take, state), split, phases - 1
+    )
     return jax.tree.map(lambda full, p: full.at[idx].set(p, mode="drop"), state, part)
 
 
