@@ -261,7 +261,9 @@ class LossFit:
         Two optima count as the same when their theta differ by < ``tol`` (max-norm, relative
         to 1 + |theta|).
         """
-        order = np.argsort(np.where(np.isfinite(self.start_objectives), self.start_objectives, np.inf))
+        order = np.argsort(
+            np.where(np.isfinite(self.start_objectives), self.start_objectives, np.inf)
+        )
         picked = []
         for i in order:
             t = self.start_theta[i]
@@ -354,7 +356,9 @@ class LossFit:
             w = weights[lo : lo + batch]
             if w.shape[0] < batch:  # pad the last chunk: one compilation
                 w = jnp.concatenate([w, jnp.broadcast_to(w[:1], (batch - w.shape[0], m))])
-            th, f, c = _fit_replicates(starts, log_n, log_d, log_l, w, dtype.type(self.delta), n_steps)
+            th, f, c = _fit_replicates(
+                starts, log_n, log_d, log_l, w, dtype.type(self.delta), n_steps
+            )
             k = min(batch, n - lo)
             thetas.append(np.asarray(th[:k]))
             objs.append(np.asarray(f[:k]))
@@ -410,7 +414,8 @@ def _check_runs(n_params, n_tokens, loss, exclude):
         if isinstance(exclude, str):
             if not exclude.startswith("highest_loss:"):
                 raise ValueError(
-                    f"exclude must be row indices, a boolean mask or 'highest_loss:K', got {exclude!r}"
+                    "exclude must be row indices, a boolean mask or 'highest_loss:K', "
+                    f"got {exclude!r}"
                 )
             k = int(exclude.split(":", 1)[1])
             if k < 0:
@@ -636,7 +641,9 @@ def fit_sigmoid_transfer(loss, accuracy, *, n_steps: int = 200) -> TransferFit:
     )
     starts = np.stack([g.reshape(-1) for g in grid], -1)
     dtype = jnp.result_type(float)
-    u, f = _fit_transfer(jnp.asarray(starts, dtype), jnp.asarray(L, dtype), jnp.asarray(y, dtype), int(n_steps))
+    u, f = _fit_transfer(
+        jnp.asarray(starts, dtype), jnp.asarray(L, dtype), jnp.asarray(y, dtype), int(n_steps)
+    )
     f = np.where(np.isfinite(np.asarray(f)), np.asarray(f), np.inf)
     k = int(np.argmin(f))
     a, b, d, l0 = (float(v) for v in _transfer_params(u[k]))

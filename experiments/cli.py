@@ -6,6 +6,8 @@ figure modules of :mod:`experiments`.
                     [--strategy cot|tot:B|bon:K] [--attention] [--method gradient|grid|continuation]
     ds3jax figure NAME|all [--quick] [--out DIR]
     ds3jax fit FILE.csv [--out DIR]            (experiments/_cli_fit.py)
+    ds3jax fit-loss FILE.csv [--out DIR]       (experiments/_cli_fitloss.py; frontier
+                                                --loss-fit DIR [--bootstrap N] uses it)
     ds3jax sweep [--out DIR] [--quick] [--max-chunks K]   (resumable Fig. 9 sweep)
 
 ``frontier`` is the main job: the Chinchilla-vs-global comparison (paper Fig. 8) on the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -225,6 +228,15 @@ def cmd_frontier(args) -> int:
         problem_name = str(args.config)
     else:
         problem = optim.presets.paper_fig8()
+    fitted = None
+    if args.loss_fit:  # experiments/_cli_fitloss.py: the law fitted by `ds3jax fit-loss`
+        from . import _cli_fitloss as fl
+
+        law, _, fitted = fl.load_loss_fit(args.loss_fit, args.bootstrap)
+        problem = dataclasses.replace(problem, law=law)
+        problem_name += f" with the loss law of {args.loss_fit}"
+    elif args.bootstrap:
+        raise UsageError("--bootstrap needs --loss-fit DIR")
     for key in ("budgets", "cmin", "cmax", "kappa", "tokens", "method", "plane"):
         v = getattr(args, key)
         if v is not None:
@@ -270,6 +282,9 @@ def cmd_frontier(args) -> int:
     summary = _summarise(budgets, planes, opts["kappa"], cname, label)
     summary["problem"] = problem_name
     _print_summary(summary, planes, budgets, problem_name=problem_name)
+    bands = None
+    if fitted is not None:
+        bands = fl.frontier_bands(problem, fitted, budgets, cname, opts["kappa"], opts["tokens"])
     out = Path(args.out)
     rows = io.StringIO()
     wr = csv.writer(rows)
@@ -311,9 +326,13 @@ def cmd_frontier(args) -> int:
         },
         "summary": summary,
     }
+    png = _frontier_figure(budgets, planes, summary)
+    if bands is not None:
+        results["bands"] = fl.bands_json(bands)
+        png = fl.frontier_figure_with_bands(budgets, planes, summary, bands)
     atomic_write(out / "frontier.csv", rows.getvalue().encode())
     atomic_write(out / "results.json", json.dumps(results, indent=1).encode())
-    atomic_write(out / "frontier.png", _frontier_figure(budgets, planes, summary))
+    atomic_write(out / "frontier.png", png)
     print(f"wrote {out / 'results.json'}, {out / 'frontier.csv'}, {out / 'frontier.png'}")
     return 0
 
@@ -359,6 +378,8 @@ def cmd_figure(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ds3jax", description="DS3 inference-compute scaling tools")
     sub = p.add_subparsers(dest="command", required=True)
+    from . import _cli_fitloss
+
     f = sub.add_parser("frontier", help="Chinchilla-vs-global comparison on the default problem")
     f.add_argument("--out", default="out", help="output folder (default: out)")
     f.add_argument("--config", default=None, help="TOML problem file (see experiments/configs)")
@@ -387,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--method", choices=("gradient", "grid", "continuation"), default=None)
     f.add_argument("--chunks", type=_positive_int, default=6, help=argparse.SUPPRESS)
+    _cli_fitloss.add_frontier_options(f)
     f.set_defaults(func=cmd_frontier)
     g = sub.add_parser("figure", help="reproduce a paper figure (PNG + JSON of the numbers)")
     g.add_argument("name", help="figure module name (e.g. fig3), or 'all'; see --list")
@@ -396,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import _cli_fit, _cli_sweep
 
     _cli_fit.register(sub)
+    _cli_fitloss.register(sub)
     _cli_sweep.register(sub)
     return p
 
