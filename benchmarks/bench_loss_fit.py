@@ -75,6 +75,44 @@ def scipy_fit(starts, log_n, log_d, log_l, delta):
     return best_f, best_t
 
 
+def bench_bands(fit, n):
+    import dataclasses
+
+    import jax
+
+    import optim
+
+    problem = dataclasses.replace(optim.presets.paper_fig8(), law=fit.law)
+    budgets = np.logspace(19, np.log10(3e24), 60)
+    laws = fit.bootstrap(n, jax.random.key(7)).laws
+    t0 = time.perf_counter()
+    bands = optim.optimum_bands(problem, laws, budgets, center=fit.law)
+    t_bands = time.perf_counter() - t0
+    print(
+        f"optimum_bands: {n} laws x 60 budgets x (global + chinchilla), warm: {t_bands:.1f} s "
+        "(incl. compilation)"
+    )
+    for key in ("N_global", "kappa_global", "accuracy_gap", "compute_to_match"):
+        i = [0, 30, 59]
+        lo, hi = bands.low[key][i], bands.high[key][i]
+        print(
+            f"  {key:<18} 90% band at C = 1e19, ~8e21, 3e24: "
+            + ", ".join(f"[{a:.3g}, {b:.3g}]" for a, b in zip(lo, hi))
+        )
+    k = min(16, n)
+    sub = jax.tree_util.tree_map(lambda x: x[:k], laws)
+    for plane in ("global", "chinchilla"):
+        w = optim.solve_laws(problem, sub, budgets, plane, center=fit.law)
+        t0 = time.perf_counter()
+        g = optim.solve_laws(problem, sub, budgets, plane, method="gradient")
+        t_g = time.perf_counter() - t0
+        d = np.asarray(w.objective) - np.asarray(g.objective)
+        print(
+            f"  {plane}: warm - full gradient solve, {k} laws x 60 budgets: min {d.min():.2g}, "
+            f"share below -1e-9: {np.mean(d < -1e-9):.3f} (full solves {t_g:.1f} s)"
+        )
+
+
 def describe(t):
     return (
         f"E {np.exp(t[0]):.4f}  A {np.exp(t[1]):.2f}  B {np.exp(t[2]):.2f}  "
@@ -87,6 +125,14 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--scipy-starts", type=int, default=4500)
     p.add_argument("--bootstrap", type=int, default=4000)
+    p.add_argument(
+        "--bands",
+        type=int,
+        default=0,
+        help="also time optim.optimum_bands for this many bootstrap laws x 60 budgets x both "
+        "planes on paper_fig8() with the fitted law (and warm vs full solves on 16 laws)",
+    )
+    p.add_argument("--skip-scipy", action="store_true", help="skip the SciPy baseline")
     args = p.parse_args(argv)
 
     import jax
@@ -107,6 +153,10 @@ def main(argv=None):
     print(f"ds3jax fit_loss_law, {starts.shape[0]} starts: best of {args.repeat}: {t_jax:.2f} s")
     print(f"  objective {fit.objective:.16g}   {describe(fit.theta)}   (start {fit.start})")
 
+    if args.bands:
+        bench_bands(fit, args.bands)
+    if args.skip_scipy:
+        return
     u = fit.used
     log_n, log_d, log_l = np.log(n[u]), np.log(d[u]), np.log(loss[u])
     k = min(args.scipy_starts, starts.shape[0])
