@@ -35,12 +35,13 @@ def fit():
 def test_solve_laws_matches_one_solve_per_law(problem, fit, plane):
     import dataclasses
 
-    boot = fit.bootstrap(3, jax.random.key(0))
+    boot = fit.bootstrap(2, jax.random.key(0))
+    budgets = BUDGETS[:3]
     for method in ("warm", "gradient"):
-        sol = optim.solve_laws(problem, boot.laws, BUDGETS, plane, method=method, center=fit.law)
-        assert sol.N.shape == (3, BUDGETS.size)
-        for i in range(3):
-            ref = optim.solve(dataclasses.replace(problem, law=boot[i]), BUDGETS, plane=plane)
+        sol = optim.solve_laws(problem, boot.laws, budgets, plane, method=method, center=fit.law)
+        assert sol.N.shape == (2, budgets.size)
+        for i in range(2):
+            ref = optim.solve(dataclasses.replace(problem, law=boot[i]), budgets, plane=plane)
             # never worse than the independent solve, and the same optimum
             assert np.all(np.asarray(sol.objective[i]) >= np.asarray(ref.objective) - 1e-9)
             np.testing.assert_allclose(sol.N[i], ref.N, rtol=1e-4)

@@ -100,8 +100,10 @@ def test_chinchilla_bootstrap_intervals(chinchilla_fit):
     for k in NAMES:
         lo, hi = iv[k]
         assert lo < getattr(chinchilla_fit.law, k) < hi
-    # every replicate's objective: refit at least as good as the point fit on that resample
-    assert np.all(np.isfinite(bs.objective))
+    assert np.all(np.isfinite(bs.objective)) and np.all(np.isfinite(bs.theta))
+    # the replicates spread around the point fit: its law lies near the replicates' median
+    med = np.median(bs.theta, axis=0)
+    assert np.all(np.abs(med - chinchilla_fit.theta) < 2 * np.std(bs.theta, axis=0))
 
 
 def test_synthetic_recovery_and_sandwich():
