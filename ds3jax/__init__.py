@@ -8,7 +8,8 @@ The public API is re-exported here from small private modules, one idea each:
   ``BestOfN``, ``MajorityVote``, ``success``, ``log_success``, ``expected_tokens``;
   exact majority voting ``mv_success``; FLOP model ``inference_flops``; the theory results.
 * training side (Eq. 1-2, 40-41, 64-65): ``LossLaw``, ``training_optimal``, ``chinchilla_rule``,
-  ``SigmoidTransfer``, ``TaskGrid``, ``expected_accuracy``.
+  ``SigmoidTransfer``, ``TaskGrid``, ``expected_accuracy``; fits to training runs
+  ``fit_loss_law`` (multi-start Huber, bootstrap) and ``fit_sigmoid_transfer``.
 * the skill-text tripartite framework (Eq. 42-52).
 * ``ds3jax.population``: pass@k and majority vote over task populations, fits to data.
 * ``ds3jax.simulate``: a Monte Carlo simulator of the DS3 walk.
@@ -29,6 +30,8 @@ from ._flops import *  # noqa: F403
 from ._flops import __all__ as _flops_all
 from ._loss import *  # noqa: F403
 from ._loss import __all__ as _loss_all
+from ._loss_fit import *  # noqa: F403
+from ._loss_fit import __all__ as _loss_fit_all
 from ._majority import *  # noqa: F403
 from ._majority import __all__ as _majority_all
 from ._strategies import *  # noqa: F403
@@ -53,6 +56,7 @@ __all__ = [
     "execution_settings",
     *_flops_all,
     *_loss_all,
+    *_loss_fit_all,
     *_majority_all,
     *_strategies_all,
     *_tasks_all,

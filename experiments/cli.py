@@ -6,6 +6,8 @@ figure modules of :mod:`experiments`.
                     [--strategy cot|tot:B|bon:K] [--attention] [--method gradient|grid|continuation]
     ds3jax figure NAME|all [--quick] [--out DIR]
     ds3jax fit FILE.csv [--out DIR]            (experiments/_cli_fit.py)
+    ds3jax fit-loss FILE.csv [--out DIR]       (experiments/_cli_fitloss.py; frontier
+                                                --loss-fit DIR [--bootstrap N] uses it)
     ds3jax sweep [--out DIR] [--quick] [--max-chunks K]   (resumable Fig. 9 sweep)
     ds3jax --compile-cache DIR COMMAND ...   (persistent compilation cache, any command)
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -247,6 +250,8 @@ def cmd_frontier(args) -> int:
     cname = opts["plane"]
     if cname == "fixed_tokens" and opts["tokens"] is None:
         raise UsageError("--plane fixed_tokens needs --tokens (per-task token budget)")
+    if args.bootstrap and not args.loss_fit:
+        raise UsageError("--bootstrap needs --loss-fit DIR")
     out = check_out_dir(args.out, files=_FRONTIER_FILES)
 
     status(
@@ -262,6 +267,13 @@ def cmd_frontier(args) -> int:
         problem = build_problem(spec) if spec is not None else optim.presets.paper_fig8()
     except ValueError as e:  # a combination read_config cannot judge without the model
         raise UsageError(f"{args.config}: {e}") from None
+    fitted = None
+    if args.loss_fit:  # experiments/_cli_fitloss.py: the law fitted by `ds3jax fit-loss`
+        from . import _cli_fitloss as fl
+
+        law, _, fitted = fl.load_loss_fit(args.loss_fit, args.bootstrap)
+        problem = dataclasses.replace(problem, law=law)
+        problem_name += f" with the loss law of {args.loss_fit}"
     if args.strategy or args.attention:
         problem = optim.make_problem(
             problem.law,
@@ -300,6 +312,9 @@ def cmd_frontier(args) -> int:
     summary = _summarise(budgets, planes, opts["kappa"], cname, label)
     summary["problem"] = problem_name
     _print_summary(summary, planes, budgets, problem_name=problem_name)
+    bands = None
+    if fitted is not None:
+        bands = fl.frontier_bands(problem, fitted, budgets, cname, opts["kappa"], opts["tokens"])
     rows = io.StringIO()
     wr = csv.writer(rows)
     wr.writerow(
@@ -340,9 +355,13 @@ def cmd_frontier(args) -> int:
         },
         "summary": summary,
     }
+    png = _frontier_figure(budgets, planes, summary)
+    if bands is not None:
+        results["bands"] = fl.bands_json(bands)
+        png = fl.frontier_figure_with_bands(budgets, planes, summary, bands)
     atomic_write(out / "frontier.csv", rows.getvalue().encode())
     atomic_write(out / "results.json", json.dumps(results, indent=1).encode())
-    atomic_write(out / "frontier.png", _frontier_figure(budgets, planes, summary))
+    atomic_write(out / "frontier.png", png)
     print(f"wrote {out / 'results.json'}, {out / 'frontier.csv'}, {out / 'frontier.png'}")
     return 0
 
@@ -396,6 +415,8 @@ def cmd_figure(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineArgumentParser(prog="ds3jax", description="DS3 inference-compute scaling tools")
     sub = p.add_subparsers(dest="command", required=True)
+    from . import _cli_fitloss
+
     f = sub.add_parser("frontier", help="Chinchilla-vs-global comparison on the default problem")
     f.add_argument("--out", default="out", help="output folder (default: out)")
     f.add_argument("--config", default=None, help="TOML problem file (see experiments/configs)")
@@ -427,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--method", choices=("gradient", "grid", "continuation"), default=None)
     f.add_argument("--chunks", type=_positive_int, default=6, help=argparse.SUPPRESS)
+    _cli_fitloss.add_frontier_options(f)
     f.set_defaults(func=cmd_frontier)
     g = sub.add_parser("figure", help="reproduce a paper figure (PNG + JSON of the numbers)")
     g.add_argument("name", help="figure module name (e.g. fig3), or 'all'; see --list")
@@ -437,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _compile_cache.register(p)
     _cli_fit.register(sub)
+    _cli_fitloss.register(sub)
     _cli_sweep.register(sub)
     return p
 

@@ -8,7 +8,9 @@ tokens Omega for DS3 problems (paper Sec. III-B, Eq. 53, App. C).
 * :mod:`optim.presets` builds the paper's problems (``paper_fig8()``).
 * :mod:`optim.frontier` compares frontiers (power-law fits, compute penalty).
 * :func:`optimum` is the optimum as a differentiable function of the problem (implicit
-  function theorem); :mod:`optim.sweep` runs the Fig. 9 task-type sweep (sharded,
+  function theorem); :func:`optimum_bands` / :func:`delta_method_bands` give its
+  uncertainty over fitted loss laws (bootstrap percentiles, delta method);
+  :mod:`optim.sweep` runs the Fig. 9 task-type sweep (sharded,
   resumable).
 
 ``optim`` depends on ``ds3jax``; ``ds3jax`` never imports ``optim``.
@@ -17,6 +19,11 @@ tokens Omega for DS3 problems (paper Sec. III-B, Eq. 53, App. C).
 from . import frontier as frontier
 from . import presets as presets
 from . import sweep as sweep
+from ._bands import OptimumBands as OptimumBands
+from ._bands import delta_method_bands as delta_method_bands
+from ._bands import law_from_theta as law_from_theta
+from ._bands import optimum_bands as optimum_bands
+from ._bands import solve_laws as solve_laws
 from ._implicit import optimum as optimum
 from ._problem import FlopModel as FlopModel
 from ._problem import Problem as Problem
@@ -56,4 +63,9 @@ __all__ = [
     "FrontierComparison",
     "compare_frontiers",
     "compute_to_match",
+    "OptimumBands",
+    "solve_laws",
+    "optimum_bands",
+    "delta_method_bands",
+    "law_from_theta",
 ]

@@ -1,0 +1,172 @@
+"""ds3jax.fit_loss_law / LossFit.bootstrap / fit_sigmoid_transfer.
+
+References: SciPy L-BFGS-B on the same objective (Chinchilla runs), synthetic runs drawn
+from a known law (recovery, bootstrap coverage), the Huber sandwich vs the bootstrap spread.
+"""
+
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+import ds3jax
+
+DATA = (
+    pathlib.Path(__file__).resolve().parents[2] / "shared/data/chinchilla/hoffmann_fig4_points.csv"
+)
+TRUE = ds3jax.LossLaw.epoch_refit()
+NAMES = ("E", "A", "B", "alpha", "beta")
+# a small start grid around the physically sensible region (the full 4,500-point grid is
+# exercised on the Chinchilla runs)
+SMALL = dict(
+    e=(0.0, 1.0), a=(0.0, 5.0, 10.0), b=(0.0, 5.0, 10.0), alpha=(0.2, 0.6), beta=(0.2, 0.6)
+)
+
+
+def synthetic(n, sigma, rng, law=TRUE):
+    N = 10 ** rng.uniform(7.5, 10.5, n)
+    D = 10 ** rng.uniform(9.0, 11.7, n)
+    L = np.asarray(ds3jax.loss(law, N, D)) * np.exp(sigma * rng.standard_normal(n))
+    return N, D, L
+
+
+def huber_objective(t, log_n, log_d, log_l, delta=1e-3):
+    """Independent NumPy objective and gradient (for SciPy)."""
+    z = np.stack([np.full_like(log_n, t[0]), t[1] - t[3] * log_n, t[2] - t[4] * log_d])
+    zm = z.max(0)
+    ez = np.exp(z - zm)
+    r = zm + np.log(ez.sum(0)) - log_l
+    ar = np.abs(r)
+    f = np.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta)).sum()
+    psi = np.clip(r, -delta, delta)
+    p = ez / ez.sum(0)
+    g = [(psi * p[0]).sum(), (psi * p[1]).sum(), (psi * p[2]).sum()]
+    g += [-(psi * p[1] * log_n).sum(), -(psi * p[2] * log_d).sum()]
+    return f, np.array(g)
+
+
+@pytest.fixture(scope="module")
+def chinchilla():
+    d = np.loadtxt(DATA, delimiter=",", skiprows=1)
+    n, c, loss = d.T
+    return n, c / (6 * n), loss
+
+
+@pytest.fixture(scope="module")
+def chinchilla_fit(chinchilla):
+    return ds3jax.fit_loss_law(*chinchilla, exclude="highest_loss:5")
+
+
+def test_grid_is_hoffmanns_4500_starts():
+    s = ds3jax.loss_fit_starts()
+    assert s.shape == (4500, 5)
+    for j, vals in enumerate(([-1, -0.5, 0, 0.5, 1], [0, 5, 10, 15, 20, 25])):
+        np.testing.assert_allclose(np.unique(s[:, j]), vals)
+    np.testing.assert_allclose(np.unique(s[:, 3]), [0, 0.5, 1, 1.5, 2])
+
+
+def test_chinchilla_fit_no_worse_than_scipy_and_matches_epoch(chinchilla, chinchilla_fit):
+    fit = chinchilla_fit
+    assert fit.n_used == 240 and fit.converged
+    # the five left out are the five highest losses
+    assert np.all(chinchilla[2][~fit.used] >= np.max(chinchilla[2][fit.used]))
+    u = fit.used
+    logs = np.log(chinchilla[0][u]), np.log(chinchilla[1][u]), np.log(chinchilla[2][u])
+    # our objective agrees with an independent evaluation at the fit
+    f_ind, _ = huber_objective(fit.theta, *logs)
+    np.testing.assert_allclose(fit.objective, f_ind, rtol=1e-12)
+    # SciPy L-BFGS-B (analytic gradient) from a spread subset of the same grid
+    starts = fit.starts[np.linspace(0, 4499, 40).round().astype(int)]
+    best = min(
+        minimize(huber_objective, s, args=logs, jac=True, method="L-BFGS-B").fun for s in starts
+    )
+    assert fit.objective <= best + 1e-15
+    law = fit.law
+    # Epoch's published refit (E 1.817, A ~480, B ~2085-2143, alpha 0.347-0.348, beta ~0.366)
+    assert abs(law.E - 1.817) < 2e-3
+    assert 470 < law.A < 490 and 2050 < law.B < 2200
+    assert abs(law.alpha - 0.3475) < 2e-3 and abs(law.beta - 0.3665) < 2e-3
+    assert np.all(np.isfinite(fit.residuals)) and fit.residuals.shape == (245,)
+    # many starts reach the same optimum: the winner is not a fluke
+    assert np.sum(fit.start_objectives <= fit.objective * (1 + 1e-9)) >= 10
+
+
+def test_chinchilla_bootstrap_intervals(chinchilla_fit):
+    bs = chinchilla_fit.bootstrap(200, jax.random.key(0))
+    assert bs.laws.E.shape == (200,) and isinstance(bs.laws, ds3jax.LossLaw)
+    iv = bs.interval(0.9)
+    for k in NAMES:
+        lo, hi = iv[k]
+        assert lo < getattr(chinchilla_fit.law, k) < hi
+    assert np.all(np.isfinite(bs.objective)) and np.all(np.isfinite(bs.theta))
+    # the replicates spread around the point fit: its law lies near the replicates' median
+    med = np.median(bs.theta, axis=0)
+    assert np.all(np.abs(med - chinchilla_fit.theta) < 2 * np.std(bs.theta, axis=0))
+
+
+def test_synthetic_recovery_and_sandwich():
+    rng = np.random.default_rng(1)
+    N, D, L = synthetic(400, 0.003, rng)
+    fit = ds3jax.fit_loss_law(N, D, L, starts=SMALL)
+    se = fit.standard_errors()
+    for k in NAMES:
+        assert abs(getattr(fit.law, k) - getattr(TRUE, k)) < 4 * se[k], k
+    assert abs(fit.law.E / TRUE.E - 1) < 0.01 and abs(fit.law.alpha - TRUE.alpha) < 0.01
+    # the sandwich covariance matches the bootstrap spread where the fit is well determined
+    bs = fit.bootstrap(300, jax.random.key(2))
+    ratio = np.sqrt(np.diag(fit.covariance) / np.diag(bs.covariance()))
+    assert np.all((ratio > 0.7) & (ratio < 1.4)), ratio
+
+
+def test_bootstrap_coverage_near_nominal():
+    rng = np.random.default_rng(3)
+    hits = []
+    for rep in range(16):
+        N, D, L = synthetic(120, 0.01, rng)
+        fit = ds3jax.fit_loss_law(N, D, L, starts=SMALL)
+        iv = fit.bootstrap(150, jax.random.key(rep)).interval(0.9)
+        hits += [iv[k][0] <= getattr(TRUE, k) <= iv[k][1] for k in NAMES]
+    rate = np.mean(hits)
+    # 80 intervals (correlated within a data set); nominal 0.9
+    assert 0.75 <= rate <= 0.99, rate
+
+
+@pytest.mark.parametrize(
+    "mutate, msg",
+    [
+        (lambda n, d, l: (n.__setitem__(7, -1.0), n, d, l)[1:], "row 7: n_params"),
+        (lambda n, d, l: (d.__setitem__(3, 0.0), n, d, l)[1:], "row 3: n_tokens"),
+        (lambda n, d, l: (l.__setitem__(5, np.nan), n, d, l)[1:], "row 5: loss"),
+        (lambda n, d, l: (n[:5], d[:5], l[:5]), "need at least 6"),
+        (lambda n, d, l: (n, d[:-1], l), "same length"),
+    ],
+)
+def test_bad_input_names_the_row(mutate, msg):
+    rng = np.random.default_rng(0)
+    n, d, loss = synthetic(20, 0.01, rng)
+    args = mutate(n.copy(), d.copy(), loss.copy())
+    with pytest.raises(ValueError, match=msg):
+        ds3jax.fit_loss_law(*args)
+
+
+def test_exclude_leaves_too_few():
+    n, d, loss = synthetic(8, 0.01, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="need at least 6"):
+        ds3jax.fit_loss_law(n, d, loss, exclude="highest_loss:3")
+
+
+def test_sigmoid_transfer_recovers_known_parameters():
+    rng = np.random.default_rng(4)
+    L = rng.uniform(1.8, 3.5, 60)
+    a, b, d, l0 = 0.7, 6.0, 0.2, 2.6
+    y = a / (1 + np.exp(-b * (l0 - L))) + d + 0.005 * rng.standard_normal(L.size)
+    fit = ds3jax.fit_sigmoid_transfer(L, np.clip(y, 0, 1))
+    assert abs(fit.transfer.a - a) < 0.03 and abs(fit.transfer.d - d) < 0.02
+    assert abs(fit.transfer.b - b) < 0.8 and abs(fit.L0 - l0) < 0.03
+    # least squares: no worse than the true parameters
+    true_sse = np.sum((a / (1 + np.exp(-b * (l0 - L))) + d - np.clip(y, 0, 1)) ** 2)
+    assert fit.sse <= true_sse + 1e-12
+    with pytest.raises(ValueError, match="row 2: accuracy"):
+        ds3jax.fit_sigmoid_transfer(L[:6], [0.1, 0.2, 1.5, 0.3, 0.2, 0.1])
