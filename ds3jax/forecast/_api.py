@@ -8,15 +8,12 @@ import numpy as np
 
 from .._loss import LossLaw
 from .._transfer import SigmoidTransfer
-from ._fit import ForecastFit, fit_model
+from ._fit import PINNED_SE, ForecastFit, fit_model
 from ._models import DS3Model, LogisticModel
 from ._table import load_table
 
 __all__ = ["fit_checkpoints", "fit_baseline", "PINNED_SE"]
 
-# A shared parameter counts as pinned by the data when its profile standard error is below
-# this (log units for the positive constants A, B, alpha, beta, b, iota_hat; nats for E, mu).
-PINNED_SE = 0.25
 
 
 def fit_checkpoints(

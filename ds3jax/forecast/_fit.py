@@ -35,7 +35,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["ForecastFit", "fit_model"]
+__all__ = ["ForecastFit", "fit_model", "PINNED_SE"]
+
+# A shared parameter counts as pinned by the data when its profile standard error is below
+# this (log units for the positive constants L_N, L_D, alpha, beta, b, iota_hat; nats for E
+# and the level means).
+PINNED_SE = 0.25
 
 
 def _float_dtype():
@@ -70,7 +75,7 @@ def _problem_value_grad(model, phi, theta, logN, logD, n, c, levels):
     return jax.vmap(one)(phi, n, c, levels)
 
 
-def _blocks(model, phi, theta, args, h=1e-5):
+def _blocks(model, phi, theta, args, h=1e-5, coords=None, central=True):
     """Per-problem gradients [P, nl + nt] and Hessians [P, nl + nt, nl + nt] of f_i.
 
     Central differences of the exact gradients, one coordinate of (phi_i, theta) at a time
@@ -80,17 +85,18 @@ def _blocks(model, phi, theta, args, h=1e-5):
     P, nl = phi.shape
     nt = theta.shape[0]
     _, g0 = _problem_value_grad(model, phi, theta, *args)
-    hess = np.empty((P, nl + nt, nl + nt))
-    for j in range(nl + nt):
+    g0 = np.asarray(g0)
+    hess = np.zeros((P, nl + nt, nl + nt))
+    for j in range(nl + nt) if coords is None else coords:
         cols = []
-        for sign in (1.0, -1.0):
+        for sign in (1.0, -1.0) if central else (1.0,):
             if j < nl:
                 ph, th = phi.at[:, j].add(sign * h), theta
             else:
                 ph, th = phi, theta.at[j - nl].add(sign * h)
             cols.append(np.asarray(_problem_value_grad(model, ph, th, *args)[1]))
-        hess[:, :, j] = (cols[0] - cols[1]) / (2 * h)
-    return np.asarray(g0), 0.5 * (hess + np.swapaxes(hess, 1, 2))
+        hess[:, :, j] = (cols[0] - cols[1]) / (2 * h) if central else (cols[0] - g0) / h
+    return g0, 0.5 * (hess + np.swapaxes(hess, 1, 2))
 
 
 def _psd_inverse(h, floor):
@@ -162,15 +168,20 @@ def _bootstrap_steps(cur: _Curvature, free: np.ndarray, weights: np.ndarray):
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
-def _passk_problems(model, phi, theta, logN, logD, k):
-    """Per-problem pass@k [S..., P] = -expm1(k log(1 - psi)) (Eq. 56, one problem)."""
-    _, lf = model.logs(phi, theta, logN[..., None], logD[..., None])
-    return -jnp.expm1(k[..., None] * lf)
+def _log_fail(model, phi, theta, logN, logD):
+    """log(1 - psi) of every problem [S..., P] at log N, log D of shape [S...]."""
+    return model.logs(phi, theta, logN[..., None], logD[..., None])[1]
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
-def _passk_boot(model, phi_b, theta_b, logN, logD, k):
-    return jax.vmap(lambda p, t: _passk_problems(model, p, t, logN, logD, k))(phi_b, theta_b)
+def _log_fail_boot(model, phi_b, theta_b, logN, logD):
+    """log(1 - psi) [B, S..., P] for each bootstrap replicate (vmapped)."""
+    return jax.vmap(lambda p, t: _log_fail(model, p, t, logN, logD))(phi_b, theta_b)
+
+
+def _passk_from_log_fail(lf, k):
+    """pass@k = 1 - (1 - psi)^k = -expm1(k log(1 - psi)) (Eq. 56 for one problem)."""
+    return -np.expm1(np.asarray(k)[..., None] * lf)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,23 +220,27 @@ class ForecastFit:
     train_checkpoints: tuple
 
     # ------------------------------------------------------------------ forecasts
-    def _args(self, N, D, k):
+    def _grid(self, N, D, k):
+        N, D, k = (np.asarray(v, float) for v in (N, D, k))
+        np.broadcast_shapes(N.shape, D.shape, k.shape)
+        if np.any(N <= 0) or np.any(D <= 0) or not (np.all(np.isfinite(N)) and np.all(np.isfinite(D))):
+            raise ValueError("N and D must be finite and > 0")
+        if np.any(k < 1) or not np.all(np.isfinite(k)):
+            raise ValueError("k must be finite and >= 1")
+        N, D = np.broadcast_arrays(N, D)
         dt = _float_dtype()
-        N, D, k = np.broadcast_arrays(np.asarray(N, float), np.asarray(D, float), np.asarray(k, float))
-        if np.any(N <= 0) or np.any(D <= 0):
-            raise ValueError("N and D must be > 0")
-        if np.any(k < 1):
-            raise ValueError("k must be >= 1")
-        return jnp.asarray(np.log(N), dt), jnp.asarray(np.log(D), dt), jnp.asarray(k, dt)
+        return jnp.asarray(np.log(N), dt), jnp.asarray(np.log(D), dt), k
 
     def problem_passk(self, N, D, k):
         """Per-problem pass@k at (N, D) with k samples: shape broadcast(N, D, k) + [P],
-        problems in the order of :attr:`problems`."""
-        lN, lD, kk = self._args(N, D, k)
+        problems in the order of :attr:`problems`. Any N, D > 0 (also never trained) and
+        any real k >= 1."""
+        lN, lD, k = self._grid(N, D, k)
         dt = _float_dtype()
-        return np.asarray(
-            _passk_problems(self.model, jnp.asarray(self.phi, dt), jnp.asarray(self.theta, dt), lN, lD, kk)
+        lf = np.asarray(
+            _log_fail(self.model, jnp.asarray(self.phi, dt), jnp.asarray(self.theta, dt), lN, lD)
         )
+        return _passk_from_log_fail(lf, k)
 
     def passk(self, N, D, k):
         """pass@k averaged over the problems (Eq. 56 with equal weights): broadcast shape."""
@@ -236,13 +251,14 @@ class ForecastFit:
         return self.problem_passk(N, D, 1.0)
 
     def _boot(self, N, D, k):
-        lN, lD, kk = self._args(N, D, k)
+        lN, lD, k = self._grid(N, D, k)
         dt = _float_dtype()
-        return np.asarray(
-            _passk_boot(
-                self.model, jnp.asarray(self.boot_phi, dt), jnp.asarray(self.boot_theta, dt), lN, lD, kk
+        lf = np.asarray(
+            _log_fail_boot(
+                self.model, jnp.asarray(self.boot_phi, dt), jnp.asarray(self.boot_theta, dt), lN, lD
             )
         )
+        return _passk_from_log_fail(lf, k)
 
     def problem_passk_interval(self, N, D, k, level: float = 0.9):
         """(low, high) bootstrap interval of each problem's pass@k (shape as problem_passk)."""
@@ -251,7 +267,8 @@ class ForecastFit:
         return lo, hi
 
     def passk_interval(self, N, D, k, level: float = 0.9):
-        """(low, high) bootstrap interval over problems of the mean pass@k."""
+        """(low, high) bootstrap interval over problems of the mean pass@k: replicate r
+        averages its own forecasts with its problem weights w_r."""
         b = self._boot(N, D, k)  # [B, S..., P]
         w = self.boot_weights.reshape((b.shape[0],) + (1,) * (b.ndim - 2) + (b.shape[-1],))
         means = (b * w).sum(axis=-1) / w.sum(axis=-1)
@@ -260,14 +277,28 @@ class ForecastFit:
 
     # ------------------------------------------------------------------ reporting
     def parameters(self) -> dict:
-        """Shared parameters by name: value, whether fitted, profile standard error."""
+        """Shared parameters by name: ``value``, ``free`` (fitted or fixed), ``se`` (profile
+        standard error; inf where the data give no curvature at all) and ``pinned``
+        (se < :data:`PINNED_SE`: for a fixed entry, whether the data could have pinned it)."""
         out = {}
         for j, name in enumerate(self.model.theta_names):
             out[name] = {
                 "value": float(self.theta[j]),
                 "free": bool(self.free[j]),
                 "se": float(self.theta_se[j]),
+                "pinned": bool(self.theta_se[j] < PINNED_SE),
             }
+        return out
+
+    def not_pinned(self) -> list[str]:
+        """Names of the shared parameters the data cannot pin (free or fixed)."""
+        return [k for k, v in self.parameters().items() if not v["pinned"]]
+
+    def problem_parameters(self) -> dict:
+        """Local parameters by name, each an array [P] in the order of :attr:`problems`."""
+        out = {n: self.phi[:, j] for j, n in enumerate(self.model.phi_names)}
+        if hasattr(self.model, "skills"):
+            out["m"] = np.asarray(self.model.skills(jnp.asarray(self.phi)))
         return out
 
 
@@ -285,20 +316,32 @@ def _objective(model, x, theta_fixed, free, P, nl, args):
     return v if np.isfinite(v) else np.inf
 
 
-def _newton(model, x, theta_fixed, free, P, nl, args, lo, hi, maxiter, progress):
+def _newton(
+    model, x, theta_fixed, free, P, nl, args, lo, hi, maxiter, progress, tol_nats=1.0, window=10
+):
     """Damped (Levenberg-Marquardt) Newton on the block-arrow Hessian, projected on the
     bounds. Each step solves (H + lam diag) delta = -g through the Schur complement over
-    theta, so its cost is linear in the number of problems."""
+    theta, so its cost is linear in the number of problems.
+
+    Stops when the objective fell by less than ``tol_nats`` over the last ``window`` steps:
+    a log likelihood change of one nat is far below its sampling noise, and along the nearly
+    flat valleys of this model (the skill count m against the loss scale) Newton otherwise
+    creeps on for hundreds of steps while the forecasts move by less than 1e-2."""
     dt = _float_dtype()
     fidx = np.flatnonzero(free)
+    coords = list(range(nl)) + [nl + j for j in fidx]
     lam = 1e-3
     f = _objective(model, x, theta_fixed, free, P, nl, args)
     message = "iteration limit reached"
     converged = False
     it = 0
+    history: list[float] = []
     for it in range(1, maxiter + 1):
         phi, theta = _split(x, theta_fixed, free, P, nl)
-        g, h = _blocks(model, jnp.asarray(phi, dt), jnp.asarray(theta, dt), args)
+        # forward differences over the free coordinates suffice for a search direction
+        g, h = _blocks(
+            model, jnp.asarray(phi, dt), jnp.asarray(theta, dt), args, coords=coords, central=False
+        )
         g_phi, g_theta = g[:, :nl], g[:, nl:].sum(axis=0)[fidx]
         h_pp = h[:, :nl, :nl]
         h_pt = h[:, :nl, nl:][:, :, fidx]
@@ -337,11 +380,13 @@ def _newton(model, x, theta_fixed, free, P, nl, args, lo, hi, maxiter, progress)
         if not improved:
             converged, message = True, "no further decrease (stationary to rounding)"
             break
-        step = f - f_new
+        history.append(f - f_new)
         x, f = x_new, f_new
-        if step < 1e-9 * max(abs(f), 1.0):
-            converged, message = True, "relative decrease below 1e-9"
+        if sum(history[-window:]) < tol_nats and len(history) >= window:
+            converged, message = True, f"decrease over the last {window} steps below {tol_nats:g} nats"
             break
+    if progress is not None:
+        progress(maxiter, maxiter)
     return x, it, converged, message
 
 
