@@ -16,7 +16,14 @@ from pathlib import Path
 
 import jax
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "pythia_math" / "per_problem_counts.csv"
+DATA = (
+    Path(__file__).resolve().parents[1]
+    / ".."
+    / "shared"
+    / "data"
+    / "pythia_math"
+    / "per_problem_counts.csv"
+)
 
 SPLITS = {
     "N <= 410M -> 1B, 1.4B": (lambda N, D: N <= 4.1e8, None),
@@ -46,7 +53,13 @@ def main(argv=None) -> int:
         return 0
     print(f"\n{'split':<34}{'ds3':>8}{'baseline':>10}{'reuse':>8}")
     for name, (train, test) in SPLITS.items():
-        res = forecast.forecast_holdout(table, train=train, test=test, fit_kwargs=dict(n_boot=20), baseline_kwargs=dict(n_boot=20))
+        res = forecast.forecast_holdout(
+            table,
+            train=train,
+            test=test,
+            fit_kwargs=dict(n_boot=20),
+            baseline_kwargs=dict(n_boot=20),
+        )
         m = res.mean_abs_error
         print(f"{name:<34}{m['ds3']:8.4f}{m['baseline']:10.4f}{m.get('reuse', float('nan')):8.4f}")
         for meth in m:

@@ -121,7 +121,14 @@ def _fig_passk_vs_k(table, fit, train_mask):
             c = colors[table.N[j]]
             trained = bool(train_mask[j])
             ls = "-" if trained else "--"
-            ax.plot(ks, mid[j], ls, color=c, lw=1.4, label=f"N={table.N[j]:.3g}" + ("" if trained else " (held out)"))
+            ax.plot(
+                ks,
+                mid[j],
+                ls,
+                color=c,
+                lw=1.4,
+                label=f"N={table.N[j]:.3g}" + ("" if trained else " (held out)"),
+            )
             ax.fill_between(ks, lo[j], hi[j], color=c, alpha=0.15, lw=0)
             kd, yd = _empirical_curve(table, j, ks_data)
             ax.plot(kd, yd, "o" if trained else "s", ms=3.5, color=c, mfc=c if trained else "none")
@@ -180,7 +187,9 @@ def _fig_passk_vs_N(table, fit, train_mask):
         ax.axvline(table.N[train_mask].max(), color="grey", lw=0.8, ls=":")
         ax.set_xlabel("N (parameters)")
         ax.set_ylabel(f"pass@{k}")
-        ax.set_title(f"pass@{k} vs N at each D (line: DS3 fit, band 90%; dotted: largest trained N)")
+        ax.set_title(
+            f"pass@{k} vs N at each D (line: DS3 fit, band 90%; dotted: largest trained N)"
+        )
         ax.grid(alpha=0.3, which="both", lw=0.5)
         ax.legend(fontsize=7, ncol=2)
     fig.suptitle("points: data (filled: trained, open: held out)", fontsize=9)
@@ -220,7 +229,11 @@ def cmd_forecast(args) -> int:
 
     table = forecast.load_table(args.csv)
     fit_kw = dict(
-        budget=args.budget, omega=args.omega, n_boot=args.boot, seed=args.seed, fit_law=not args.fixed_law
+        budget=args.budget,
+        omega=args.omega,
+        n_boot=args.boot,
+        seed=args.seed,
+        fit_law=not args.fixed_law,
     )
     base_kw = dict(n_boot=args.boot, seed=args.seed)
     w = sys.stdout.write
@@ -231,7 +244,8 @@ def cmd_forecast(args) -> int:
             raise ValueError(f"--train-max-params {args.train_max_params:g} keeps no checkpoint")
         if train_mask.all():
             raise ValueError(
-                f"--train-max-params {args.train_max_params:g} keeps every checkpoint: nothing held out"
+                f"--train-max-params {args.train_max_params:g} keeps every checkpoint: "
+                "nothing held out"
             )
         bars = {}
 
@@ -248,8 +262,10 @@ def cmd_forecast(args) -> int:
         train_mask = np.ones(table.n_checkpoints, bool)
         fit = forecast.fit_checkpoints(table, progress=_bar("DS3 fit"), **fit_kw)
         base = forecast.fit_baseline(table, progress=_bar("baseline fit"), **base_kw)
-    w(f"\nDS3 fit on {int(train_mask.sum())} of {table.n_checkpoints} checkpoints, "
-      f"{table.n_problems} problems: {fit.n_iter} Newton steps ({fit.message})\n")
+    w(
+        f"\nDS3 fit on {int(train_mask.sum())} of {table.n_checkpoints} checkpoints, "
+        f"{table.n_problems} problems: {fit.n_iter} Newton steps ({fit.message})\n"
+    )
     _print_parameters(fit, w)
     if fit.not_pinned():
         w(f"  not pinned by the data: {', '.join(fit.not_pinned())}\n")
@@ -281,19 +297,42 @@ def cmd_forecast(args) -> int:
     if holdout is not None:
         w("\nheld-out checkpoints: mean pass@k over problems with samples >= k\n")
         w(holdout.table_text() + "\n")
-        w("mean |error| by k: " + json.dumps({m: {str(k): round(v, 4) for k, v in d.items()} for m, d in holdout.by_k.items()}) + "\n")
+        w(
+            "mean |error| by k: "
+            + json.dumps(
+                {m: {str(k): round(v, 4) for k, v in d.items()} for m, d in holdout.by_k.items()}
+            )
+            + "\n"
+        )
         result["holdout"] = {
             "rows": holdout.rows,
             "mean_abs_error": holdout.mean_abs_error,
             "by_k": holdout.by_k,
         }
         for r in holdout.rows:
-            wr.writerow([r["N"], r["D"], r["k"], r["n_problems"], r["data"], r["ds3"], r["baseline"], "" if r["reuse"] is None else r["reuse"]])
+            wr.writerow(
+                [
+                    r["N"],
+                    r["D"],
+                    r["k"],
+                    r["n_problems"],
+                    r["data"],
+                    r["ds3"],
+                    r["baseline"],
+                    "" if r["reuse"] is None else r["reuse"],
+                ]
+            )
     png_k = _fig_passk_vs_k(table, fit, train_mask)
     png_n = _fig_passk_vs_N(table, fit, train_mask)
-    atomic_write(out / "forecast.json", json.dumps(to_jsonable(result), indent=1, allow_nan=False).encode())
+    atomic_write(
+        out / "forecast.json", json.dumps(to_jsonable(result), indent=1, allow_nan=False).encode()
+    )
     atomic_write(out / "holdout.csv", rows.getvalue().encode())
     atomic_write(out / "passk_vs_k.png", png_k)
     atomic_write(out / "passk_vs_N.png", png_n)
-    w(f"wrote {out / 'forecast.json'}, {out / 'holdout.csv'}, {out / 'passk_vs_k.png'}, {out / 'passk_vs_N.png'}\n")
+    w(
+        "wrote "
+        + ", ".join(str(out / n) for n in ("forecast.json", "holdout.csv", "passk_vs_k.png"))
+        + f", {out / 'passk_vs_N.png'}\n"
+    )
     return 0

@@ -17,7 +17,14 @@ from scipy.special import betainc, expit, gammaln
 
 from ds3jax import LossLaw, forecast
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "pythia_math" / "per_problem_counts.csv"
+DATA = (
+    Path(__file__).resolve().parents[1]
+    / ".."
+    / "shared"
+    / "data"
+    / "pythia_math"
+    / "per_problem_counts.csv"
+)
 
 T = 2048.0 / 25.0
 LAW = LossLaw.hoffmann_rounded()
@@ -123,7 +130,11 @@ def test_unidentified_parameters_are_reported(synthetic_fits):
 
 def test_holdout_scores_match_independent_estimator(synthetic):
     res = forecast.forecast_holdout(
-        synthetic["table"], train=_train, k=(1, 10), fit_kwargs=dict(law=LAW, n_boot=20), baseline_kwargs=dict(n_boot=20)
+        synthetic["table"],
+        train=_train,
+        k=(1, 10),
+        fit_kwargs=dict(law=LAW, n_boot=20),
+        baseline_kwargs=dict(n_boot=20),
     )
     assert set(res.test) == {(1e9, d) for d in DS}
     tab = forecast.load_table(synthetic["table"])
@@ -131,11 +142,28 @@ def test_holdout_scores_match_independent_estimator(synthetic):
         j = [i for i, c in enumerate(tab.checkpoints()) if c == (r["N"], r["D"])][0]
         n, c = tab.samples[:, j], tab.correct[:, j]
         k = r["k"]
-        est = np.where(n - c >= k, 1 - np.exp(gammaln(n - c + 1) - gammaln(n - c - k + 1) + gammaln(n - k + 1) - gammaln(n + 1)), 1.0)
+        est = np.where(
+            n - c >= k,
+            1
+            - np.exp(
+                gammaln(n - c + 1) - gammaln(n - c - k + 1) + gammaln(n - k + 1) - gammaln(n + 1)
+            ),
+            1.0,
+        )
         assert r["data"] == pytest.approx(est.mean(), rel=1e-9, abs=1e-12)
         src = [i for i, cc in enumerate(tab.checkpoints()) if cc == (3e8, r["D"])][0]
         n2, c2 = tab.samples[:, src], tab.correct[:, src]
-        est2 = np.where(n2 - c2 >= k, 1 - np.exp(gammaln(n2 - c2 + 1) - gammaln(n2 - c2 - k + 1) + gammaln(n2 - k + 1) - gammaln(n2 + 1)), 1.0)
+        est2 = np.where(
+            n2 - c2 >= k,
+            1
+            - np.exp(
+                gammaln(n2 - c2 + 1)
+                - gammaln(n2 - c2 - k + 1)
+                + gammaln(n2 - k + 1)
+                - gammaln(n2 + 1)
+            ),
+            1.0,
+        )
         assert r["reuse"] == pytest.approx(est2.mean(), rel=1e-9, abs=1e-12)
         assert r["err_ds3"] == pytest.approx(abs(r["ds3"] - r["data"]))
     # data drawn from the DS3 chain: its forecast beats reusing the smaller model's curve
@@ -161,10 +189,22 @@ def _good():
     [
         (lambda t: t.pop("correct"), "missing column 'correct'"),
         (lambda t: t["correct"].__setitem__(2, 101), "row 2: correct (101) exceeds samples (100)"),
-        (lambda t: t["nominal_params"].__setitem__(1, 0.0), "row 1: column 'nominal_params' must be > 0"),
-        (lambda t: t["training_tokens"].__setitem__(3, -5.0), "row 3: column 'training_tokens' must be > 0"),
-        (lambda t: t["samples"].__setitem__(0, 2.5), "row 0: column 'samples' must be a non-negative integer"),
-        (lambda t: t["level"].__setitem__(2, 3), "row 2: problem 1 has level 3 here but 1 at row 0"),
+        (
+            lambda t: t["nominal_params"].__setitem__(1, 0.0),
+            "row 1: column 'nominal_params' must be > 0",
+        ),
+        (
+            lambda t: t["training_tokens"].__setitem__(3, -5.0),
+            "row 3: column 'training_tokens' must be > 0",
+        ),
+        (
+            lambda t: t["samples"].__setitem__(0, 2.5),
+            "row 0: column 'samples' must be a non-negative integer",
+        ),
+        (
+            lambda t: t["level"].__setitem__(2, 3),
+            "row 2: problem 1 has level 3 here but 1 at row 0",
+        ),
         (lambda t: t["problem"].__setitem__(1, 1), "row 1: problem 1 appears twice"),
         (lambda t: t["correct"].__setitem__(0, "x"), "row 0: column 'correct': expected a number"),
     ],
@@ -218,7 +258,9 @@ def test_cli_forecast_writes_outputs(synthetic, tmp_path):
         w.writerow(["model", *t])
         w.writerows(["m", *row] for row in zip(*t.values()))
     out = tmp_path / "out"
-    rc, stdout, err = _cli(["forecast", str(path), "--train-max-params", "3e8", "--out", str(out), "--boot", "10"])
+    rc, stdout, err = _cli(
+        ["forecast", str(path), "--train-max-params", "3e8", "--out", str(out), "--boot", "10"]
+    )
     assert rc == 0, err
     for name in ("forecast.json", "holdout.csv", "passk_vs_k.png", "passk_vs_N.png"):
         assert (out / name).stat().st_size > 0
@@ -243,7 +285,12 @@ def test_cli_forecast_bad_input(tmp_path):
 @pytest.mark.slow
 def test_pythia_forecast_of_1b_and_1p4b_beats_baseline_and_reuse():
     """The issue's criterion: fit on sizes <= 410M, forecast 1B and 1.4B."""
-    res = forecast.forecast_holdout(DATA, train=lambda N, D: N <= 4.1e8, fit_kwargs=dict(n_boot=20), baseline_kwargs=dict(n_boot=20))
+    res = forecast.forecast_holdout(
+        DATA,
+        train=lambda N, D: N <= 4.1e8,
+        fit_kwargs=dict(n_boot=20),
+        baseline_kwargs=dict(n_boot=20),
+    )
     mae = res.mean_abs_error
     assert mae["ds3"] < mae["baseline"]
     assert mae["ds3"] < mae["reuse"]

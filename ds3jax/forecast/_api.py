@@ -15,7 +15,6 @@ from ._table import load_table
 __all__ = ["fit_checkpoints", "fit_baseline", "PINNED_SE"]
 
 
-
 def fit_checkpoints(
     table,
     *,
@@ -77,7 +76,12 @@ def fit_checkpoints(
     tab = load_table(table)
     law = law if law is not None else LossLaw.hoffmann_rounded()
     transfer = transfer if transfer is not None else SigmoidTransfer()
-    for name, v in (("budget", budget), ("omega", omega), ("prior_L0", prior_L0), ("prior_logm", prior_logm)):
+    for name, v in (
+        ("budget", budget),
+        ("omega", omega),
+        ("prior_L0", prior_L0),
+        ("prior_logm", prior_logm),
+    ):
         if not (np.isfinite(v) and v > 0):
             raise ValueError(f"{name} must be a positive number, got {v!r}")
     if budget / omega < 4:
@@ -99,7 +103,9 @@ def fit_checkpoints(
     free[:4] = fit_law
     free[6] = fit_iota
     free[7:] = True
-    return fit_model(model, tab, theta0, free, n_boot=n_boot, seed=seed, maxiter=maxiter, progress=progress)
+    return fit_model(
+        model, tab, theta0, free, n_boot=n_boot, seed=seed, maxiter=maxiter, progress=progress
+    )
 
 
 def fit_baseline(
@@ -122,7 +128,11 @@ def fit_baseline(
     its held-out error with the DS3 fit's to see what the theory adds.
     """
     tab = load_table(table)
-    model = LogisticModel(n_levels=len(np.unique(tab.levels)), prior_u=float(prior_u), prior_slope=float(prior_slope))
+    model = LogisticModel(
+        n_levels=len(np.unique(tab.levels)), prior_u=float(prior_u), prior_slope=float(prior_slope)
+    )
     theta0 = np.zeros(len(model.theta_names))
     free = np.ones(len(theta0), bool)
-    return fit_model(model, tab, theta0, free, n_boot=n_boot, seed=seed, maxiter=maxiter, progress=progress)
+    return fit_model(
+        model, tab, theta0, free, n_boot=n_boot, seed=seed, maxiter=maxiter, progress=progress
+    )

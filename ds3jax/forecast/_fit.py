@@ -161,7 +161,9 @@ def _bootstrap_steps(cur: _Curvature, free: np.ndarray, weights: np.ndarray):
     s_pinv = (v[:, keep] / w[keep]) @ v[:, keep].T
     a_r = np.einsum("pij,bpj->bpi", cur.phi_inv, r_phi)
     d_theta_f = (r_theta - np.einsum("pik,bpi->bk", cross, a_r)) @ s_pinv
-    d_phi = np.einsum("pij,bpj->bpi", cur.phi_inv, r_phi - np.einsum("pik,bk->bpi", cross, d_theta_f))
+    d_phi = np.einsum(
+        "pij,bpj->bpi", cur.phi_inv, r_phi - np.einsum("pik,bk->bpi", cross, d_theta_f)
+    )
     d_theta = np.zeros((weights.shape[0], len(free)))
     d_theta[:, f] = d_theta_f
     return -d_phi, -d_theta
@@ -223,7 +225,11 @@ class ForecastFit:
     def _grid(self, N, D, k):
         N, D, k = (np.asarray(v, float) for v in (N, D, k))
         np.broadcast_shapes(N.shape, D.shape, k.shape)
-        if np.any(N <= 0) or np.any(D <= 0) or not (np.all(np.isfinite(N)) and np.all(np.isfinite(D))):
+        if (
+            np.any(N <= 0)
+            or np.any(D <= 0)
+            or not (np.all(np.isfinite(N)) and np.all(np.isfinite(D)))
+        ):
             raise ValueError("N and D must be finite and > 0")
         if np.any(k < 1) or not np.all(np.isfinite(k)):
             raise ValueError("k must be finite and >= 1")
@@ -383,7 +389,10 @@ def _newton(
         history.append(f - f_new)
         x, f = x_new, f_new
         if sum(history[-window:]) < tol_nats and len(history) >= window:
-            converged, message = True, f"decrease over the last {window} steps below {tol_nats:g} nats"
+            converged, message = (
+                True,
+                f"decrease over the last {window} steps below {tol_nats:g} nats",
+            )
             break
     if progress is not None:
         progress(maxiter, maxiter)
@@ -404,7 +413,9 @@ def fit_model(
     """Fit ``model`` to a :class:`CheckpointTable` from ``theta0`` (free entries fitted)."""
     if not jax.config.jax_enable_x64:
         warnings.warn(
-            "fitting in float32: enable jax_enable_x64 for reliable fits", RuntimeWarning, stacklevel=3
+            "fitting in float32: enable jax_enable_x64 for reliable fits",
+            RuntimeWarning,
+            stacklevel=3,
         )
     dt = _float_dtype()
     level_values = np.unique(table.levels)
@@ -422,7 +433,17 @@ def fit_model(
     lo_b = np.array([b_[0] for b_ in bounds])
     hi_b = np.array([b_[1] for b_ in bounds])
     x, n_iter, converged, message = _newton(
-        model, np.clip(x0, lo_b, hi_b), theta_fixed, free, P, nl, args, lo_b, hi_b, maxiter, progress
+        model,
+        np.clip(x0, lo_b, hi_b),
+        theta_fixed,
+        free,
+        P,
+        nl,
+        args,
+        lo_b,
+        hi_b,
+        maxiter,
+        progress,
     )
     phi = x[: P * nl].reshape(P, nl)
     theta = np.array(theta0, float)

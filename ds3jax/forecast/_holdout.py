@@ -68,7 +68,9 @@ class HoldoutResult:
 
     def table_text(self) -> str:
         """The per-row table as aligned text."""
-        head = f"{'N':>9} {'D':>9} {'k':>5} {'P':>4} {'data':>7} {'ds3':>7} {'base':>7} {'reuse':>7}"
+        head = (
+            f"{'N':>9} {'D':>9} {'k':>5} {'P':>4} {'data':>7} {'ds3':>7} {'base':>7} {'reuse':>7}"
+        )
         lines = [head]
         for r in self.rows:
             reuse = "-" if r["reuse"] is None else f"{r['reuse']:.4f}"
@@ -77,8 +79,7 @@ class HoldoutResult:
                 f"{r['ds3']:7.4f} {r['baseline']:7.4f} {reuse:>7}"
             )
         lines.append(
-            "mean |error|: "
-            + ", ".join(f"{m} {v:.4f}" for m, v in self.mean_abs_error.items())
+            "mean |error|: " + ", ".join(f"{m} {v:.4f}" for m, v in self.mean_abs_error.items())
         )
         return "\n".join(lines)
 
@@ -160,7 +161,11 @@ def forecast_holdout(
     methods = ("ds3", "baseline", "reuse") if full else ("ds3", "baseline")
     mae = {m: float(np.mean([r[f"err_{m}"] for r in use])) for m in methods}
     by_k = {
-        m: {kk: float(np.mean([r[f"err_{m}"] for r in use if r["k"] == kk])) for kk in ks if any(r["k"] == kk for r in use)}
+        m: {
+            kk: float(np.mean([r[f"err_{m}"] for r in use if r["k"] == kk]))
+            for kk in ks
+            if any(r["k"] == kk for r in use)
+        }
         for m in methods
     }
     return HoldoutResult(

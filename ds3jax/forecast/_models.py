@@ -36,7 +36,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._loss import LossLaw
-from .._transfer import SigmoidTransfer
 from ..special import log_betainc, log_betaincc
 
 __all__ = ["DS3Model", "LogisticModel"]
@@ -191,7 +190,9 @@ class DS3Model:
         L0 = L[best] + z / b
         phi = np.stack([L0, np.zeros(P)], axis=1)
         lv = self.n_levels
-        mu = np.array([L0[levels == j].mean() if np.any(levels == j) else L0.mean() for j in range(lv)])
+        mu = np.array(
+            [L0[levels == j].mean() if np.any(levels == j) else L0.mean() for j in range(lv)]
+        )
         theta = np.array(theta0, float)
         theta[7 : 7 + lv] = mu
         theta[7 + lv :] = 0.0
@@ -244,6 +245,9 @@ class LogisticModel:
         phi = np.stack([u, np.full(P, 0.5), np.full(P, 0.5)], axis=1)
         lv = self.n_levels
         theta = np.concatenate(
-            [[u[levels == j].mean() if np.any(levels == j) else u.mean() for j in range(lv)], [0.5, 0.5]]
+            [
+                [u[levels == j].mean() if np.any(levels == j) else u.mean() for j in range(lv)],
+                [0.5, 0.5],
+            ]
         )
         return phi, theta

@@ -157,7 +157,9 @@ def load_table(table, *, name: str | None = None) -> CheckpointTable:
             try:
                 x = float(v)
             except (TypeError, ValueError):
-                raise ValueError(f"{where(i)}: column {col!r}: expected a number, got {v!r}") from None
+                raise ValueError(
+                    f"{where(i)}: column {col!r}: expected a number, got {v!r}"
+                ) from None
             if not math.isfinite(x):
                 raise ValueError(f"{where(i)}: column {col!r}: expected a finite number, got {v!r}")
             out[i] = x
@@ -180,9 +182,7 @@ def load_table(table, *, name: str | None = None) -> CheckpointTable:
     bad = np.flatnonzero(c > n)
     if bad.size:
         i = bad[0]
-        raise ValueError(
-            f"{where(i)}: correct ({c[i]:g}) exceeds samples ({n[i]:g})"
-        )
+        raise ValueError(f"{where(i)}: correct ({c[i]:g}) exceeds samples ({n[i]:g})")
     raw = [str(p).strip() for p in cols["problem"]]
     try:
         ids = [int(p) if float(p) == int(float(p)) else p for p in raw]
@@ -233,4 +233,3 @@ def load_table(table, *, name: str | None = None) -> CheckpointTable:
         correct=correct,
         name=src,
     )
-
