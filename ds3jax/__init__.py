@@ -12,6 +12,7 @@ The public API is re-exported here from small private modules, one idea each:
   ``fit_loss_law`` (multi-start Huber, bootstrap) and ``fit_sigmoid_transfer``.
 * the skill-text tripartite framework (Eq. 42-52).
 * ``ds3jax.population``: pass@k and majority vote over task populations, fits to data.
+* ``ds3jax.forecast``: one DS3 fit for a grid of checkpoints (N, D), forecasts beyond it.
 * ``ds3jax.simulate``: a Monte Carlo simulator of the DS3 walk.
 
 * ``execution(...)`` / ``execution_settings()``: the kernels' layout on the hardware (block
@@ -20,6 +21,7 @@ The public API is re-exported here from small private modules, one idea each:
 Float64 is the accuracy reference; the library never changes ``jax_enable_x64``.
 """
 
+from . import forecast as forecast
 from . import population as population
 from . import simulate as simulate
 from . import special as special
@@ -48,6 +50,7 @@ from ._tripartite import __all__ as _tripartite_all
 __version__ = "0.1.0"
 
 __all__ = [
+    "forecast",
     "population",
     "simulate",
     "special",

@@ -10,6 +10,7 @@ figure modules of :mod:`experiments`.
                                                 --loss-fit DIR [--bootstrap N] uses it)
     ds3jax sweep [--out DIR] [--quick] [--max-chunks K]   (resumable Fig. 9 sweep)
     ds3jax --compile-cache DIR COMMAND ...   (persistent compilation cache, any command)
+    ds3jax forecast FILE.csv [--train-max-params N] [--out DIR]   (experiments/_cli_forecast.py)
 
 ``frontier`` is the main job: the Chinchilla-vs-global comparison (paper Fig. 8) on the
 built-in default problem ``optim.presets.paper_fig8()``. It prints a summary table and writes
@@ -455,11 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quick", action="store_true", help="small, fast settings")
     g.add_argument("--out", default="out/figures", help="output folder (default out/figures)")
     g.set_defaults(func=cmd_figure)
-    from . import _cli_fit, _cli_sweep
+    from . import _cli_fit, _cli_forecast, _cli_sweep
 
     _compile_cache.register(p)
     _cli_fit.register(sub)
     _cli_fitloss.register(sub)
+    _cli_forecast.register(sub)
     _cli_sweep.register(sub)
     return p
 
