@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import Progress, atomic_write, int_at_least, to_jsonable
+from ._common import Progress, atomic_write, check_out_dir, int_at_least, status, to_jsonable
 
 __all__ = ["register", "cmd_fit_loss", "read_runs_csv", "add_frontier_options"]
 
@@ -224,6 +224,8 @@ def cmd_fit_loss(args) -> int:
         raise ValueError(
             f"{n.size} runs minus {args.exclude_highest} left out is fewer than the 6 needed"
         )
+    out = check_out_dir(args.out, files=(_FILE, "loss_fit.png"))
+    status(f"fit-loss: {n.size} runs; importing JAX and compiling the multi-start fit ...")
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -286,7 +288,6 @@ def cmd_fit_loss(args) -> int:
         "data": {"n_params": n, "n_tokens": d, "loss": loss, "used": fit.used},
     }
     png = _figure(fit, boot, args.level)
-    out = Path(args.out)
     atomic_write(out / _FILE, json.dumps(to_jsonable(result), allow_nan=False).encode())
     atomic_write(out / "loss_fit.png", png)
     print(f"wrote {out / _FILE} and {out / 'loss_fit.png'}")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import Progress, atomic_write, int_at_least, to_jsonable
+from ._common import Progress, atomic_write, check_out_dir, int_at_least, status, to_jsonable
 
 __all__ = ["register", "cmd_forecast"]
 
@@ -219,7 +219,32 @@ def _print_parameters(fit, w):
     )
 
 
+# the same names as ds3jax.forecast.REQUIRED_COLUMNS, repeated so the header is checked
+# before JAX is imported (tests/test_forecast.py checks that the two agree)
+_COLUMNS = ("nominal_params", "training_tokens", "problem", "level", "samples", "correct")
+
+
+def _check_header(path) -> None:
+    """The file exists and names every column the fit needs (rows are checked by the fit)."""
+    try:
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read ({e.strerror})") from None
+    missing = [c for c in _COLUMNS if c not in [h.strip() for h in header]]
+    if missing:
+        raise ValueError(
+            f"{Path(path).stem}: missing column {missing[0]!r}; need {', '.join(_COLUMNS)}"
+        )
+
+
+_FORECAST_FILES = ("forecast.json", "holdout.csv", "passk_vs_k.png", "passk_vs_N.png")
+
+
 def cmd_forecast(args) -> int:
+    _check_header(args.csv)
+    out = check_out_dir(args.out, files=_FORECAST_FILES)
+    status(f"forecast: reading {args.csv}; importing JAX and compiling the fit ...")
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -269,7 +294,6 @@ def cmd_forecast(args) -> int:
     _print_parameters(fit, w)
     if fit.not_pinned():
         w(f"  not pinned by the data: {', '.join(fit.not_pinned())}\n")
-    out = Path(args.out)
     result = {
         "input": str(args.csv),
         "settings": {

@@ -294,3 +294,9 @@ def test_pythia_forecast_of_1b_and_1p4b_beats_baseline_and_reuse():
     mae = res.mean_abs_error
     assert mae["ds3"] < mae["baseline"]
     assert mae["ds3"] < mae["reuse"]
+
+
+def test_cli_header_check_matches_the_library():
+    from experiments import _cli_forecast
+
+    assert _cli_forecast._COLUMNS == forecast.REQUIRED_COLUMNS
