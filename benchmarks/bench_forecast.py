@@ -1,6 +1,6 @@
 """Forecast across scale: time the whole-table DS3 fit and score several held-out splits.
 
-    python -m benchmarks.bench_forecast [--repeats 2] [--boot 200]
+    python -m benchmarks.bench_forecast [--repeats 2] [--boot 200] [--fit-law]
 
 Prints the wall time of ``ds3jax.forecast.fit_checkpoints`` on the whole shipped Pythia table
 (6 sizes x 8 checkpoints x 128 problems; first call includes JIT compilation) and, for each
@@ -39,6 +39,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--boot", type=int, default=200)
     p.add_argument("--no-splits", action="store_true")
+    p.add_argument("--fit-law", action="store_true", help="free loss-law constants (not default)")
     args = p.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
     from ds3jax import forecast
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
             table,
             train=train,
             test=test,
-            fit_kwargs=dict(n_boot=20),
+            fit_kwargs=dict(n_boot=20, fit_law=args.fit_law),
             baseline_kwargs=dict(n_boot=20),
         )
         m = res.mean_abs_error

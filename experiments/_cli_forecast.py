@@ -1,7 +1,7 @@
 """``ds3jax forecast``: fit DS3 to per-problem counts on a grid of checkpoints and forecast.
 
     ds3jax forecast FILE.csv [--train-max-params N] [--out DIR] [--budget TOKENS]
-                    [--omega TOKENS] [--boot B] [--seed S] [--fixed-law]
+                    [--omega TOKENS] [--boot B] [--seed S] [--fit-law]
 
 FILE.csv has the columns of ``data/pythia_math/per_problem_counts.csv`` (``nominal_params``,
 ``training_tokens``, ``problem``, ``level``, ``samples``, ``correct``). With
@@ -64,7 +64,11 @@ def register(subparsers) -> None:
     f.add_argument("--omega", type=_positive, default=25.0, help="tokens per skill step")
     f.add_argument("--boot", type=int_at_least(2), default=200, help="bootstrap replicates")
     f.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    f.add_argument("--fixed-law", action="store_true", help="keep the loss law at the preset")
+    f.add_argument(
+        "--fit-law",
+        action="store_true",
+        help="fit the loss law's A, B, alpha, beta to the counts too (default: epoch_refit, fixed)",
+    )
     f.set_defaults(func=cmd_forecast)
 
 
@@ -258,7 +262,7 @@ def cmd_forecast(args) -> int:
         omega=args.omega,
         n_boot=args.boot,
         seed=args.seed,
-        fit_law=not args.fixed_law,
+        fit_law=args.fit_law,
     )
     base_kw = dict(n_boot=args.boot, seed=args.seed)
     w = sys.stdout.write
@@ -302,7 +306,7 @@ def cmd_forecast(args) -> int:
             "omega": args.omega,
             "boot": args.boot,
             "seed": args.seed,
-            "fit_law": not args.fixed_law,
+            "fit_law": args.fit_law,
         },
         "train_checkpoints": [list(c) for c in fit.train_checkpoints],
         "ds3": {

@@ -68,7 +68,7 @@ def synthetic_fits(synthetic):
     tab = forecast.load_table(synthetic["table"])
     tr = tab.select(_train)
     fixed = forecast.fit_checkpoints(tr, law=LAW, fit_law=False, n_boot=100)
-    free = forecast.fit_checkpoints(tr, law=LAW, n_boot=100)
+    free = forecast.fit_checkpoints(tr, law=LAW, fit_law=True, n_boot=100)
     return tab, fixed, free
 
 
@@ -133,7 +133,7 @@ def test_holdout_scores_match_independent_estimator(synthetic):
         synthetic["table"],
         train=_train,
         k=(1, 10),
-        fit_kwargs=dict(law=LAW, n_boot=20),
+        fit_kwargs=dict(law=LAW, fit_law=True, n_boot=20),
         baseline_kwargs=dict(n_boot=20),
     )
     assert set(res.test) == {(1e9, d) for d in DS}
