@@ -41,14 +41,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._data import Counts, make_counts
-from ._grid import GRID_Z, grid_fit, grid_loglik, grid_newton, grid_population, loglik_matrix
+from ._grid import grid_fit, grid_loglik, grid_newton, grid_population, grid_psi, loglik_matrix
 from ._passk import BetaPopulation, DiscretePopulation, passk, passk_from_counts
 from ._powerlaw import PowerLawCurve, powerlaw_fit, powerlaw_ks, powerlaw_passk
 from ._result import RESULTS, kkt_result
 
 __all__ = ["fit_passk_counts", "LAMBDAS", "METHODS"]
 
-LAMBDAS = (0.03, 0.3, 3.0, 30.0)
+LAMBDAS = (0.1, 1.0, 10.0, 100.0)
 METHODS = ("auto", "grid", "beta", "power_law")
 _RESAMPLE = ("counts", "problems", "both")
 
@@ -88,10 +88,9 @@ def _weights_and_counts(key, c, n, sample_fn, resample, P):
 
 
 @functools.partial(jax.jit, static_argnames=("n_boot", "resample", "iters"))
-def _grid_bootstrap(key, theta, c, n, lams, lam_logp, *, n_boot, resample, iters=15):
+def _grid_bootstrap(key, theta, c, n, lams, lam_logp, *, n_boot, resample, iters=8):
     P = c.shape[0]
-    z = jnp.asarray(GRID_Z, c.dtype)
-    psi = jax.nn.sigmoid(z)
+    psi = grid_psi(c.dtype)
     logpost = jax.nn.log_softmax(theta)[None, :] + loglik_matrix(c, n)
 
     def one(key):
@@ -156,7 +155,7 @@ def _beta_bootstrap(key, th_hat, c, n, *, n_boot, resample, A_free):
             t = jnp.where(jnp.any(ok), ts[jnp.argmax(ok)], 0.0)
             return jnp.clip(th + t * d, lo, hi), None
 
-        th, _ = jax.lax.scan(step, th_hat, None, length=25)
+        th, _ = jax.lax.scan(step, th_hat, None, length=8)
         return jnp.stack(
             [jnp.exp(th[0]), jnp.exp(th[1]), jnp.where(A_free, jax.nn.sigmoid(th[2]), 1.0)]
         )

@@ -221,7 +221,7 @@ def fit_passk_curve(curve, y=None, *, loss: str = "l2", starts=None) -> Populati
         sol = so.least_squares(fun, x0, jac=jac, bounds=(_LOWER, _UPPER), x_scale="jac")
         if best is None or sol.cost < best.cost:
             best = sol
-    th, ok, msg = best.x, bool(best.success), str(best.message)
+    th, msg = best.x, str(best.message)
 
     if loss == "max":
         n = curve.k.size
@@ -246,7 +246,7 @@ def fit_passk_curve(curve, y=None, *, loss: str = "l2", starts=None) -> Populati
             options={"maxiter": 500, "ftol": 1e-12},
         )
         if np.max(np.abs(fun(sol.x[:3]))) < np.max(np.abs(best.fun)):
-            th, ok, msg = sol.x[:3], bool(sol.success), str(sol.message)
+            th, msg = sol.x[:3], str(sol.message)
 
     p = np.array([np.exp(th[0]), np.exp(th[1]), th[2]])
     at_bound = tuple(

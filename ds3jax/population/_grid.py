@@ -30,33 +30,43 @@ from ._passk import DiscretePopulation
 
 __all__ = ["GRID_Z", "GRID_H", "grid_population", "loglik_matrix", "grid_fit", "grid_newton"]
 
-GRID_H = 0.5
+GRID_H = 1.0
 GRID_Z = np.arange(-36.0, 16.0 + 1e-9, GRID_H)
+# node 0 is an atom at psi = 0 (unsolvable tasks), outside the smoothness penalty
 
 
-def grid_population(theta, z=None) -> DiscretePopulation:
-    """The :class:`DiscretePopulation` with weights softmax(theta) on psi = sigmoid(z)."""
-    z = jnp.asarray(GRID_Z if z is None else z, jnp.result_type(theta))
-    return DiscretePopulation(jax.nn.sigmoid(z), jax.nn.softmax(theta, axis=-1))
+def grid_psi(dtype):
+    """Support of the grid family: psi = 0 (the atom), then sigmoid(z_j)."""
+    return jnp.concatenate([jnp.zeros(1, dtype), jax.nn.sigmoid(jnp.asarray(GRID_Z, dtype))])
 
 
-def loglik_matrix(correct, samples, z=None):
-    """log Binom(c_i; n_i, sigmoid(z_j)), shape [P, G]; log(1 - psi) = -softplus(z) is exact
-    for psi near 1 and near 0, so n_i up to 1e9 loses nothing."""
+def grid_population(theta) -> DiscretePopulation:
+    """The :class:`DiscretePopulation` with weights softmax(theta) on :func:`grid_psi`."""
+    return DiscretePopulation(grid_psi(jnp.result_type(theta)), jax.nn.softmax(theta, axis=-1))
+
+
+def loglik_matrix(correct, samples):
+    """log Binom(c_i; n_i, psi_j) on :func:`grid_psi`, shape [P, G + 1]; log(1 - psi) =
+    -softplus(z) is exact for psi near 1 and near 0, so n_i up to 1e9 loses nothing."""
     c = jnp.asarray(correct)
     n = jnp.asarray(samples, c.dtype)
-    z = jnp.asarray(GRID_Z if z is None else z, c.dtype)
+    z = jnp.asarray(GRID_Z, c.dtype)
     log_choose = gammaln(n + 1) - gammaln(c + 1) - gammaln(n - c + 1)
-    return (
+    grid = (
         log_choose[:, None]
         - c[:, None] * jax.nn.softplus(-z)[None, :]
         - (n - c)[:, None] * jax.nn.softplus(z)[None, :]
     )
+    atom = jnp.where(c == 0, 0.0, -jnp.inf)[:, None]
+    return jnp.concatenate([atom, grid], axis=1)
 
 
 def _penalty_matrix(G, dtype):
-    D = np.diff(np.eye(G), 2, axis=0) / GRID_H**2
-    return jnp.asarray(GRID_H * D.T @ D, dtype)
+    # G counts the atom (node 0), which the curvature penalty leaves out
+    D = np.diff(np.eye(G - 1), 2, axis=0) / GRID_H**2
+    Q = np.zeros((G, G))
+    Q[1:, 1:] = GRID_H * D.T @ D
+    return jnp.asarray(Q, dtype)
 
 
 def _objective(theta, M, v, lam, Q):
