@@ -15,18 +15,14 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-DATA = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
-    / "pythia_math"
-    / "per_problem_counts.csv"
-)
+_DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/pythia_math/per_problem_counts.csv"
+DATA = Path(os.environ.get("DS3_PYTHIA_COUNTS", _DEFAULT))
 ROUTES = (("auto", "auto"), ("grid", "grid"), ("beta", "beta"), ("power_law", "power_law"))
 
 
@@ -50,6 +46,7 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--routes", default=",".join(r for r, _ in ROUTES))
+    ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     import jax
 
@@ -71,6 +68,7 @@ def main(argv=None):
             if not cs.any():
                 skipped += 1
                 continue
+            print(key, seed, flush=True) if args.verbose else None
             for r in routes:
                 t0 = time.perf_counter()
                 fit = P.fit_passk_counts(cs, args.m, method=r, n_boot=args.n_boot, seed=seed)
@@ -86,7 +84,8 @@ def main(argv=None):
         f"{skipped} subsamples with no correct sample skipped; n_boot = {args.n_boot}"
     )
     print(
-        "| route | mean abs err k=1e3 | k=1e4 | mean signed err k=1e4 | 90% coverage 1e3 / 1e4 | s per fit (median) |"
+        "| route | mean abs err k=1e3 | k=1e4 | mean signed err k=1e4 "
+        "| 90% coverage 1e3 / 1e4 | s per fit (median) |"
     )
     print("|---|---|---|---|---|---|")
     for r in routes:
