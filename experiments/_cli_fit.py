@@ -63,6 +63,12 @@ def register(subparsers) -> None:
         "nonparametric grid, the beta-binomial + zero mass, or the power-law baseline",
     )
     f.add_argument(
+        "--n-boot",
+        type=int,
+        default=1000,
+        help="counts fits: bootstrap replicates for the 90%% intervals (default 1000; 0: none)",
+    )
+    f.add_argument(
         "--strict",
         action="store_true",
         help="exit 3 when the optimality conditions fail or the data do not determine the fit",
@@ -239,7 +245,9 @@ def cmd_fit(args) -> int:
         data_label = "pass@k data"
         described = f"pass@k curve, {data.k.size} points"
     else:
-        fit = pop.fit_passk_counts(data, method=args.method, zero_mass=not args.no_zero_mass)
+        fit = pop.fit_passk_counts(
+            data, method=args.method, zero_mass=not args.no_zero_mass, n_boot=max(args.n_boot, 0)
+        )
         method = f"{args.method}: {fit.family}"
         kmax = int(np.min(data.samples))
         k_data = np.unique(np.round(np.geomspace(1, kmax, min(kmax, 40))))

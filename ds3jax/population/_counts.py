@@ -150,6 +150,8 @@ def _beta_bootstrap(key, th_hat, c, n, *, n_boot, resample, A_free):
             H = hess(th, cs, v) * free[:, None] * free[None, :] + jnp.diag(1.0 - free)
             ev, U = jnp.linalg.eigh(H)
             d = -U @ ((U.T @ (g * free)) / jnp.maximum(ev, 1e-8))
+            # a non-finite step (log1p(-A) at A -> 1) is not taken
+            d = jnp.where(jnp.all(jnp.isfinite(d)), d, 0.0)
             fs = jax.vmap(lambda t: f(jnp.clip(th + t * d, lo, hi), cs, v))(ts)
             ok = fs <= f0
             t = jnp.where(jnp.any(ok), ts[jnp.argmax(ok)], 0.0)

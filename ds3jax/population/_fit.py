@@ -111,6 +111,10 @@ class PopulationFit:
         if not 0.0 < float(level) < 1.0:
             raise ValueError(f"level must lie in (0, 1), got {level!r}")
         reps = np.asarray(self.passk_replicates(k))
+        # a replicate whose refit failed (non-finite) is dropped rather than poisoning the band
+        reps = reps[np.all(np.isfinite(reps.reshape(reps.shape[0], -1)), axis=1)]
+        if reps.shape[0] < 20:
+            raise ValueError("fewer than 20 bootstrap replicates are finite: no interval")
         q = (1.0 - float(level)) / 2.0
         return np.quantile(reps, q, axis=0), np.quantile(reps, 1.0 - q, axis=0)
 
