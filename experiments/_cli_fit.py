@@ -56,6 +56,24 @@ def register(subparsers) -> None:
         help="curve fits: least squares (l2, default) or smallest largest error (max)",
     )
     f.add_argument(
+        "--method",
+        choices=("auto", "grid", "beta", "power_law"),
+        default="auto",
+        help="counts fits: family chosen by held-out likelihood (auto, default), the smooth "
+        "nonparametric grid, the beta-binomial + zero mass, or the power-law baseline",
+    )
+    f.add_argument(
+        "--n-boot",
+        type=int,
+        default=1000,
+        help="counts fits: bootstrap replicates for the 90%% intervals (default 1000; 0: none)",
+    )
+    f.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 when the optimality conditions fail or the data do not determine the fit",
+    )
+    f.add_argument(
         "--no-zero-mass",
         action="store_true",
         help="counts fits: fix A = 1 (no point mass of unsolvable problems)",
@@ -161,7 +179,7 @@ def read_fit_csv(path):
 # ----------------------------------------------------------------------------- output
 
 
-def _figure(title, k_data, y_data, k_model, y_model, resid, data_label):
+def _figure(title, k_data, y_data, k_model, y_model, resid, data_label, band=None, fit_label=""):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -169,14 +187,32 @@ def _figure(title, k_data, y_data, k_model, y_model, resid, data_label):
 
     fig = Figure(figsize=(12, 4.6), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
+    if band is not None:
+        ax1.fill_between(
+            k_model,
+            band[0],
+            band[1],
+            color="tab:orange",
+            alpha=0.25,
+            lw=0,
+            label="90% bootstrap interval",
+        )
+    ax1.plot(k_model, y_model, "-", color="tab:orange", label=fit_label)
     ax1.plot(k_data, y_data, "o", ms=4, color="tab:blue", label=data_label)
-    ax1.plot(k_model, y_model, "-", color="tab:orange", label="fitted Beta + point mass (Eq. 59)")
+    ax1.axvline(float(np.max(k_data)), color="0.5", lw=0.8, ls=":")
     ax1.set_xscale("log")
-    ax1.set_ylim(0, 1)
-    ax1.set_xlabel("k (samples per problem, log scale)")
+    # axes fitted to what is drawn (data, fit and band), not to [0, 1]
+    shown = [np.asarray(y_data), np.asarray(y_model)] + ([] if band is None else list(band))
+    lo = min(float(np.min(v)) for v in shown)
+    hi = max(float(np.max(v)) for v in shown)
+    pad = 0.05 * max(hi - lo, 1e-3)
+    ax1.set_ylim(max(lo - pad, 0.0), min(hi + pad, 1.0))
+    ax1.set_xlim(float(np.min(k_model)), float(np.max(k_model)))
+    ax1.set_xlabel("k (samples per problem, log scale; dotted: largest k in the data)")
     ax1.set_ylabel("pass@k (fraction of problems solved)")
-    ax1.set_title("data and fitted pass@k")
-    ax1.legend(fontsize=8, loc="lower right")
+    ax1.set_title("data and fitted pass@k, extrapolated")
+    # the legend goes outside the plotting area, so it never covers a point
+    ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=3, frameon=False)
     ax1.grid(alpha=0.3, which="both", lw=0.5)
     ax2.axhline(0.0, color="k", lw=0.8)
     ax2.plot(k_data, resid, "o-", ms=4, color="tab:red")
@@ -188,7 +224,7 @@ def _figure(title, k_data, y_data, k_model, y_model, resid, data_label):
     fig.suptitle(title)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
+    return buf.getvalue(), fig
 
 
 _LABELS = {"alpha": "alpha", "beta": "beta", "solvable": "A (solvable)"}
@@ -211,31 +247,50 @@ def cmd_fit(args) -> int:
         data_label = "pass@k data"
         described = f"pass@k curve, {data.k.size} points"
     else:
-        fit = pop.fit_passk_counts(data, zero_mass=not args.no_zero_mass)
-        method = "maximum likelihood (beta-binomial" + (
-            " with zero mass)" if not args.no_zero_mass else ", A = 1)"
+        fit = pop.fit_passk_counts(
+            data, method=args.method, zero_mass=not args.no_zero_mass, n_boot=max(args.n_boot, 0)
         )
+        method = f"{args.method}: {fit.family}"
         kmax = int(np.min(data.samples))
         k_data = np.unique(np.round(np.geomspace(1, kmax, min(kmax, 40))))
         y_data = np.asarray(pop.passk_from_counts(data.correct, data.samples, k_data))
         data_label = "unbiased pass@k estimate from counts"
         described = f"per-problem counts, {data.correct.size} problems, n >= {kmax} samples"
-    k_model = np.geomspace(1.0, max(float(np.max(k_data)), 2.0), 200)
+    k_model = np.geomspace(1.0, max(1e4, 100.0 * float(np.max(k_data))), 200)
     y_model = np.asarray(fit.passk(k_model))
+    band = fit.passk_interval(k_model) if fit.replicates is not None else None
     resid = np.asarray(fit.passk(np.asarray(k_data, float))) - y_data
-    params = {
-        n: {
-            "value": float(getattr(fit.population, n)),
-            "stderr": float(fit.stderr[n]),
-            "at_bound": n in fit.at_bound,
+    is_beta = isinstance(fit.population, pop.BetaPopulation)
+    params = (
+        {
+            n: {
+                "value": float(getattr(fit.population, n)),
+                "stderr": float(fit.stderr[n]),
+                "at_bound": n in fit.at_bound,
+            }
+            for n in ("alpha", "beta", "solvable")
         }
-        for n in ("alpha", "beta", "solvable")
-    }
+        if is_beta
+        else {}
+    )
+    k_far = np.array([1e3, 1e4, 1e5, 1e6])
+    far = np.asarray(fit.passk(k_far))
+    far_iv = fit.passk_interval(k_far) if fit.replicates is not None else None
     result = {
         "input": str(path),
         "kind": kind,
         "method": method,
-        "model": "pass@k = A (1 - B(alpha, beta + k) / B(alpha, beta))  (Eq. 59)",
+        "family": fit.family,
+        "why": fit.why,
+        "result": fit.result.name,
+        "identified": fit.identified,
+        "extrapolation": {
+            "k": k_far,
+            "passk": far,
+            "low90": None if far_iv is None else far_iv[0],
+            "high90": None if far_iv is None else far_iv[1],
+            "note": fit.extrapolation_note or fit.interval_note,
+        },
         "n_obs": fit.n_obs,
         "parameters": params,
         "covariance": {"names": list(fit.names), "matrix": fit.cov},
@@ -246,33 +301,54 @@ def cmd_fit(args) -> int:
         "success": fit.success,
         "message": fit.message,
         "data": {"k": k_data, "passk": y_data},
-        "fitted": {"k": k_model, "passk": y_model},
+        "fitted": {
+            "k": k_model,
+            "passk": y_model,
+            "low90": None if band is None else band[0],
+            "high90": None if band is None else band[1],
+        },
     }
 
     w = print
     w(f"ds3jax fit: {path} ({described}; {method})")
-    w(f"  {'parameter':<14}{'value':>12}{'std. error':>14}")
+    if kind == "counts":
+        w(f"  family: {fit.family} ({fit.why})")
+    if params:
+        w(f"  {'parameter':<14}{'value':>12}{'std. error':>14}")
     for n, p in params.items():
         se = "(at bound)" if p["at_bound"] else f"{p['stderr']:.4g}"
         w(f"  {_LABELS[n]:<14}{p['value']:>12.5g}{se:>14}")
+    for kk, v, i in zip(k_far, far, range(k_far.size)):
+        iv = "" if far_iv is None else f"  90% interval [{far_iv[0][i]:.4f}, {far_iv[1][i]:.4f}]"
+        w(f"  pass@{kk:.0e} = {v:.4f}{iv}")
+    if far_iv is None:
+        w(f"  no intervals: {fit.interval_note}")
     gof = f"  RMSE {fit.rmse:.5f}, max |error| {fit.max_abs_error:.5f} (pass@k"
     gof += " over the curve points)" if kind == "curve" else " vs the unbiased estimate)"
     w(gof)
     if fit.loglik is not None:
         w(f"  log-likelihood {fit.loglik:.4f}, AIC {fit.aic:.4f}")
-    if not fit.success:
-        w(f"  warning: the optimiser reports: {fit.message}")
+    if not fit.identified:
+        w(f"  warning: the data do not determine this fit: {fit.message}")
+    elif fit.result is not pop.RESULTS.successful:
+        w(f"  warning: {fit.result.name}: {fit.message}")
 
-    png = _figure(
-        f"{path.name}: alpha = {params['alpha']['value']:.4g}, beta = "
-        f"{params['beta']['value']:.4g}, A = {params['solvable']['value']:.4g}; "
-        f"RMSE {fit.rmse:.4f} ({method})",
+    head = (
+        f"alpha = {params['alpha']['value']:.4g}, beta = {params['beta']['value']:.4g}, "
+        f"A = {params['solvable']['value']:.4g}; "
+        if params
+        else ""
+    )
+    png, _ = _figure(
+        f"{path.name}: {head}RMSE {fit.rmse:.4f} ({method})",
         k_data,
         y_data,
         k_model,
         y_model,
         resid,
         data_label,
+        band=band,
+        fit_label=f"fit: {fit.family}",
     )
     out = Path(args.out)
     stem = path.stem
@@ -280,4 +356,9 @@ def cmd_fit(args) -> int:
     atomic_write(out / f"{stem}_fit.json", text.encode())
     atomic_write(out / f"{stem}_fit.png", png)
     w(f"wrote {out / (stem + '_fit.json')} and {out / (stem + '_fit.png')}")
+    if args.strict and (not fit.identified or fit.result is not pop.RESULTS.successful):
+        print(
+            f"ds3jax fit: --strict: {fit.result.name}: {fit.message}", file=__import__("sys").stderr
+        )
+        return 3
     return 0

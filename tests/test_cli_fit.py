@@ -35,7 +35,9 @@ def test_counts_fit_recovers_beta_binomial_parameters(tmp_path, capsys):
     lines = ["problem,correct,samples"] + [f"p{i},{c},{n}" for i, c in enumerate(correct)]
     path.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    rc, stdout, err = _run(["fit", str(path), "--out", str(out)], capsys)
+    rc, stdout, err = _run(
+        ["fit", str(path), "--out", str(out), "--method", "beta", "--n-boot", "0"], capsys
+    )
     assert rc == 0, err
     assert "alpha" in stdout and "std. error" in stdout and "RMSE" in stdout
     res = json.loads((out / "counts_fit.json").read_text())

@@ -7,14 +7,18 @@ of per-task success rates, their fits to curves and per-problem counts, and load
 * Majority vote: ``mv_accuracy`` (Eq. 60-61, exact), ``mv_vote_table``, ``mv_saturation``,
   ``max_error_weight_from_saturation`` (Eq. 62), ``geometric_error_weights`` /
   ``geometric_lambda`` (Eq. 63).
-* Fits: ``fit_passk_curve`` (App. E-B), ``fit_passk_counts`` (beta-binomial + zero mass
-  maximum likelihood), ``fit_majority_curve`` (App. E-C).
+* Fits: ``fit_passk_curve`` (App. E-B), ``fit_passk_counts`` (per-problem counts: a smooth
+  nonparametric population on a logit grid or the beta-binomial + zero mass, chosen by
+  held-out likelihood, with bootstrap intervals; or the power-law baseline),
+  ``fit_majority_curve`` (App. E-C).  Fits carry a ``RESULTS`` code from the optimality
+  conditions.
 * Data: ``load_curve``, ``load_curves``, ``load_counts``, ``make_curve``, ``make_counts``.
 * Push-forward (App. E-D, Eq. 64-70): ``PushForward``, ``pushforward_passk``,
   ``pushforward_cdf``, ``fit_iota_hat`` (search directionality iota_hat from pass@k curves).
 * Plots: ``plot_population_fits`` (Fig. 10 style).
 """
 
+from ._counts import fit_passk_counts as fit_passk_counts
 from ._data import Counts as Counts
 from ._data import Curve as Curve
 from ._data import load_counts as load_counts
@@ -26,9 +30,9 @@ from ._fit import MajorityFit as MajorityFit
 from ._fit import PopulationFit as PopulationFit
 from ._fit import betabinom_zero_loglik as betabinom_zero_loglik
 from ._fit import fit_majority_curve as fit_majority_curve
-from ._fit import fit_passk_counts as fit_passk_counts
 from ._fit import fit_passk_curve as fit_passk_curve
 from ._fit import plateau as plateau
+from ._grid import grid_population as grid_population
 from ._majority_population import geometric_error_weights as geometric_error_weights
 from ._majority_population import geometric_lambda as geometric_lambda
 from ._majority_population import (
@@ -48,14 +52,19 @@ from ._passk import passk_unbiased as passk_unbiased
 from ._passk import population_cdf as population_cdf
 from ._passk import population_pdf as population_pdf
 from ._plot import plot_population_fits as plot_population_fits
+from ._powerlaw import PowerLawCurve as PowerLawCurve
 from ._pushforward import IotaFit as IotaFit
 from ._pushforward import PushForward as PushForward
 from ._pushforward import fit_iota_hat as fit_iota_hat
 from ._pushforward import pushforward_cdf as pushforward_cdf
 from ._pushforward import pushforward_passk as pushforward_passk
+from ._result import RESULTS as RESULTS
 
 __all__ = [
     "BetaPopulation",
+    "PowerLawCurve",
+    "RESULTS",
+    "grid_population",
     "DiscretePopulation",
     "Curve",
     "Counts",

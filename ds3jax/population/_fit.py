@@ -27,11 +27,11 @@ from jax.scipy.special import gammaln
 
 from ._data import Counts, Curve, make_counts, make_curve
 from ._passk import BetaPopulation, log_gamma_ratio, passk, passk_from_counts
+from ._result import RESULTS, kkt_result
 
 __all__ = [
     "PopulationFit",
     "fit_passk_curve",
-    "fit_passk_counts",
     "betabinom_zero_loglik",
     "MajorityFit",
     "fit_majority_curve",
@@ -46,9 +46,10 @@ class PopulationFit:
     """Result of a population fit.
 
     Attributes:
-      population: fitted :class:`BetaPopulation` (float64 scalars).
+      population: the fitted population: :class:`BetaPopulation` (float64 scalars),
+        :class:`DiscretePopulation` (the grid family) or :class:`PowerLawCurve` (baseline).
       stderr: standard error of each parameter (dict: alpha, beta, solvable); 0 for a
-        parameter held at a bound.
+        parameter held at a bound (empty for the grid family and the power law).
       cov: covariance matrix in the order of ``names`` (NaN rows/cols for parameters at a bound).
       names: parameter names.
       rmse, max_abs_error: curve fits: root-mean-square and largest |model - data|
@@ -56,11 +57,21 @@ class PopulationFit:
         k = 1..min n).
       loglik, aic: counts fits only (None for curve fits).
       n_obs: number of data points / problems.
-      at_bound: names of parameters that ended on a bound (e.g. solvable = 1).
-      success, message: optimiser status.
+      at_bound: names of every parameter that ended on a bound (e.g. solvable = 1, or alpha at
+        the optimiser's limit).
+      success, message: whether the optimality conditions hold (``result``), and in words.
+      result: a :class:`RESULTS` code from the optimality (KKT) conditions.
+      family: the route that produced the fit ("beta + zero mass", "grid(lam=0.3)", ...).
+      why: why this family (held-out scores of the candidates for the default route).
+      identified: False when the data do not determine the fit (a parameter at an artificial
+        bound, or a standard error larger than the value): its numbers are not estimates.
+      replicates: bootstrap replicates (the population type with a leading replicate axis).
+      interval_note: why ``passk_interval`` is unavailable, when it is.
+      scores: held-out log-likelihood of each candidate family (default route).
+      extrapolation_note: where the predictions stop resting on data.
     """
 
-    population: BetaPopulation
+    population: object
     stderr: dict
     cov: np.ndarray
     names: tuple
@@ -72,10 +83,55 @@ class PopulationFit:
     aic: float | None = None
     success: bool = True
     message: str = ""
+    result: RESULTS = RESULTS.successful
+    family: str = "beta + zero mass"
+    why: str = ""
+    identified: bool = True
+    replicates: object = None
+    interval_note: str = ""
+    scores: dict | None = None
+    extrapolation_note: str = ""
 
     def passk(self, k):
         """Fitted pass@k at any k (including far beyond the fitted range)."""
-        return passk(self.population, k)
+        return _passk_any(self.population, k)
+
+    def passk_replicates(self, k):
+        """pass@k of every bootstrap replicate: shape [n_boot, *shape(k)]."""
+        if self.replicates is None:
+            raise ValueError(f"this fit has no bootstrap replicates: {self.interval_note}")
+        k = jnp.asarray(k)
+        return jax.vmap(lambda pop: _passk_any(pop, k))(self.replicates)
+
+    def passk_interval(self, k, level: float = 0.9):
+        """Percentile bootstrap interval ``(low, high)`` for pass@k at ``k`` (numpy arrays).
+
+        Raises ``ValueError`` for fits without replicates (curve fits: the points of one
+        pass@k curve share their samples, so no honest interval follows from them)."""
+        if not 0.0 < float(level) < 1.0:
+            raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        reps = np.asarray(self.passk_replicates(k))
+        # a replicate whose refit failed (non-finite) is dropped rather than poisoning the band
+        reps = reps[np.all(np.isfinite(reps.reshape(reps.shape[0], -1)), axis=1)]
+        if reps.shape[0] < 20:
+            raise ValueError("fewer than 20 bootstrap replicates are finite: no interval")
+        q = (1.0 - float(level)) / 2.0
+        return np.quantile(reps, q, axis=0), np.quantile(reps, 1.0 - q, axis=0)
+
+
+def _passk_any(population, k):
+    from ._powerlaw import PowerLawCurve, powerlaw_passk
+
+    if isinstance(population, PowerLawCurve):
+        return powerlaw_passk(population, k)
+    return passk(population, k)
+
+
+_CURVE_NOTE = (
+    "a curve fit has no per-problem data: the points of one pass@k curve are computed from the "
+    "same samples, so they are not independent and no honest interval follows from them; fit "
+    "per-problem counts with fit_passk_counts for intervals"
+)
 
 
 # ----------------------------------------------------------------------------- curve fits
@@ -169,7 +225,7 @@ def fit_passk_curve(curve, y=None, *, loss: str = "l2", starts=None) -> Populati
         sol = so.least_squares(fun, x0, jac=jac, bounds=(_LOWER, _UPPER), x_scale="jac")
         if best is None or sol.cost < best.cost:
             best = sol
-    th, ok, msg = best.x, bool(best.success), str(best.message)
+    th, msg = best.x, str(best.message)
 
     if loss == "max":
         n = curve.k.size
@@ -194,7 +250,7 @@ def fit_passk_curve(curve, y=None, *, loss: str = "l2", starts=None) -> Populati
             options={"maxiter": 500, "ftol": 1e-12},
         )
         if np.max(np.abs(fun(sol.x[:3]))) < np.max(np.abs(best.fun)):
-            th, ok, msg = sol.x[:3], bool(sol.success), str(sol.message)
+            th, msg = sol.x[:3], str(sol.message)
 
     p = np.array([np.exp(th[0]), np.exp(th[1]), th[2]])
     at_bound = tuple(
@@ -202,6 +258,14 @@ def fit_passk_curve(curve, y=None, *, loss: str = "l2", starts=None) -> Populati
     )
     cov = _lsq_cov(jnp.asarray(p, k.dtype), kp, yp, npts, at_bound)
     r = fun(th)
+    J = jac(th)
+    if loss == "l2":
+        res, *_ = kkt_result(
+            0.5 * r @ r, J.T @ r, J.T @ J, th, _LOWER, _UPPER, atol=1e-14, rtol=1e-7
+        )
+    else:
+        res = _minimax_kkt(r, J, th)
+    msg = f"{res.value} (optimiser: {msg})"
     return PopulationFit(
         population=BetaPopulation(*(jnp.asarray(v, k.dtype) for v in p)),
         stderr={
@@ -213,9 +277,27 @@ def fit_passk_curve(curve, y=None, *, loss: str = "l2", starts=None) -> Populati
         max_abs_error=float(np.max(np.abs(r))),
         n_obs=int(curve.k.size),
         at_bound=at_bound,
-        success=ok,
+        success=res is RESULTS.successful,
         message=msg,
+        result=res,
+        family="beta + zero mass (curve, " + ("least squares)" if loss == "l2" else "minimax)"),
+        interval_note=_CURVE_NOTE,
     )
+
+
+def _minimax_kkt(r, J, th, tol=1e-6):
+    """KKT conditions of min_th max_i |r_i(th)|: some convex combination of the active
+    residuals' signed gradients vanishes on the free parameters (found by NNLS)."""
+    e = np.max(np.abs(r))
+    act = np.abs(r) >= e - tol * max(e, 1e-12)
+    G = (np.sign(r)[act, None] * J[act]).T  # [3, n_active]
+    free = ~((th <= _LOWER + 1e-7) | (th >= _UPPER - 1e-7))
+    A = np.vstack([G[free], 1e3 * np.ones((1, G.shape[1]))])
+    b = np.concatenate([np.zeros(int(free.sum())), [1e3]])
+    mu, _ = so.nnls(A, b)
+    resid = np.linalg.norm(G[free] @ mu) / max(np.abs(G[free]).max(), 1e-300)
+    ok = np.isfinite(resid) and resid < 1e-3 and abs(mu.sum() - 1) < 1e-3
+    return RESULTS.successful if ok else RESULTS.not_converged
 
 
 # ----------------------------------------------------------------------------- counts fits
@@ -260,6 +342,10 @@ def _fd_hessian(th, c, n, zero_mass, dtype, h=1e-5):
     return 0.5 * (H + H.T)
 
 
+_CLO = np.array([np.log(1e-4), np.log(1e-4), -30.0])
+_CHI = np.array([np.log(1e4), np.log(1e7), 30.0])
+
+
 def _moment_start(c, n):
     pos = c > 0
     A0 = float(np.clip(pos.mean() * 1.05, 0.05, 0.99)) if pos.any() else 0.5
@@ -270,8 +356,9 @@ def _moment_start(c, n):
     return np.log(max(m * s, 1e-2)), np.log(max((1 - m) * s, 1e-2)), A0
 
 
-def fit_passk_counts(counts, samples=None, *, zero_mass: bool = True) -> PopulationFit:
-    """Maximum-likelihood Beta + point-mass population from per-problem counts.
+def _fit_beta_counts(counts, samples=None, *, zero_mass: bool = True) -> PopulationFit:
+    """Maximum-likelihood Beta + point-mass population from per-problem counts
+    (``fit_passk_counts(..., method="beta")``).
 
     Args:
       counts: a :class:`Counts` (e.g. from :func:`load_counts`) or an array of correct counts
@@ -308,7 +395,7 @@ def fit_passk_counts(counts, samples=None, *, zero_mass: bool = True) -> Populat
             np.asarray(x0, float),
             jac=True,
             method="L-BFGS-B",
-            bounds=[(np.log(1e-4), np.log(1e4)), (np.log(1e-4), np.log(1e7)), (-30.0, 30.0)],
+            bounds=list(zip(_CLO, _CHI)),
             options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-9},
         )
         if best is None or sol.fun < best.fun:
@@ -316,11 +403,19 @@ def fit_passk_counts(counts, samples=None, *, zero_mass: bool = True) -> Populat
     th = best.x
     A = float(1.0 / (1.0 + np.exp(-th[2]))) if zero_mass else 1.0
     p = np.array([np.exp(th[0]), np.exp(th[1]), A])
-    at_bound = () if (zero_mass and A < 1 - 1e-6) else ("solvable",)
     # Covariance in theta = (log alpha, log beta, logit A), mapped to (alpha, beta, A) by the
     # delta method (exact for the Hessian at a stationary point).
     H = _fd_hessian(th, c, n, zero_mass, dtype)
-    free = np.array([nm not in at_bound for nm in _NAMES])
+    g = np.asarray(_nll_vg(jnp.asarray(th, dtype), c, n, zero_mass)[1], float)
+    lo, hi = _CLO.copy(), _CHI.copy()
+    if not zero_mass:
+        lo[2] = hi[2] = th[2]  # A = 1 is held fixed
+    res, at_lo, at_hi, _ = kkt_result(float(best.fun), g, H, th, lo, hi, atol=1e-7, rtol=1e-10)
+    on_bound = at_lo | at_hi
+    if zero_mass and A >= 1 - 1e-6:
+        on_bound[2] = True
+    at_bound = tuple(nm for nm, b in zip(_NAMES, on_bound) if b)
+    free = ~on_bound
     jac = np.array([p[0], p[1], A * (1.0 - A)])
     cov = np.full((3, 3), np.nan)
     cov_t = np.linalg.pinv(H[np.ix_(free, free)])
@@ -329,16 +424,40 @@ def fit_passk_counts(counts, samples=None, *, zero_mass: bool = True) -> Populat
     n_par = int(free.sum())
 
     pop = BetaPopulation(*(jnp.asarray(v, dtype) for v in p))
+    stderr = {
+        nm: (0.0 if nm in at_bound else float(np.sqrt(cov[i, i]))) for i, nm in enumerate(_NAMES)
+    }
+    # alpha and beta have no natural bound: ending on the optimiser's limit, or with an error
+    # larger than the value, means the data do not determine them (A = 1 is a real value)
+    undetermined = [nm for nm in ("alpha", "beta") if nm in at_bound]
+    undetermined += [
+        nm
+        for i, nm in enumerate(_NAMES[:2])
+        if nm not in at_bound and not (np.isfinite(stderr[nm]) and stderr[nm] <= p[i])
+    ]
+    identified = not undetermined
+    message = f"{res.value} (optimiser: {best.message})"
+    if not identified:
+        message = (
+            f"the data do not determine {' and '.join(undetermined)}: "
+            + ", ".join(
+                f"{nm} = {p[i]:.4g}"
+                + (" (at the optimiser's bound)" if nm in at_bound else f" +- {stderr[nm]:.3g}")
+                for i, nm in enumerate(_NAMES[:2])
+                if nm in undetermined
+            )
+            + f"; {counts.correct.size} problems, {int((counts.correct > 0).sum())} with a "
+            "correct sample"
+        )
+        if res is RESULTS.successful:
+            res = RESULTS.not_identified
     kmax = int(np.min(counts.samples))
     ks = np.unique(np.round(np.geomspace(1, kmax, min(kmax, 40))))
     emp = np.asarray(passk_from_counts(c, n, jnp.asarray(ks, dtype)))
     r = np.asarray(passk(pop, jnp.asarray(ks, dtype))) - emp
     return PopulationFit(
         population=pop,
-        stderr={
-            nm: (0.0 if nm in at_bound else float(np.sqrt(cov[i, i])))
-            for i, nm in enumerate(_NAMES)
-        },
+        stderr=stderr,
         cov=cov,
         names=_NAMES,
         rmse=float(np.sqrt(np.mean(r**2))),
@@ -347,8 +466,16 @@ def fit_passk_counts(counts, samples=None, *, zero_mass: bool = True) -> Populat
         at_bound=at_bound,
         loglik=loglik,
         aic=2 * n_par - 2 * loglik,
-        success=bool(best.success),
-        message=str(best.message),
+        success=res is RESULTS.successful,
+        message=message,
+        result=res,
+        family="beta + zero mass" if zero_mass else "beta",
+        why="requested (method='beta')",
+        identified=identified,
+        extrapolation_note=(
+            f"beyond k ~ {int(np.max(counts.samples))} samples pass@k follows the Beta density's "
+            "tail near psi = 0 (exponent alpha), not data"
+        ),
     )
 
 

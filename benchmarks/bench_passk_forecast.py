@@ -1,0 +1,103 @@
+"""pass@k forecasts from few samples per problem, against the full-data estimate (issue 12).
+
+    python -m benchmarks.bench_passk_forecast [--m 100] [--seeds 10] [--n-boot 1000]
+
+Data: ``../shared/data/pythia_math/per_problem_counts.csv``.  For every checkpoint, the problems
+with >= 10,000 samples (checkpoints with fewer than 32 such problems, or none solved, are left
+out); each problem is subsampled to ``m`` samples (hypergeometric, ``seeds`` seeds); every route
+predicts pass@1e3 and pass@1e4, compared with the unbiased estimate from all samples.  A seed
+whose subsample has no correct sample at all is skipped (no route can fit it) and counted.
+Prints mean |error|, mean signed error and 90%-interval coverage per route, and the time per fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+_DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/pythia_math/per_problem_counts.csv"
+DATA = Path(os.environ.get("DS3_PYTHIA_COUNTS", _DEFAULT))
+ROUTES = (("auto", "auto"), ("grid", "grid"), ("beta", "beta"), ("power_law", "power_law"))
+
+
+def checkpoints(path=DATA, min_samples=10_000):
+    g = collections.defaultdict(list)
+    with open(path, newline="") as fh:
+        for r in csv.DictReader(fh):
+            g[(r["model"], r["checkpoint"])].append((int(r["correct"]), int(r["samples"])))
+    out = {}
+    for key, rows in g.items():
+        v = np.array(rows)
+        v = v[v[:, 1] >= min_samples]
+        if len(v) >= 32 and (v[:, 0] > 0).any():
+            out[key] = (v[:, 0], v[:, 1])
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--m", type=int, default=100, help="samples kept per problem")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--routes", default=",".join(r for r, _ in ROUTES))
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import ds3jax.population as P
+
+    data = checkpoints()
+    routes = args.routes.split(",")
+    err = {r: [] for r in routes}
+    cover = {r: [] for r in routes}
+    times = {r: [] for r in routes}
+    chosen = collections.Counter()
+    skipped = 0
+    ks = np.array([1e3, 1e4])
+    for key, (c, n) in data.items():
+        truth = np.asarray(P.passk_from_counts(c, n, ks))
+        for seed in range(args.seeds):
+            cs = np.random.default_rng(seed).hypergeometric(c, n - c, args.m)
+            if not cs.any():
+                skipped += 1
+                continue
+            print(key, seed, flush=True) if args.verbose else None
+            for r in routes:
+                t0 = time.perf_counter()
+                fit = P.fit_passk_counts(cs, args.m, method=r, n_boot=args.n_boot, seed=seed)
+                pred = np.asarray(fit.passk(ks))
+                lo, hi = fit.passk_interval(ks)
+                times[r].append(time.perf_counter() - t0)
+                err[r].append(pred - truth)
+                cover[r].append((lo <= truth) & (truth <= hi))
+                if r == "auto":
+                    chosen[fit.family.split("(")[0]] += 1
+    print(
+        f"{len(data)} checkpoints, m = {args.m} samples per problem, {args.seeds} seeds; "
+        f"{skipped} subsamples with no correct sample skipped; n_boot = {args.n_boot}"
+    )
+    print(
+        "| route | mean abs err k=1e3 | k=1e4 | mean signed err k=1e4 "
+        "| 90% coverage 1e3 / 1e4 | s per fit (median) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for r in routes:
+        e, cv = np.array(err[r]), np.array(cover[r])
+        print(
+            f"| `{r}` | {np.abs(e[:, 0]).mean():.3f} | {np.abs(e[:, 1]).mean():.3f} | "
+            f"{e[:, 1].mean():+.3f} | {cv[:, 0].mean():.0%} / {cv[:, 1].mean():.0%} | "
+            f"{np.median(times[r]):.2f} |"
+        )
+    if chosen:
+        print("auto chose:", dict(chosen))
+
+
+if __name__ == "__main__":
+    main()
