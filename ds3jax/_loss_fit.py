@@ -43,6 +43,7 @@ __all__ = [
     "loss_fit_starts",
     "TransferFit",
     "fit_sigmoid_transfer",
+    "law_from_theta",
 ]
 
 #: The grid of starts of Hoffmann et al. (2022, App. D.2), used by the Epoch replication:
@@ -163,7 +164,9 @@ def _fit_replicates(starts, log_n, log_d, log_l, weights, delta, n_steps):
     return jax.vmap(rep)(weights)
 
 
-def _theta_to_law(theta) -> LossLaw:
+def law_from_theta(theta) -> LossLaw:
+    """LossLaw from theta = (log E, log A, log B, alpha, beta) (last axis of size 5): the
+    coordinates of the fit, its covariance and its bootstrap replicates."""
     theta = jnp.asarray(theta)
     return LossLaw(
         E=jnp.exp(theta[..., 0]),
@@ -366,7 +369,7 @@ class LossFit:
             if progress is not None:
                 progress(lo + k, n)
         theta = np.concatenate(thetas)
-        law = _theta_to_law(theta)
+        law = law_from_theta(theta)
         return LossBootstrap(
             laws=law,
             theta=theta,

@@ -17,7 +17,6 @@ bootstrap bands, trained and held-out checkpoints told apart) and ``passk_vs_N.p
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -26,19 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import Progress, atomic_write, check_out_dir, int_at_least, status, to_jsonable
+from ._common import (
+    Progress,
+    atomic_write,
+    check_out_dir,
+    int_at_least,
+    positive_float,
+    status,
+    to_jsonable,
+)
 
 __all__ = ["register", "cmd_forecast"]
-
-
-def _positive(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return v
 
 
 def register(subparsers) -> None:
@@ -55,13 +52,13 @@ def register(subparsers) -> None:
     f.add_argument("csv", help="per-problem counts CSV (columns as in per_problem_counts.csv)")
     f.add_argument(
         "--train-max-params",
-        type=_positive,
+        type=positive_float,
         default=None,
         help="fit on checkpoints with N <= this and score the rest (default: fit everything)",
     )
     f.add_argument("--out", default="out/forecast", help="output folder (default out/forecast)")
-    f.add_argument("--budget", type=_positive, default=2048.0, help="token budget per sample")
-    f.add_argument("--omega", type=_positive, default=25.0, help="tokens per skill step")
+    f.add_argument("--budget", type=positive_float, default=2048.0, help="token budget per sample")
+    f.add_argument("--omega", type=positive_float, default=25.0, help="tokens per skill step")
     f.add_argument("--boot", type=int_at_least(2), default=200, help="bootstrap replicates")
     f.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     f.add_argument(

@@ -31,6 +31,7 @@ __all__ = [
     "status",
     "Progress",
     "int_at_least",
+    "positive_float",
     "available",
     "run_experiment",
     "run_module",
@@ -264,6 +265,17 @@ class Progress:
         elif self.done >= self.total:
             sys.stderr.write(msg.lstrip("\r") + "\n")
         sys.stderr.flush()
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a positive finite number."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return v
 
 
 def int_at_least(minimum: int, maximum: int | None = None):

@@ -31,7 +31,6 @@ import csv
 import dataclasses
 import io
 import json
-import math
 import sys
 
 import numpy as np
@@ -44,6 +43,7 @@ from ._common import (
     available,
     check_out_dir,
     int_at_least,
+    positive_float,
     run_experiment,
     status,
 )
@@ -54,16 +54,6 @@ __all__ = ["main", "build_parser", "UsageError"]
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return v
 
 
 _positive_int = int_at_least(2)
@@ -422,8 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", default="out", help="output folder (default: out)")
     f.add_argument("--config", default=None, help="TOML problem file (see experiments/configs)")
     f.add_argument("--budgets", type=_budget_count, default=None, help="number of budgets (60)")
-    f.add_argument("--cmin", type=_positive_float, default=None, help="smallest budget [FLOPs]")
-    f.add_argument("--cmax", type=_positive_float, default=None, help="largest budget [FLOPs]")
+    f.add_argument("--cmin", type=positive_float, default=None, help="smallest budget [FLOPs]")
+    f.add_argument("--cmax", type=positive_float, default=None, help="largest budget [FLOPs]")
     f.add_argument(
         "--plane",
         choices=("chinchilla", "fixed_tokens"),
@@ -431,10 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the constrained path compared with the global one (default chinchilla)",
     )
     f.add_argument(
-        "--kappa", type=_positive_float, default=None, help="Chinchilla tokens per parameter (20)"
+        "--kappa", type=positive_float, default=None, help="Chinchilla tokens per parameter (20)"
     )
     f.add_argument(
-        "--tokens", type=_positive_float, default=None, help="fixed tokens per task (fixed_tokens)"
+        "--tokens", type=positive_float, default=None, help="fixed tokens per task (fixed_tokens)"
     )
     f.add_argument(
         "--strategy",

@@ -25,16 +25,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ds3jax._loss import LossLaw, loss
+from ds3jax import law_from_theta
+from ds3jax._loss import LossLaw
 
 from ._implicit import optimum
-from ._problem import Problem, accuracy, total_compute, training_compute
+from ._problem import Problem
 from ._solve import (
     Solution,
-    _alloc,
     _ascend,
     _box,
     _eval_chunked,
+    _fields,
     _grid_points,
     _local_maxima,
     _objective,
@@ -53,18 +54,6 @@ __all__ = [
 
 _LOG_QUANTITIES = ("N", "D", "Omega", "kappa")
 _PER_PLANE = ("N", "D", "Omega", "value", "kappa", "inference_share")
-
-
-def law_from_theta(theta) -> LossLaw:
-    """LossLaw from theta = (log E, log A, log B, alpha, beta) (last axis of size 5)."""
-    theta = jnp.asarray(theta)
-    return LossLaw(
-        E=jnp.exp(theta[..., 0]),
-        A=jnp.exp(theta[..., 1]),
-        B=jnp.exp(theta[..., 2]),
-        alpha=theta[..., 3],
-        beta=theta[..., 4],
-    )
 
 
 def _law_batch(laws: LossLaw):
@@ -117,26 +106,7 @@ def _warm_batch(problem, seeds, logC, aux, *, plane, mode, cfg_items, n_newton):
         return _polish(f, sd, sd[k], f0[k], 0, n_newton, cfg)
 
     u, fu, it, conv, gn, seed_f = jax.vmap(one)(seeds, logC, aux)
-    log_n, log_d, log_o = jax.vmap(lambda uu, lc, a: _alloc(problem, plane, mode, uu, lc, a))(
-        u, logC, aux
-    )
-    N, D, Omega = jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_o)
-    C = jnp.exp(logC)
-    return dict(
-        N=N,
-        D=D,
-        Omega=Omega,
-        value=accuracy(problem, N, D, Omega),
-        loss=loss(problem.law, N, D),
-        compute=total_compute(problem, N, D, Omega),
-        budget=C,
-        objective=fu,
-        train_share=training_compute(N, D) / C,
-        converged=conv,
-        iterations=it,
-        grad_norm=gn,
-        seed_objective=seed_f,
-    )
+    return _fields(problem, plane, mode, logC, aux, u, fu, it, conv, gn, seed_f)
 
 
 def solve_laws(

@@ -435,6 +435,11 @@ def _solve_batch(
         )
     if return_u:
         return u
+    return _fields(problem, plane, mode, logC, aux, u, fu, it, conv, gn, seed_f)
+
+
+def _fields(problem, plane, mode, logC, aux, u, fu, it, conv, gn, seed_f):
+    """The result fields of a batch of optima u (surface coordinates) at budgets exp(logC)."""
     log_n, log_d, log_o = jax.vmap(lambda uu, lc, a: _alloc(problem, plane, mode, uu, lc, a))(
         u, logC, aux
     )
