@@ -1,13 +1,15 @@
 """pass@k forecasts from few samples per problem, against the full-data estimate (issue 12).
 
     python -m benchmarks.bench_passk_forecast [--m 100] [--seeds 10] [--n-boot 1000]
+        [--routes auto,beta,...] [--min-problems 32]
 
-Data: ``../shared/data/pythia_math/per_problem_counts.csv``.  For every checkpoint, the problems
-with >= 10,000 samples (checkpoints with fewer than 32 such problems, or none solved, are left
-out); each problem is subsampled to ``m`` samples (hypergeometric, ``seeds`` seeds); every route
-predicts pass@1e3 and pass@1e4, compared with the unbiased estimate from all samples.  A seed
-whose subsample has no correct sample at all is skipped (no route can fit it) and counted.
-Prints mean |error|, mean signed error and 90%-interval coverage per route, and the time per fit.
+Data: ``../shared/data/pythia_math/per_problem_counts.csv`` (or ``DS3_PYTHIA_COUNTS``).  For
+every checkpoint, the problems with >= 10,000 samples (checkpoints with fewer than
+``--min-problems`` such problems, or none solved, are left out); each problem is subsampled to
+``m`` samples (hypergeometric, ``seeds`` seeds); every route predicts pass@1e3 and pass@1e4,
+compared with the unbiased estimate from all samples.  A seed whose subsample has no correct
+sample at all is skipped (no route can fit it) and counted.  Prints mean |error|, mean signed
+error, 90%-interval coverage and mean interval width per route, and the time per fit.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ import numpy as np
 
 _DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/pythia_math/per_problem_counts.csv"
 DATA = Path(os.environ.get("DS3_PYTHIA_COUNTS", _DEFAULT))
-ROUTES = (("auto", "auto"), ("grid", "grid"), ("beta", "beta"), ("power_law", "power_law"))
+ROUTES = ("auto", "beta", "beta+zero", "beta+one", "logit-normal", "grid", "power_law")
 
 
-def checkpoints(path=DATA, min_samples=10_000):
+def checkpoints(path=DATA, min_samples=10_000, min_problems=32):
     g = collections.defaultdict(list)
     with open(path, newline="") as fh:
         for r in csv.DictReader(fh):
@@ -35,7 +37,7 @@ def checkpoints(path=DATA, min_samples=10_000):
     for key, rows in g.items():
         v = np.array(rows)
         v = v[v[:, 1] >= min_samples]
-        if len(v) >= 32 and (v[:, 0] > 0).any():
+        if len(v) >= min_problems and (v[:, 0] > 0).any():
             out[key] = (v[:, 0], v[:, 1])
     return out
 
@@ -45,7 +47,9 @@ def main(argv=None):
     ap.add_argument("--m", type=int, default=100, help="samples kept per problem")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--n-boot", type=int, default=1000)
-    ap.add_argument("--routes", default=",".join(r for r, _ in ROUTES))
+    ap.add_argument("--routes", default=",".join(ROUTES))
+    ap.add_argument("--min-problems", type=int, default=32)
+    ap.add_argument("--out", default=None, help="write every prediction to this JSON file")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     import jax
@@ -53,10 +57,12 @@ def main(argv=None):
     jax.config.update("jax_enable_x64", True)
     import ds3jax.population as P
 
-    data = checkpoints()
+    data = checkpoints(min_problems=args.min_problems)
     routes = args.routes.split(",")
     err = {r: [] for r in routes}
     cover = {r: [] for r in routes}
+    width = {r: [] for r in routes}
+    rows = []
     times = {r: [] for r in routes}
     chosen = collections.Counter()
     skipped = 0
@@ -77,6 +83,19 @@ def main(argv=None):
                 times[r].append(time.perf_counter() - t0)
                 err[r].append(pred - truth)
                 cover[r].append((lo <= truth) & (truth <= hi))
+                width[r].append(hi - lo)
+                rows.append(
+                    dict(
+                        checkpoint=list(key),
+                        seed=seed,
+                        route=r,
+                        truth=truth.tolist(),
+                        pred=pred.tolist(),
+                        low=lo.tolist(),
+                        high=hi.tolist(),
+                        family=fit.family,
+                    )
+                )
                 if r == "auto":
                     chosen[fit.family.split("(")[0]] += 1
     print(
@@ -85,16 +104,20 @@ def main(argv=None):
     )
     print(
         "| route | mean abs err k=1e3 | k=1e4 | mean signed err k=1e4 "
-        "| 90% coverage 1e3 / 1e4 | s per fit (median) |"
+        "| 90% coverage 1e3 / 1e4 | mean width 1e3 / 1e4 | s per fit (median) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for r in routes:
-        e, cv = np.array(err[r]), np.array(cover[r])
+        e, cv, wd = np.array(err[r]), np.array(cover[r]), np.array(width[r])
         print(
             f"| `{r}` | {np.abs(e[:, 0]).mean():.3f} | {np.abs(e[:, 1]).mean():.3f} | "
             f"{e[:, 1].mean():+.3f} | {cv[:, 0].mean():.0%} / {cv[:, 1].mean():.0%} | "
-            f"{np.median(times[r]):.2f} |"
+            f"{wd[:, 0].mean():.2f} / {wd[:, 1].mean():.2f} | {np.median(times[r]):.2f} |"
         )
+    if args.out:
+        import json
+
+        Path(args.out).write_text(json.dumps(rows))
     if chosen:
         print("auto chose:", dict(chosen))
 

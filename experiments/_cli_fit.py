@@ -1,20 +1,33 @@
-"""``ds3jax fit``: fit the Beta + point-mass task population (Eq. 58-59) to a CSV.
+"""``ds3jax fit``: pass@k far beyond the data, from a pass@k curve or per-problem counts.
 
-    ds3jax fit FILE.csv [--out DIR] [--loss l2|max] [--no-zero-mass]
+    ds3jax fit FILE.csv [--out DIR] [--method ROUTE] [--n-boot N] [--seed S] [--strict]
+                        [--no-zero-mass] [--loss l2|max] [--family beta+zero|beta-mixture+zero]
 
 Two CSV formats, told apart by the header (names are case-insensitive, blanks ignored):
 
+* per-problem counts: columns ``problem, correct, samples``; fitted by
+  :func:`ds3jax.population.fit_passk_counts`.  ``--method`` picks the route (its ``METHODS``):
+  ``auto`` (default) averages the families of ``AUTO_FAMILIES`` (Beta, Beta + zero mass,
+  Beta + mass at 1, logit-normal) by held-out likelihood; ``beta``, ``beta+zero``, ``beta+one``,
+  ``logit-normal``, ``logit-normal+zero`` take one family's exact grid posterior;
+  ``beta-mixture`` fits two Betas by maximum likelihood; ``grid`` is the smooth
+  nonparametric population; ``mle`` is the beta-binomial + zero mass by maximum likelihood
+  with standard errors (``--no-zero-mass`` fixes A = 1); ``power_law`` is the baseline
+  -log pass@k = a k^-b.  ``--n-boot`` replicates (default 1000; 0: none) give the 90%
+  intervals, ``--seed`` seeds the held-out splits and the replicates.
 * a pass@k curve: columns ``k, accuracy`` (or ``x, y``), one row per number of samples k;
   fitted by bounded least squares (``--loss l2``, the paper's App. E-B) or minimax
-  (``--loss max``) with :func:`ds3jax.population.fit_passk_curve`;
-* per-problem counts: columns ``problem, correct, samples``; fitted by maximum likelihood of
-  the beta-binomial with a zero mass, :func:`ds3jax.population.fit_passk_counts`
-  (``--no-zero-mass`` fixes A = 1).
+  (``--loss max``) with :func:`ds3jax.population.fit_passk_curve`, family ``--family``
+  (Eq. 59's Beta + zero mass, default, or a two-Beta mixture + zero mass).  Standard errors,
+  no intervals (the points of one curve share their samples).
 
-Prints the parameters with standard errors and the goodness of fit, and writes
-``<name>_fit.json`` and a goodness-of-fit plot ``<name>_fit.png`` to ``--out`` (atomically).
-Bad input raises ``ValueError`` with a one-line message naming the line or column; the CLI
-turns it into exit status 2.
+Prints the route, the family chosen and why, the parameters (estimate and 90% interval, or
+standard errors), pass@k at k = 1e3, 1e4, 1e5, 1e6 with 90% intervals (marking the k beyond
+the data as extrapolations and the intervals too wide to say anything), the goodness of fit,
+and a warning when the data do not determine the fit (``--strict`` then exits 3).  Writes
+``<name>_fit.json`` and ``<name>_fit.png`` (data, fitted curve and its 90% band on a log-k
+axis, residuals) to ``--out`` (atomically).  Bad input raises ``ValueError`` with a one-line
+message naming the line, column or option; the CLI turns it into exit status 2.
 """
 
 from __future__ import annotations
@@ -22,33 +35,88 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from ._common import atomic_write, check_out_dir, to_jsonable
+from ._common import UsageError, atomic_write, check_out_dir, status, to_jsonable
 
 __all__ = ["register", "cmd_fit", "read_fit_csv"]
 
 _CURVE_COLS = {"k": "k", "x": "k", "accuracy": "y", "y": "y"}
 _COUNT_COLS = ("problem", "correct", "samples")
 _FORMATS = "either k, accuracy (or x, y) for a pass@k curve, or problem, correct, samples"
+# kept in step with ds3jax.population._counts.METHODS and _fit's curve families (the parser
+# is built without importing JAX; a test checks the lists agree)
+METHODS = (
+    "auto",
+    "beta",
+    "beta+zero",
+    "beta+one",
+    "logit-normal",
+    "logit-normal+zero",
+    "beta-mixture",
+    "grid",
+    "mle",
+    "power_law",
+)
+CURVE_FAMILIES = ("beta+zero", "beta-mixture+zero")
+K_FAR = np.array([1e3, 1e4, 1e5, 1e6])  # the printed pass@k
+N_MODEL = 60  # log-spaced k of the drawn curve (one array shape: one compilation)
+N_DATA = 40  # at most this many k of the unbiased estimate from counts
+WIDE = 0.5  # a 90% interval wider than this does not pin pass@k
 
 
 def register(subparsers) -> None:
     """Add the ``fit`` subcommand to the ``ds3jax`` argument parser."""
     f = subparsers.add_parser(
         "fit",
-        help="fit the Beta + point-mass population to a pass@k curve or per-problem counts CSV",
+        help="predict pass@k far beyond the data from per-problem counts or a pass@k curve CSV",
         description=(
-            "Fit A (1 - B(alpha, beta + k) / B(alpha, beta)) to a pass@k curve CSV (columns "
-            "k, accuracy or x, y) or, by maximum likelihood, to a per-problem counts CSV "
-            "(columns problem, correct, samples). Prints parameters with standard errors and "
-            "writes <name>_fit.json and <name>_fit.png."
+            "Fit a task population to a per-problem counts CSV (columns problem, correct, "
+            "samples; by default four families averaged by held-out likelihood) or a "
+            "pass@k curve CSV (columns k, accuracy or x, y; Eq. 59 by least squares), print "
+            "the family chosen and why, its parameters, pass@k at k = 1e3 .. 1e6 with 90% "
+            "intervals, and write <name>_fit.json and <name>_fit.png."
         ),
     )
     f.add_argument("csv", help="input CSV file")
     f.add_argument("--out", default="out/fit", help="output folder (default: out/fit)")
+    f.add_argument(
+        "--method",
+        choices=METHODS,
+        default=None,
+        metavar="ROUTE",
+        help="counts fits: auto (default: beta, beta+zero, beta+one and logit-normal averaged "
+        "by held-out likelihood); one family's grid posterior: beta, beta+zero, beta+one, "
+        "logit-normal, logit-normal+zero; beta-mixture (two Betas, maximum likelihood); grid (smooth "
+        "nonparametric); mle (beta-binomial + zero mass, maximum likelihood, standard "
+        "errors); power_law (the baseline)",
+    )
+    f.add_argument(
+        "--n-boot",
+        type=int,
+        default=1000,
+        help="counts fits: replicates for the 90%% intervals (default 1000; 0: no intervals; "
+        "otherwise at least 20)",
+    )
+    f.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="counts fits: seed of the held-out splits and the replicates (default 0)",
+    )
+    f.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 when the data do not determine the fit or the optimality conditions fail",
+    )
+    f.add_argument(
+        "--no-zero-mass",
+        action="store_true",
+        help="counts fits with --method mle: fix A = 1 (no point mass of unsolvable problems)",
+    )
     f.add_argument(
         "--loss",
         choices=("l2", "max"),
@@ -56,27 +124,11 @@ def register(subparsers) -> None:
         help="curve fits: least squares (l2, default) or smallest largest error (max)",
     )
     f.add_argument(
-        "--method",
-        choices=("auto", "grid", "beta", "power_law"),
-        default="auto",
-        help="counts fits: family chosen by held-out likelihood (auto, default), the smooth "
-        "nonparametric grid, the beta-binomial + zero mass, or the power-law baseline",
-    )
-    f.add_argument(
-        "--n-boot",
-        type=int,
-        default=1000,
-        help="counts fits: bootstrap replicates for the 90%% intervals (default 1000; 0: none)",
-    )
-    f.add_argument(
-        "--strict",
-        action="store_true",
-        help="exit 3 when the optimality conditions fail or the data do not determine the fit",
-    )
-    f.add_argument(
-        "--no-zero-mass",
-        action="store_true",
-        help="counts fits: fix A = 1 (no point mass of unsolvable problems)",
+        "--family",
+        choices=CURVE_FAMILIES,
+        default=None,
+        help="curve fits: Eq. 59's Beta + zero mass (beta+zero, default) or two Betas + zero "
+        "mass (beta-mixture+zero)",
     )
     f.set_defaults(func=cmd_fit)
 
@@ -179,7 +231,18 @@ def read_fit_csv(path):
 # ----------------------------------------------------------------------------- output
 
 
-def _figure(title, k_data, y_data, k_model, y_model, resid, data_label, band=None, fit_label=""):
+def _figure(
+    title,
+    k_data,
+    y_data,
+    k_model,
+    y_model,
+    resid,
+    data_label,
+    band=None,
+    fit_label="",
+    band_label="90% bootstrap interval",
+):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -195,7 +258,7 @@ def _figure(title, k_data, y_data, k_model, y_model, resid, data_label, band=Non
             color="tab:orange",
             alpha=0.25,
             lw=0,
-            label="90% bootstrap interval",
+            label=band_label,
         )
     ax1.plot(k_model, y_model, "-", color="tab:orange", label=fit_label)
     ax1.plot(k_data, y_data, "o", ms=4, color="tab:blue", label=data_label)
@@ -227,77 +290,247 @@ def _figure(title, k_data, y_data, k_model, y_model, resid, data_label, band=Non
     return buf.getvalue(), fig
 
 
-_LABELS = {"alpha": "alpha", "beta": "beta", "solvable": "A (solvable)"}
+_LABELS = {
+    "alpha": "alpha",
+    "beta": "beta",
+    "solvable": "A (solvable)",
+    "always": "mass at psi=1",
+    "mu": "mu (logit)",
+    "sigma": "sigma (logit)",
+    "a": "a",
+    "b": "b",
+}
+
+
+def _kfmt(k) -> str:
+    """1000 -> '1e3'."""
+    e = int(round(np.log10(k)))
+    return f"1e{e}" if np.isclose(k, 10.0**e) else f"{k:g}"
+
+
+def _num(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _check_options(args, kind, data) -> None:
+    """Option and data checks the fit would fail on, made before the status line (so a bad
+    input is one line on stderr)."""
+    if kind == "counts":
+        if not np.any(data.correct > 0):
+            raise UsageError(
+                f"{data.name or 'counts'}: every count is zero (no problem has a correct sample "
+                f"in {int(data.samples.max())} samples): no population is identified; pass@k "
+                "beyond the data cannot be estimated"
+            )
+        if args.family is not None:
+            raise UsageError("--family applies to pass@k curve fits; for counts use --method")
+        if args.no_zero_mass and args.method != "mle":
+            raise UsageError(
+                "--no-zero-mass applies to --method mle (the other routes choose or fix the "
+                "zero mass by their family)"
+            )
+        if args.n_boot < 0 or 0 < args.n_boot < 20:
+            raise UsageError(f"--n-boot must be 0 (no intervals) or at least 20, got {args.n_boot}")
+        return
+    if args.method is not None or args.no_zero_mass:
+        opt = "--method" if args.method is not None else "--no-zero-mass"
+        raise UsageError(
+            f"{opt} applies to per-problem counts (columns problem, correct, samples); "
+            "for a pass@k curve use --loss and --family"
+        )
+    n_par = 6 if args.family == "beta-mixture+zero" else 3
+    if data.k.size < n_par:
+        raise UsageError(
+            f"{data.name or 'curve'}: need at least {n_par} points to fit {n_par} parameters"
+        )
+
+
+def _plan(method, counts, n_boot, zero_mass, splits=2) -> str:
+    """What the counts fit will do, for the status line printed before it."""
+    from ds3jax.population import AUTO_FAMILIES
+    from ds3jax.population._counts import LAMBDAS
+
+    if method == "auto":
+        what = f"{len(AUTO_FAMILIES)} families x {1 + splits} posteriors"
+    elif method == "grid":
+        what = f"nonparametric grid, {len(LAMBDAS)} penalties x {splits} held-out splits"
+    elif method == "mle":
+        what = "beta-binomial" + (" + zero mass" if zero_mass else "") + " by maximum likelihood"
+    elif method == "beta-mixture":
+        what = "two Betas by maximum likelihood (multi-start Newton)"
+    elif method == "power_law":
+        what = "power law on the unbiased pass@k curve"
+    else:
+        what = f"{method}: 1 family x 1 posterior"
+    reps = f"{n_boot} replicates" if n_boot else "no replicates (--n-boot 0: no intervals)"
+    P = counts.correct.size
+    return f"fit: {P} problem{'s' * (P != 1)}: {what}, {reps}; compiling first (~10-30 s) ..."
+
+
+def _counts_parameters(fit):
+    """JSON parameters of a counts fit: estimate and 90% interval (None where the route has
+    none), plus standard errors for ``mle``."""
+    out = {}
+    for n, (v, lo, hi) in fit.params.items():
+        p = {"value": float(v), "low90": _num(lo), "high90": _num(hi)}
+        if fit.method == "power_law":  # a point estimate (the params repeat it)
+            p["low90"] = p["high90"] = None
+        if fit.method == "mle":
+            p["stderr"] = float(fit.stderr.get(n, np.nan))
+            p["at_bound"] = n in fit.at_bound
+            if p["at_bound"]:  # a standard error of 0 there: no interval
+                p["low90"] = p["high90"] = None
+        out[n] = p
+    return out
+
+
+def _curve_values(fit):
+    """Natural parameters of a curve fit (``fit.names``) from its population."""
+    pop = fit.population
+    if "alpha1" not in fit.names:
+        return {n: float(getattr(pop, n)) for n in fit.names}
+    b1, b2, _ = pop.components
+    w = np.asarray(pop.weights, float)
+    A = float(w[0] + w[1])
+    return {
+        "alpha1": float(b1.alpha),
+        "beta1": float(b1.beta),
+        "alpha2": float(b2.alpha),
+        "beta2": float(b2.beta),
+        "weight1": float(w[0] / A) if A > 0 else float("nan"),
+        "solvable": A,
+    }
+
+
+def _parameter_lines(kind, fit, params):
+    if not params:
+        return []
+    with_se = kind == "curve" or fit.method == "mle"
+    if with_se:
+        head = f"  {'parameter':<16}{'value':>12}{'std. error':>14}"
+        lines = [head + (f"{'90% interval':>26}" if kind == "counts" else "")]
+    else:
+        what = "posterior median" if fit.method in _GRID else "value"
+        lines = [f"  {'parameter':<16}{what:>16}{'90% interval':>26}"]
+    for n, p in params.items():
+        iv = ""
+        if p.get("low90") is not None and p.get("high90") is not None:
+            iv = f"[{p['low90']:.4g}, {p['high90']:.4g}]"
+        if with_se:
+            se = "(at bound)" if p["at_bound"] else f"{p['stderr']:.4g}"
+            line = f"  {_LABELS.get(n, n):<16}{p['value']:>12.5g}{se:>14}{iv:>26}"
+            lines.append(line.rstrip())
+        else:
+            lines.append(f"  {_LABELS.get(n, n):<16}{p['value']:>16.5g}{iv or '-':>26}")
+    return lines
+
+
+_GRID = ("auto", "beta", "beta+zero", "beta+one", "logit-normal", "logit-normal+zero")
+
+
+def _pad(k, size):
+    k = np.asarray(k, float)
+    return np.concatenate([k, np.full(size - k.size, k[-1])])
 
 
 def cmd_fit(args) -> int:
     stem = Path(args.csv).stem
     check_out_dir(args.out, files=(f"{stem}_fit.json", f"{stem}_fit.png"))
+    path = Path(args.csv)
+    kind, data = read_fit_csv(path)
+    _check_options(args, kind, data)
     import jax
 
     jax.config.update("jax_enable_x64", True)
     import ds3jax.population as pop
 
-    path = Path(args.csv)
-    kind, data = read_fit_csv(path)
+    w = print
     if kind == "curve":
-        fit = pop.fit_passk_curve(data, loss=args.loss)
-        method = "least squares" if args.loss == "l2" else "minimax (smallest largest error)"
-        k_data, y_data = data.k, data.y
-        data_label = "pass@k data"
+        family = args.family or "beta+zero"
+        loss = "least squares" if args.loss == "l2" else "minimax (smallest largest error)"
+        route = f"{family}, {loss}"
         described = f"pass@k curve, {data.k.size} points"
-    else:
-        fit = pop.fit_passk_counts(
-            data, method=args.method, zero_mass=not args.no_zero_mass, n_boot=max(args.n_boot, 0)
-        )
-        method = f"{args.method}: {fit.family}"
-        kmax = int(np.min(data.samples))
-        k_data = np.unique(np.round(np.geomspace(1, kmax, min(kmax, 40))))
-        y_data = np.asarray(pop.passk_from_counts(data.correct, data.samples, k_data))
-        data_label = "unbiased pass@k estimate from counts"
-        described = f"per-problem counts, {data.correct.size} problems, n >= {kmax} samples"
-    k_model = np.geomspace(1.0, max(1e4, 100.0 * float(np.max(k_data))), 200)
-    y_model = np.asarray(fit.passk(k_model))
-    band = fit.passk_interval(k_model) if fit.replicates is not None else None
-    resid = np.asarray(fit.passk(np.asarray(k_data, float))) - y_data
-    is_beta = isinstance(fit.population, pop.BetaPopulation)
-    params = (
-        {
-            n: {
-                "value": float(getattr(fit.population, n)),
-                "stderr": float(fit.stderr[n]),
-                "at_bound": n in fit.at_bound,
-            }
-            for n in ("alpha", "beta", "solvable")
+        w(f"ds3jax fit: {path} ({described}; {route})")
+        status(f"fit: {data.k.size} points: {family} by {loss} ...")
+        fit = pop.fit_passk_curve(data, loss=args.loss, family=family)
+        k_data, y_data = np.asarray(data.k, float), np.asarray(data.y, float)
+        data_label = "pass@k data"
+        k_top = float(np.max(k_data))
+        values = _curve_values(fit)
+        params = {
+            n: {"value": values[n], "stderr": float(fit.stderr[n]), "at_bound": n in fit.at_bound}
+            for n in fit.names
         }
-        if is_beta
-        else {}
+    else:
+        method = args.method or "auto"
+        route = method + (" (A = 1)" if args.no_zero_mass else "")
+        n_lo, n_hi = int(np.min(data.samples)), int(np.max(data.samples))
+        n_txt = f"n = {n_lo}" if n_lo == n_hi else f"n = {n_lo} .. {n_hi}"
+        P = data.correct.size
+        described = f"per-problem counts, {P} problem{'s' * (P != 1)}, {n_txt} samples"
+        w(f"ds3jax fit: {path} ({described}; route {route})")
+        status(_plan(method, data, args.n_boot, not args.no_zero_mass))
+        fit = pop.fit_passk_counts(
+            data,
+            method=method,
+            zero_mass=not args.no_zero_mass,
+            n_boot=args.n_boot,
+            seed=args.seed,
+        )
+        k_data = np.unique(np.round(np.geomspace(1, n_lo, min(n_lo, N_DATA))))
+        y_data = np.asarray(
+            pop.passk_from_counts(data.correct, data.samples, _pad(k_data, N_DATA))
+        )[: k_data.size]
+        data_label = "unbiased pass@k estimate from counts"
+        k_top = float(n_hi)
+        params = _counts_parameters(fit)
+
+    # every k in one array of a fixed size: one compilation for passk and the interval
+    k_model = np.geomspace(1.0, max(K_FAR[-1], 100.0 * float(np.max(k_data))), N_MODEL)
+    n_pad = N_DATA * -(-k_data.size // N_DATA)
+    k_all = np.concatenate([k_model, K_FAR, _pad(k_data, n_pad)])
+    y_all = np.asarray(fit.passk(k_all), float)
+    iv_all = fit.passk_interval(k_all) if fit.replicates is not None else None
+    pop_all = (
+        np.asarray(fit.population_passk(k_all[N_MODEL : N_MODEL + K_FAR.size]), float)
+        if kind == "counts"
+        else y_all[N_MODEL : N_MODEL + K_FAR.size]
     )
-    k_far = np.array([1e3, 1e4, 1e5, 1e6])
-    far = np.asarray(fit.passk(k_far))
-    far_iv = fit.passk_interval(k_far) if fit.replicates is not None else None
+    cut = (slice(0, N_MODEL), slice(N_MODEL, N_MODEL + K_FAR.size))
+    y_model, far = y_all[cut[0]], y_all[cut[1]]
+    band = None if iv_all is None else (iv_all[0][cut[0]], iv_all[1][cut[0]])
+    far_iv = None if iv_all is None else (iv_all[0][cut[1]], iv_all[1][cut[1]])
+    resid = y_all[N_MODEL + K_FAR.size :][: k_data.size] - y_data
+    beyond = K_FAR > k_top
+
+    counts_only = kind == "counts"
     result = {
         "input": str(path),
         "kind": kind,
-        "method": method,
+        "method": fit.method if counts_only else args.loss,
         "family": fit.family,
         "why": fit.why,
+        "weights": fit.weights if counts_only else None,
+        "scores": fit.scores if counts_only else None,
         "result": fit.result.name,
         "identified": fit.identified,
         "extrapolation": {
-            "k": k_far,
+            "k": K_FAR,
             "passk": far,
             "low90": None if far_iv is None else far_iv[0],
             "high90": None if far_iv is None else far_iv[1],
+            "beyond_data": beyond,
             "note": fit.extrapolation_note or fit.interval_note,
         },
+        "population_passk": {"k": K_FAR, "passk": pop_all},
         "n_obs": fit.n_obs,
         "parameters": params,
-        "covariance": {"names": list(fit.names), "matrix": fit.cov},
+        "covariance": None if counts_only else {"names": list(fit.names), "matrix": fit.cov},
         "rmse": fit.rmse,
         "max_abs_error": fit.max_abs_error,
         "loglik": fit.loglik,
-        "aic": fit.aic,
+        "aic": None if counts_only else fit.aic,
         "success": fit.success,
         "message": fit.message,
         "data": {"k": k_data, "passk": y_data},
@@ -309,38 +542,58 @@ def cmd_fit(args) -> int:
         },
     }
 
-    w = print
-    w(f"ds3jax fit: {path} ({described}; {method})")
-    if kind == "counts":
-        w(f"  family: {fit.family} ({fit.why})")
-    if params:
-        w(f"  {'parameter':<14}{'value':>12}{'std. error':>14}")
-    for n, p in params.items():
-        se = "(at bound)" if p["at_bound"] else f"{p['stderr']:.4g}"
-        w(f"  {_LABELS[n]:<14}{p['value']:>12.5g}{se:>14}")
-    for kk, v, i in zip(k_far, far, range(k_far.size)):
-        iv = "" if far_iv is None else f"  90% interval [{far_iv[0][i]:.4f}, {far_iv[1][i]:.4f}]"
-        w(f"  pass@{kk:.0e} = {v:.4f}{iv}")
+    if counts_only:
+        if fit.method == "auto":
+            w(
+                f"  family: {fit.family} (weight {fit.weights[fit.family]:.2f}, the heaviest of "
+                f"{len(fit.weights)} averaged families; the parameters below are its own)"
+            )
+        else:
+            w(f"  family: {fit.family}")
+    else:
+        w(f"  family: {fit.family}")
+    if fit.why:
+        w(f"  why: {fit.why}")
+    for line in _parameter_lines(kind, fit, params):
+        w(line)
+    unpinned = []
+    for i, kk in enumerate(K_FAR):
+        iv = ""
+        if far_iv is not None:
+            lo, hi = far_iv[0][i], far_iv[1][i]
+            iv = f"  90% interval [{lo:.4f}, {hi:.4f}]"
+            if hi - lo > WIDE:
+                unpinned.append(_kfmt(kk))
+        note = f"  (extrapolated: beyond {k_top:g} samples)" if beyond[i] else ""
+        w(f"  pass@{_kfmt(kk)} = {far[i]:.4f}{iv}{note}")
     if far_iv is None:
         w(f"  no intervals: {fit.interval_note}")
+    if unpinned:
+        w(
+            f"  pass@k at k = {', '.join(unpinned)} is not pinned by the data "
+            f"(90% interval wider than {WIDE})"
+        )
+    if beyond.any() and fit.extrapolation_note:
+        w(f"  note: {fit.extrapolation_note}")
     gof = f"  RMSE {fit.rmse:.5f}, max |error| {fit.max_abs_error:.5f} (pass@k"
     gof += " over the curve points)" if kind == "curve" else " vs the unbiased estimate)"
     w(gof)
     if fit.loglik is not None:
-        w(f"  log-likelihood {fit.loglik:.4f}, AIC {fit.aic:.4f}")
+        w(f"  log-likelihood {fit.loglik:.4f}")
     if not fit.identified:
         w(f"  warning: the data do not determine this fit: {fit.message}")
     elif fit.result is not pop.RESULTS.successful:
         w(f"  warning: {fit.result.name}: {fit.message}")
 
-    head = (
-        f"alpha = {params['alpha']['value']:.4g}, beta = {params['beta']['value']:.4g}, "
-        f"A = {params['solvable']['value']:.4g}; "
-        if params
-        else ""
-    )
+    head = ", ".join(f"{n} = {p['value']:.4g}" for n, p in list(params.items())[:3] if n in _LABELS)
+    if kind == "curve" or fit.family == fit.method:
+        fit_label = f"fit: {fit.family}"
+    elif fit.method == "auto":
+        fit_label = f"fit: auto (families averaged; heaviest {fit.family})"
+    else:
+        fit_label = f"fit: {route}, {fit.family}"
     png, _ = _figure(
-        f"{path.name}: {head}RMSE {fit.rmse:.4f} ({method})",
+        f"{path.name}: {fit.family}" + (f"; {head}" if head else "") + f"; RMSE {fit.rmse:.4f}",
         k_data,
         y_data,
         k_model,
@@ -348,17 +601,15 @@ def cmd_fit(args) -> int:
         resid,
         data_label,
         band=band,
-        fit_label=f"fit: {fit.family}",
+        fit_label=fit_label,
+        band_label=f"90% interval ({args.n_boot} replicates)",
     )
     out = Path(args.out)
-    stem = path.stem
     text = json.dumps(to_jsonable(result), indent=1, allow_nan=False)
     atomic_write(out / f"{stem}_fit.json", text.encode())
     atomic_write(out / f"{stem}_fit.png", png)
     w(f"wrote {out / (stem + '_fit.json')} and {out / (stem + '_fit.png')}")
     if args.strict and (not fit.identified or fit.result is not pop.RESULTS.successful):
-        print(
-            f"ds3jax fit: --strict: {fit.result.name}: {fit.message}", file=__import__("sys").stderr
-        )
+        print(f"ds3jax fit: --strict: {fit.result.name}: {fit.message}", file=sys.stderr)
         return 3
     return 0

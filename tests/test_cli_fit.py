@@ -1,12 +1,17 @@
-"""``ds3jax fit``: recovers known parameters from synthetic CSVs, writes JSON + PNG, and bad
-input exits 2 with one line naming the line or column (and writes nothing)."""
+"""``ds3jax fit``: recovers known parameters from synthetic CSVs, writes JSON + PNG, prints
+the family chosen and pass@k far beyond the data with 90% intervals (the same numbers as the
+library), and bad input exits 2 with one line naming the line, column or option (and writes
+nothing)."""
 
+import contextlib
+import io
 import json
 
 import numpy as np
 import pytest
 import scipy.special
 
+from ds3jax.population import AUTO_FAMILIES
 from experiments.cli import main
 
 
@@ -36,7 +41,7 @@ def test_counts_fit_recovers_beta_binomial_parameters(tmp_path, capsys):
     path.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
     rc, stdout, err = _run(
-        ["fit", str(path), "--out", str(out), "--method", "beta", "--n-boot", "0"], capsys
+        ["fit", str(path), "--out", str(out), "--method", "mle", "--n-boot", "0"], capsys
     )
     assert rc == 0, err
     assert "alpha" in stdout and "std. error" in stdout and "RMSE" in stdout
@@ -49,6 +54,166 @@ def test_counts_fit_recovers_beta_binomial_parameters(tmp_path, capsys):
     assert res["rmse"] < 0.01 and res["loglik"] < 0
     assert (out / "counts_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*.tmp"))
+
+
+# 64 problems, psi ~ Beta(0.3, 30), 10 samples each: few solved, so pass@k far out is loose
+_SPARSE_SEED, _SPARSE_N = 1, 10
+N_BOOT = 100
+
+
+def _sparse_counts():
+    rng = np.random.default_rng(_SPARSE_SEED)
+    psi = rng.beta(0.3, 30.0, 64)
+    rng.binomial(100, psi)  # (advances the stream as the sizes above were chosen with)
+    return rng.binomial(_SPARSE_N, psi), _SPARSE_N
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """One ``ds3jax fit`` on a counts CSV with the default route: (rc, stdout, stderr, json)."""
+    tmp = tmp_path_factory.mktemp("default")
+    c, n = _sparse_counts()
+    path = tmp / "sparse.csv"
+    path.write_text(
+        "problem,correct,samples\n" + "".join(f"p{i},{v},{n}\n" for i, v in enumerate(c))
+    )
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(["fit", str(path), "--out", str(tmp / "o"), "--n-boot", str(N_BOOT)])
+    res = json.loads((tmp / "o" / "sparse_fit.json").read_text()) if rc == 0 else None
+    return rc, out.getvalue(), err.getvalue(), res, tmp / "o"
+
+
+def test_counts_default_route_prints_family_and_passk_with_intervals(default_run):
+    rc, stdout, stderr, res, out = default_run
+    assert rc == 0, stderr
+    # the status line goes to stderr before the fit
+    assert stderr.startswith("ds3jax: fit: 64 problems: 4 families x 3 posteriors, 100 replicates")
+    assert res["method"] == "auto" and res["kind"] == "counts"
+    fam = res["family"]
+    assert f"family: {fam} (weight" in stdout and "why: families averaged" in stdout
+    assert set(res["weights"]) == set(AUTO_FAMILIES) == set(res["scores"])
+    assert sum(res["weights"].values()) == pytest.approx(1.0, abs=1e-12)
+    assert res["weights"][fam] == max(res["weights"].values())
+    line = next(ln for ln in stdout.splitlines() if "pass@1e4 = " in ln)
+    assert "90% interval [" in line and "extrapolated" in line
+    ex = res["extrapolation"]
+    assert ex["k"] == [1e3, 1e4, 1e5, 1e6] and all(ex["beyond_data"])
+    lo, mid, hi = (np.asarray(ex[key]) for key in ("low90", "passk", "high90"))
+    assert np.all(lo <= mid) and np.all(mid <= hi) and np.all((lo >= 0) & (hi <= 1))
+    assert f"[{lo[1]:.4f}, {hi[1]:.4f}]" in line and f"= {mid[1]:.4f}" in line
+    # an interval wider than 0.5 is said to leave pass@k unpinned (these data: some are)
+    wide = [k for k, a, b in zip(("1e3", "1e4", "1e5", "1e6"), lo, hi) if b - a > 0.5]
+    assert wide
+    assert f"pass@k at k = {', '.join(wide)} is not pinned by the data" in stdout
+    # the chosen family's parameters: posterior median inside its 90% interval
+    assert set(res["parameters"]) >= {"alpha", "beta"}
+    for p in res["parameters"].values():
+        assert p["low90"] <= p["value"] <= p["high90"]
+    assert "posterior median" in stdout and "RMSE" in stdout
+    assert res["population_passk"]["k"] == ex["k"] and len(res["population_passk"]["passk"]) == 4
+    f = res["fitted"]
+    assert len(f["k"]) == 60 and max(f["k"]) >= 1e6
+    assert None not in f["low90"] and None not in f["high90"]
+    assert np.all(np.asarray(f["low90"]) <= np.asarray(f["passk"]) + 1e-12)
+    assert res["covariance"] is None and res["aic"] is None
+    assert (out / "sparse_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_passk_equals_the_library_called_directly(default_run):
+    import ds3jax.population as P
+
+    rc, _, stderr, res, _ = default_run
+    assert rc == 0, stderr
+    c, n = _sparse_counts()
+    fit = P.fit_passk_counts(c, n, n_boot=N_BOOT, seed=0)
+    ex = res["extrapolation"]
+    assert ex["passk"][1] == pytest.approx(float(fit.passk(1e4)), rel=1e-12)
+    lo, hi = fit.passk_interval(np.array([1e4]))
+    assert ex["low90"][1] == pytest.approx(float(lo[0]), rel=1e-9)
+    assert ex["high90"][1] == pytest.approx(float(hi[0]), rel=1e-9)
+    assert res["family"] == fit.family and res["weights"] == pytest.approx(fit.weights)
+
+
+def test_counts_power_law_route(tmp_path, capsys):
+    c, n = _sparse_counts()
+    rng = np.random.default_rng(5)
+    c = rng.binomial(100, rng.beta(0.5, 5.0, 64))  # a curve strictly inside (0, 1) at k <= n
+    path = tmp_path / "pl.csv"
+    path.write_text(
+        "problem,correct,samples\n" + "".join(f"p{i},{v},100\n" for i, v in enumerate(c))
+    )
+    out = tmp_path / "o"
+    rc, stdout, err = _run(
+        ["fit", str(path), "--out", str(out), "--method", "power_law", "--n-boot", "50"], capsys
+    )
+    assert rc == 0, err
+    res = json.loads((out / "pl_fit.json").read_text())
+    assert res["method"] == "power_law" and res["family"] == "power_law"
+    assert set(res["parameters"]) == {"a", "b"}
+    assert res["parameters"]["b"]["low90"] is None and res["loglik"] is None
+    assert None not in res["extrapolation"]["low90"]
+    assert "family: power_law" in stdout and "pass@1e4 = " in stdout
+
+
+def test_one_problem_mle_warns_and_strict_exits_3(tmp_path, capsys):
+    path = tmp_path / "one.csv"
+    path.write_text("problem,correct,samples\np1,3,100\n")
+    argv = ["fit", str(path), "--method", "mle", "--n-boot", "0"]
+    rc, stdout, err = _run(argv + ["--out", str(tmp_path / "o")], capsys)
+    assert rc == 0, err
+    assert "warning: the data do not determine this fit" in stdout and "no intervals" in stdout
+    res = json.loads((tmp_path / "o" / "one_fit.json").read_text())
+    assert res["identified"] is False and res["extrapolation"]["low90"] is None
+    assert "stderr" in res["parameters"]["alpha"]
+    rc, _, err = _run(argv + ["--out", str(tmp_path / "o2"), "--strict"], capsys)
+    assert rc == 3 and "--strict" in err
+    assert (tmp_path / "o2" / "one_fit.json").exists()  # the files are written all the same
+
+
+def test_cli_method_and_family_lists_match_the_library():
+    from ds3jax.population import _counts, _fit
+    from experiments import _cli_fit
+
+    assert _cli_fit.METHODS == _counts.METHODS
+    assert _cli_fit.CURVE_FAMILIES == tuple(_fit._CURVE_FAMILIES)
+
+
+def test_curve_fit_with_the_mixture_family(tmp_path, capsys):
+    k = np.unique(np.round(np.geomspace(1, 5000, 25)))
+    y = 0.6 * _passk_scipy(k, 1.5, 2.0, 1.0) + 0.3 * _passk_scipy(k, 0.3, 40.0, 1.0)
+    path = tmp_path / "mix.csv"
+    path.write_text("k,accuracy\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in zip(k, y)))
+    out = tmp_path / "o"
+    argv = ["fit", str(path), "--out", str(out), "--family", "beta-mixture+zero"]
+    rc, stdout, err = _run(argv, capsys)
+    assert rc == 0, err
+    res = json.loads((out / "mix_fit.json").read_text())
+    assert set(res["parameters"]) == {"alpha1", "beta1", "alpha2", "beta2", "weight1", "solvable"}
+    assert res["parameters"]["solvable"]["value"] == pytest.approx(0.9, abs=0.02)
+    assert res["max_abs_error"] < 1e-3 and "beta mixture" in res["family"]
+    assert res["weights"] is None and res["extrapolation"]["low90"] is None
+
+
+@pytest.mark.parametrize(
+    "kind, extra, needle",
+    [
+        ("counts", ["--family", "beta+zero"], "--family applies to pass@k curve"),
+        ("counts", ["--no-zero-mass"], "--no-zero-mass applies to --method mle"),
+        ("counts", ["--n-boot", "5"], "--n-boot must be 0"),
+        ("curve", ["--method", "auto"], "--method applies to per-problem counts"),
+    ],
+)
+def test_options_for_the_other_kind_of_csv_exit_2(kind, extra, needle, tmp_path, capsys):
+    path = tmp_path / "x.csv"
+    if kind == "counts":
+        path.write_text("problem,correct,samples\np1,3,10\np2,0,10\n")
+    else:
+        path.write_text("k,accuracy\n1,0.2\n2,0.3\n4,0.4\n")
+    rc, _, err = _run(["fit", str(path), "--out", str(tmp_path / "o")] + extra, capsys)
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and needle in lines[0], lines
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("header", ["k,accuracy", "x, y", "Accuracy,K"])

@@ -1,15 +1,18 @@
 """Task-population models (Sec. III-D, App. E): pass@k and majority voting over a distribution
 of per-task success rates, their fits to curves and per-problem counts, and loaders.
 
-* Populations: ``BetaPopulation(alpha, beta, solvable)`` (Eq. 58), ``DiscretePopulation``.
+* Populations: ``BetaPopulation(alpha, beta, solvable)`` (Eq. 58), ``LogitNormalPopulation``,
+  ``PointMass``, ``MixturePopulation``, ``DiscretePopulation``; ``log_moment`` (the mixed
+  moment E[psi^c (1 - psi)^f] that defines each), ``count_loglik``, ``posterior_passk``.
 * pass@k: ``passk`` (Eq. 56-59), ``log_failure``, ``passk_asymptote`` (App. E-A),
   ``passk_unbiased`` / ``passk_from_counts`` (1 - C(n-c, k)/C(n, k) in log space).
 * Majority vote: ``mv_accuracy`` (Eq. 60-61, exact), ``mv_vote_table``, ``mv_saturation``,
   ``max_error_weight_from_saturation`` (Eq. 62), ``geometric_error_weights`` /
   ``geometric_lambda`` (Eq. 63).
-* Fits: ``fit_passk_curve`` (App. E-B), ``fit_passk_counts`` (per-problem counts: a smooth
-  nonparametric population on a logit grid or the beta-binomial + zero mass, chosen by
-  held-out likelihood, with bootstrap intervals; or the power-law baseline),
+* Fits: ``fit_passk_curve`` (App. E-B; the Beta + zero mass or a two-Beta mixture),
+  ``fit_passk_counts`` (per-problem counts: population families with exact posteriors on
+  parameter grids, averaged by held-out likelihood, BayesBag intervals; a Beta mixture, a
+  smooth nonparametric population, the beta-binomial MLE, or the power-law baseline),
   ``fit_majority_curve`` (App. E-C).  Fits carry a ``RESULTS`` code from the optimality
   conditions.
 * Data: ``load_curve``, ``load_curves``, ``load_counts``, ``make_curve``, ``make_counts``.
@@ -18,6 +21,9 @@ of per-task success rates, their fits to curves and per-problem counts, and load
 * Plots: ``plot_population_fits`` (Fig. 10 style).
 """
 
+from ._count_models import FAMILIES as FAMILIES
+from ._counts import AUTO_FAMILIES as AUTO_FAMILIES
+from ._counts import CountsFit as CountsFit
 from ._counts import fit_passk_counts as fit_passk_counts
 from ._data import Counts as Counts
 from ._data import Curve as Curve
@@ -26,6 +32,12 @@ from ._data import load_curve as load_curve
 from ._data import load_curves as load_curves
 from ._data import make_counts as make_counts
 from ._data import make_curve as make_curve
+from ._families import LogitNormalPopulation as LogitNormalPopulation
+from ._families import MixturePopulation as MixturePopulation
+from ._families import PointMass as PointMass
+from ._families import count_loglik as count_loglik
+from ._families import log_moment as log_moment
+from ._families import posterior_passk as posterior_passk
 from ._fit import MajorityFit as MajorityFit
 from ._fit import PopulationFit as PopulationFit
 from ._fit import betabinom_zero_loglik as betabinom_zero_loglik
@@ -62,6 +74,15 @@ from ._result import RESULTS as RESULTS
 
 __all__ = [
     "BetaPopulation",
+    "LogitNormalPopulation",
+    "PointMass",
+    "MixturePopulation",
+    "log_moment",
+    "count_loglik",
+    "posterior_passk",
+    "CountsFit",
+    "FAMILIES",
+    "AUTO_FAMILIES",
     "PowerLawCurve",
     "RESULTS",
     "grid_population",

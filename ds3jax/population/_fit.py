@@ -2,7 +2,8 @@
 
 * :func:`fit_passk_curve`: bounded nonlinear least squares of Eq. 59 to (k, pass@k) points,
   as in App. E-B (alpha, beta > 0, 0 < A <= 1), or the minimax (smallest worst-case error)
-  variant.  Residuals and Jacobians are jitted JAX functions handed to scipy.
+  variant; optionally of a richer family (two Beta components plus the zero mass).
+  Residuals and Jacobians are jitted JAX functions handed to scipy.
 * :func:`fit_passk_counts`: maximum likelihood of the beta-binomial with a zero mass for
   per-problem data (c_i correct of n_i samples):
 
@@ -10,7 +11,8 @@
 
   the exact marginal of Eq. 58 under binomial sampling.
 
-Both return a :class:`PopulationFit` with the fitted :class:`BetaPopulation`, standard errors
+Both return a :class:`PopulationFit` with the fitted :class:`BetaPopulation` (or the curve
+fit's :class:`MixturePopulation` for the richer family), standard errors
 from the inverse Hessian (Gauss-Newton J^T J / s^2 for least squares, observed information
 for maximum likelihood), and goodness-of-fit numbers.
 """
@@ -18,6 +20,8 @@ for maximum likelihood), and goodness-of-fit numbers.
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +30,7 @@ import scipy.optimize as so
 from jax.scipy.special import gammaln
 
 from ._data import Counts, Curve, make_counts, make_curve
+from ._families import MixturePopulation, PointMass
 from ._passk import BetaPopulation, log_gamma_ratio, passk, passk_from_counts
 from ._result import RESULTS, kkt_result
 
@@ -47,9 +52,11 @@ class PopulationFit:
 
     Attributes:
       population: the fitted population: :class:`BetaPopulation` (float64 scalars),
+        :class:`MixturePopulation` (curve fit with ``family="beta-mixture+zero"``),
         :class:`DiscretePopulation` (the grid family) or :class:`PowerLawCurve` (baseline).
-      stderr: standard error of each parameter (dict: alpha, beta, solvable); 0 for a
-        parameter held at a bound (empty for the grid family and the power law).
+      stderr: standard error of each parameter (dict keyed by ``names``: alpha, beta,
+        solvable for the Beta family); 0 for a parameter held at a bound (empty for the grid
+        family and the power law).
       cov: covariance matrix in the order of ``names`` (NaN rows/cols for parameters at a bound).
       names: parameter names.
       rmse, max_abs_error: curve fits: root-mean-square and largest |model - data|
@@ -124,6 +131,11 @@ def _passk_any(population, k):
 
     if isinstance(population, PowerLawCurve):
         return powerlaw_passk(population, k)
+    if isinstance(population, MixturePopulation):
+        # pass@k mixes linearly over components, each in its own closed form (for Beta
+        # components more accurate at large k than 1 - exp(log E[(1 - psi)^k]) of the mixture)
+        w = jnp.asarray(population.weights)
+        return sum(w[..., j] * _passk_any(c, k) for j, c in enumerate(population.components))
     return passk(population, k)
 
 
@@ -145,26 +157,8 @@ def _pop_from_theta(th):
     return BetaPopulation(jnp.exp(th[0]), jnp.exp(th[1]), th[2])
 
 
-@jax.jit
-def _curve_residual(th, k, y):
-    return passk(_pop_from_theta(th), k) - y
-
-
-def _pad(v, fill):
-    # pad to a multiple of 32 points so curves of similar length share one compilation
-    size = -(-v.size // 32) * 32
-    return np.concatenate([v, np.full(size - v.size, fill)])
-
-
-_curve_jac = jax.jit(jax.jacfwd(_curve_residual))
-
-
-@jax.jit
-def _curve_residual_natural(p, k, y):
-    return passk(BetaPopulation(p[0], p[1], p[2]), k) - y
-
-
-_curve_jac_natural = jax.jit(jax.jacfwd(_curve_residual_natural))
+def _pop_from_natural(p):
+    return BetaPopulation(p[0], p[1], p[2])
 
 
 def _default_starts(y):
@@ -177,102 +171,264 @@ def _default_starts(y):
     ]
 
 
-def _lsq_cov(p, k, y, npts, at_bound):
-    """Gauss-Newton covariance s^2 (J^T J)^-1 over the free parameters, natural scale."""
-    r = np.asarray(_curve_residual_natural(p, k, y))[:npts]
-    J = np.asarray(_curve_jac_natural(p, k, y))[:npts]
-    free = np.array([n not in at_bound for n in _NAMES])
+# theta = (log alpha1, log beta1, log alpha2, log beta2, w1, A)
+_MIX_LOWER = np.concatenate([_LOWER[:2], _LOWER[:2], [0.0, _LOWER[2]]])
+_MIX_UPPER = np.concatenate([_UPPER[:2], _UPPER[:2], [1.0, _UPPER[2]]])
+
+
+def _mixture_from_natural(p):
+    # the zero mass is a third component rather than each Beta's ``solvable``: a Beta's own
+    # zero mass enters through log(1 - A), whose derivative is infinite at A = 1
+    a1, b1, a2, b2, w1, A = (p[i] for i in range(6))
+    one = jnp.ones_like(A)
+    comps = (BetaPopulation(a1, b1, one), BetaPopulation(a2, b2, one), PointMass(0.0 * one))
+    return MixturePopulation(comps, jnp.stack([A * w1, A * (1.0 - w1), 1.0 - A]))
+
+
+def _mixture_from_theta(th):
+    return _mixture_from_natural(
+        [jnp.exp(th[0]), jnp.exp(th[1]), jnp.exp(th[2]), jnp.exp(th[3]), th[4], th[5]]
+    )
+
+
+def _mixture_starts(y):
+    # a component over moderate psi beside one massed near psi = 0 (hard tasks: beta large),
+    # in both weightings, and two starts close to a single Beta
+    top = float(np.clip(np.max(y), 1e-3, 1.0))
+    starts = [
+        (np.log(a1), np.log(b1), np.log(a2), np.log(b2), w1, top)
+        for a1, b1 in ((0.3, 3.0), (1.0, 1.0))
+        for a2, b2 in ((0.2, 30.0), (0.5, 1e3))
+        for w1 in (0.3, 0.7)
+    ]
+    starts += [(np.log(0.3), np.log(3.0), np.log(0.3), np.log(30.0), w1, top) for w1 in (0.9, 0.1)]
+    return starts
+
+
+def _log_natural(th):
+    return np.array([np.exp(th[0]), np.exp(th[1]), th[2]])
+
+
+def _mixture_natural(th):
+    return np.array([*np.exp(th[:4]), th[4], th[5]])
+
+
+@dataclasses.dataclass(frozen=True)
+class _CurveFamily:
+    """A pass@k-curve family: box bounds on theta (log scale for shapes, linear for masses),
+    the population from theta (the optimiser's scale) and from the natural parameters
+    ``names`` (the covariance's scale), and default starts from the data."""
+
+    label: str
+    names: tuple
+    lower: np.ndarray
+    upper: np.ndarray
+    from_theta: Callable
+    from_natural: Callable
+    natural: Callable
+    starts: Callable
+    # the minimax fit is started from this many of the best least-squares solutions
+    minimax_starts: int = 1
+
+
+_CURVE_FAMILIES = {
+    "beta+zero": _CurveFamily(
+        "beta + zero mass",
+        _NAMES,
+        _LOWER,
+        _UPPER,
+        _pop_from_theta,
+        _pop_from_natural,
+        _log_natural,
+        _default_starts,
+    ),
+    "beta-mixture+zero": _CurveFamily(
+        "beta mixture + zero mass",
+        ("alpha1", "beta1", "alpha2", "beta2", "weight1", "solvable"),
+        _MIX_LOWER,
+        _MIX_UPPER,
+        _mixture_from_theta,
+        _mixture_from_natural,
+        _mixture_natural,
+        _mixture_starts,
+        minimax_starts=4,
+    ),
+}
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _curve_residual(th, k, y, family="beta+zero"):
+    return _passk_any(_CURVE_FAMILIES[family].from_theta(th), k) - y
+
+
+def _pad(v, fill):
+    # pad to a multiple of 32 points so curves of similar length share one compilation
+    size = -(-v.size // 32) * 32
+    return np.concatenate([v, np.full(size - v.size, fill)])
+
+
+_curve_jac = jax.jit(jax.jacfwd(_curve_residual), static_argnums=3)
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _curve_residual_natural(p, k, y, family="beta+zero"):
+    return _passk_any(_CURVE_FAMILIES[family].from_natural(p), k) - y
+
+
+_curve_jac_natural = jax.jit(jax.jacfwd(_curve_residual_natural), static_argnums=3)
+
+
+def _lsq_cov(p, k, y, npts, at_bound, family="beta+zero"):
+    """Gauss-Newton covariance s^2 (J^T J)^-1 over the free parameters, natural scale.
+
+    A free parameter the curve does not depend on (a component of weight 0) gets NaN."""
+    names = _CURVE_FAMILIES[family].names
+    r = np.asarray(_curve_residual_natural(p, k, y, family))[:npts]
+    J = np.asarray(_curve_jac_natural(p, k, y, family))[:npts]
+    free = np.array([n not in at_bound for n in names])
     dof = max(r.size - int(free.sum()), 1)
     s2 = float(r @ r) / dof
-    cov = np.full((3, 3), np.nan)
+    cov = np.full((len(names), len(names)), np.nan)
     Jf = J[:, free]
     cov_f = s2 * np.linalg.pinv(Jf.T @ Jf)
     cov[np.ix_(free, free)] = cov_f
+    dead = free & ~np.any(J != 0.0, axis=0)
+    cov[dead, :] = cov[:, dead] = np.nan
     return cov
 
 
-def fit_passk_curve(curve, y=None, *, loss: str = "l2", starts=None) -> PopulationFit:
-    """Fit the Beta + point-mass pass@k law (Eq. 59) to a curve (App. E-B).
+def fit_passk_curve(
+    curve, y=None, *, loss: str = "l2", starts=None, family: str = "beta+zero"
+) -> PopulationFit:
+    """Fit a population's pass@k law to a curve (App. E-B): Eq. 59 or a richer family.
+
+    Families (``family=``):
+
+    * ``"beta+zero"`` (default; the paper's Eq. 59): a Beta(alpha, beta) population of
+      solvable tasks plus a mass 1 - A of never-solved ones,
+
+          pass@k = A (1 - B(alpha, beta + k) / B(alpha, beta)),
+
+      parameters (alpha, beta, A) with alpha in [1e-3, 1e3], beta in [1e-3, 1e6], A in (0, 1].
+      Returns a :class:`BetaPopulation`.
+    * ``"beta-mixture+zero"``: the solvable tasks drawn from a two-Beta mixture,
+
+          pass@k = A [w1 g(a1, b1; k) + (1 - w1) g(a2, b2; k)],
+          g(a, b; k) = 1 - B(a, b + k) / B(a, b),
+
+      six parameters (alpha1, beta1, alpha2, beta2, weight1, solvable) with the same bounds per
+      component and w1 in [0, 1].  It follows curves whose rise bends more than one Beta's tail
+      allows (Gemma-2B: a 3-parameter minimax error of 0.0255 against ~0.005).  Returns a
+      :class:`MixturePopulation` of ``BetaPopulation(a1, b1)``, ``BetaPopulation(a2, b2)``
+      and ``PointMass(0)`` with weights (A w1, A (1 - w1), 1 - A).
 
     Args:
       curve: a :class:`Curve` (e.g. from :func:`load_curve`) or an array of k (then pass y).
       y: pass@k values when ``curve`` is an array of k.
       loss: ``"l2"`` (the paper's least squares; scipy ``least_squares``, trust-region
-        reflective with bounds alpha in [1e-3, 1e3], beta in [1e-3, 1e6], A in (0, 1]) or
-        ``"max"`` (minimise the largest absolute error, SLSQP on the epigraph form, started
-        from the l2 solution).
-      starts: optional initial (log alpha, log beta, A) triples; the best result is kept.
+        reflective within the bounds) or ``"max"`` (minimise the largest absolute error,
+        SLSQP on the epigraph form, started from the best least-squares solution, or, for the
+        mixture, from each of the four best).
+      starts: optional initial parameter vectors on the optimiser's scale, (log alpha,
+        log beta, A) for the default family and (log a1, log b1, log a2, log b2, w1, A) for the
+        mixture; the best result is kept.  By default 4 (Beta) or 10 (mixture) fixed starts.
+      family: ``"beta+zero"`` or ``"beta-mixture+zero"``.
 
-    Returns a :class:`PopulationFit`; standard errors from the Gauss-Newton Hessian at the
-    optimum (residual variance RSS / (n - p)).
+    Returns a :class:`PopulationFit` (``family`` names the family and the loss); standard
+    errors from the Gauss-Newton Hessian at the optimum (residual variance RSS / (n - p)), NaN
+    for a parameter the curve does not determine (a component of weight 0).  No intervals:
+    the points of one curve share their samples (``interval_note``).
     """
     if not isinstance(curve, Curve):
         curve = make_curve(curve, y)
     if loss not in ("l2", "max"):
         raise ValueError(f"loss must be 'l2' or 'max', got {loss!r}")
+    if family not in _CURVE_FAMILIES:
+        allowed = ", ".join(repr(f) for f in _CURVE_FAMILIES)
+        raise ValueError(f"family must be one of {allowed}, got {family!r}")
+    fam = _CURVE_FAMILIES[family]
+    lower, upper, names = fam.lower, fam.upper, fam.names
+    n_par = len(names)
     k = jnp.asarray(curve.k, dtype=jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
-    if curve.k.size < 3:
-        raise ValueError(f"{curve.name or 'curve'}: need at least 3 points to fit 3 parameters")
+    if curve.k.size < n_par:
+        raise ValueError(
+            f"{curve.name or 'curve'}: need at least {n_par} points to fit {n_par} parameters"
+        )
 
     npts = curve.k.size
     kp = jnp.asarray(_pad(curve.k, 1.0), k.dtype)
     yp = jnp.asarray(_pad(curve.y, 0.0), k.dtype)
-    fun = lambda th: np.asarray(_curve_residual(jnp.asarray(th, k.dtype), kp, yp), float)[:npts]
-    jac = lambda th: np.asarray(_curve_jac(jnp.asarray(th, k.dtype), kp, yp), float)[:npts]
-    best = None
-    for x0 in starts if starts is not None else _default_starts(curve.y):
-        x0 = np.clip(np.asarray(x0, float), _LOWER + 1e-9, _UPPER - 1e-9)
-        sol = so.least_squares(fun, x0, jac=jac, bounds=(_LOWER, _UPPER), x_scale="jac")
-        if best is None or sol.cost < best.cost:
-            best = sol
+
+    def fun(th):
+        return np.asarray(_curve_residual(jnp.asarray(th, k.dtype), kp, yp, family), float)[:npts]
+
+    def jac(th):
+        return np.asarray(_curve_jac(jnp.asarray(th, k.dtype), kp, yp, family), float)[:npts]
+
+    sols = []
+    for x0 in starts if starts is not None else fam.starts(curve.y):
+        x0 = np.asarray(x0, float)
+        if x0.shape != (n_par,):
+            raise ValueError(f"a start for family {family!r} has {n_par} entries, got {x0.shape}")
+        x0 = np.clip(x0, lower + 1e-9, upper - 1e-9)
+        sol = so.least_squares(fun, x0, jac=jac, bounds=(lower, upper), x_scale="jac")
+        sols.append(sol)
+    if not sols:
+        raise ValueError("starts is empty: give at least one start")
+    # the best first (ties: the earlier start, as a strict "<" scan keeps it)
+    sols.sort(key=lambda s: s.cost)
+    best = sols[0]
     th, msg = best.x, str(best.message)
 
     if loss == "max":
         n = curve.k.size
         ones = np.ones((n, 1))
+        grad_t = np.zeros(n_par + 1)
+        grad_t[-1] = 1.0
 
         def cons(z):
-            r = fun(z[:3])
-            return np.concatenate([z[3] - r, z[3] + r])
+            r = fun(z[:n_par])
+            return np.concatenate([z[n_par] - r, z[n_par] + r])
 
         def cons_jac(z):
-            J = jac(z[:3])
+            J = jac(z[:n_par])
             return np.vstack([np.hstack([-J, ones]), np.hstack([J, ones])])
 
-        z0 = np.append(th, np.max(np.abs(best.fun)))
-        sol = so.minimize(
-            lambda z: z[3],
-            z0,
-            jac=lambda z: np.array([0.0, 0.0, 0.0, 1.0]),
-            constraints=[{"type": "ineq", "fun": cons, "jac": cons_jac}],
-            bounds=list(zip(_LOWER, _UPPER)) + [(0.0, 1.0)],
-            method="SLSQP",
-            options={"maxiter": 500, "ftol": 1e-12},
-        )
-        if np.max(np.abs(fun(sol.x[:3]))) < np.max(np.abs(best.fun)):
-            th, msg = sol.x[:3], str(sol.message)
+        top = np.max(np.abs(best.fun))
+        for start in sols[: fam.minimax_starts]:
+            z0 = np.append(start.x, np.max(np.abs(start.fun)))
+            sol = so.minimize(
+                lambda z: z[n_par],
+                z0,
+                jac=lambda z: grad_t,
+                constraints=[{"type": "ineq", "fun": cons, "jac": cons_jac}],
+                bounds=list(zip(lower, upper)) + [(0.0, 1.0)],
+                method="SLSQP",
+                options={"maxiter": 500, "ftol": 1e-12},
+            )
+            err = np.max(np.abs(fun(sol.x[:n_par])))
+            if err < top:
+                th, msg, top = sol.x[:n_par], str(sol.message), err
 
-    p = np.array([np.exp(th[0]), np.exp(th[1]), th[2]])
+    p = fam.natural(th)
     at_bound = tuple(
-        n for n, v, lo, hi in zip(_NAMES, th, _LOWER, _UPPER) if v <= lo + 1e-7 or v >= hi - 1e-7
+        n for n, v, lo, hi in zip(names, th, lower, upper) if v <= lo + 1e-7 or v >= hi - 1e-7
     )
-    cov = _lsq_cov(jnp.asarray(p, k.dtype), kp, yp, npts, at_bound)
+    cov = _lsq_cov(jnp.asarray(p, k.dtype), kp, yp, npts, at_bound, family)
     r = fun(th)
     J = jac(th)
     if loss == "l2":
-        res, *_ = kkt_result(
-            0.5 * r @ r, J.T @ r, J.T @ J, th, _LOWER, _UPPER, atol=1e-14, rtol=1e-7
-        )
+        res, *_ = kkt_result(0.5 * r @ r, J.T @ r, J.T @ J, th, lower, upper, atol=1e-14, rtol=1e-7)
     else:
-        res = _minimax_kkt(r, J, th)
+        res = _minimax_kkt(r, J, th, lower, upper)
     msg = f"{res.value} (optimiser: {msg})"
     return PopulationFit(
-        population=BetaPopulation(*(jnp.asarray(v, k.dtype) for v in p)),
+        population=fam.from_natural([jnp.asarray(v, k.dtype) for v in p]),
         stderr={
-            n: (0.0 if n in at_bound else float(np.sqrt(cov[i, i]))) for i, n in enumerate(_NAMES)
+            n: (0.0 if n in at_bound else float(np.sqrt(cov[i, i]))) for i, n in enumerate(names)
         },
         cov=cov,
-        names=_NAMES,
+        names=names,
         rmse=float(np.sqrt(np.mean(r**2))),
         max_abs_error=float(np.max(np.abs(r))),
         n_obs=int(curve.k.size),
@@ -280,18 +436,18 @@ def fit_passk_curve(curve, y=None, *, loss: str = "l2", starts=None) -> Populati
         success=res is RESULTS.successful,
         message=msg,
         result=res,
-        family="beta + zero mass (curve, " + ("least squares)" if loss == "l2" else "minimax)"),
+        family=fam.label + " (curve, " + ("least squares)" if loss == "l2" else "minimax)"),
         interval_note=_CURVE_NOTE,
     )
 
 
-def _minimax_kkt(r, J, th, tol=1e-6):
+def _minimax_kkt(r, J, th, lower=_LOWER, upper=_UPPER, tol=1e-6):
     """KKT conditions of min_th max_i |r_i(th)|: some convex combination of the active
     residuals' signed gradients vanishes on the free parameters (found by NNLS)."""
     e = np.max(np.abs(r))
     act = np.abs(r) >= e - tol * max(e, 1e-12)
-    G = (np.sign(r)[act, None] * J[act]).T  # [3, n_active]
-    free = ~((th <= _LOWER + 1e-7) | (th >= _UPPER - 1e-7))
+    G = (np.sign(r)[act, None] * J[act]).T  # [p, n_active]
+    free = ~((th <= lower + 1e-7) | (th >= upper - 1e-7))
     A = np.vstack([G[free], 1e3 * np.ones((1, G.shape[1]))])
     b = np.concatenate([np.zeros(int(free.sum())), [1e3]])
     mu, _ = so.nnls(A, b)

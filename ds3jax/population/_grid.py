@@ -110,7 +110,9 @@ def grid_newton(theta0, M, v, lam, iters: int = 60, exact: bool = True):
         g, H = _grad_hess(th, M, v, lam, Q)
         if exact:
             ev, U = jnp.linalg.eigh(H)
-            ev = jnp.maximum(ev, 1e-8 * jnp.max(jnp.abs(ev)) + 1e-10)
+            # |ev|: the softmax makes the objective non-convex in theta; a negative eigenvalue
+            # floored at ~0 would send the step to infinity along its direction
+            ev = jnp.maximum(jnp.abs(ev), 1e-6 * jnp.max(jnp.abs(ev)) + 1e-10)
             d = -U @ ((U.T @ g) / ev)
         else:
             L = jnp.linalg.cholesky(H + 1e-9 * jnp.trace(H) / H.shape[0] * jnp.eye(H.shape[0]))

@@ -123,8 +123,9 @@ def passk(population, k):
     """pass@k of a task population: Psi_BoN(k) (Eq. 57 / Eq. 59).
 
     Args:
-      population: :class:`BetaPopulation` (closed form, Eq. 59) or :class:`DiscretePopulation`
-        (Eq. 56: sum_i w_i (1 - (1 - psi_i)^k)).
+      population: :class:`BetaPopulation` (closed form, Eq. 59), :class:`DiscretePopulation`
+        (Eq. 56: sum_i w_i (1 - (1 - psi_i)^k)), or any population of :mod:`._families`
+        (logit-normal, point mass, mixtures): 1 - E[(1 - psi)^k] from its mixed moment.
       k: number of samples (> 0, real values allowed), broadcasting against the population.
 
     Returns the probability that at least one of k samples is correct, averaged over tasks.
@@ -138,7 +139,7 @@ def passk(population, k):
         psi, w = _float(population.psi), _float(population.weights)
         k = _float(k)[..., None]
         return jnp.sum(w * -jnp.expm1(k * jnp.log1p(-psi)), axis=-1)
-    raise TypeError(f"population must be BetaPopulation or DiscretePopulation, got {population!r}")
+    return -jnp.expm1(log_failure(population, k))
 
 
 def log_failure(population, k):
@@ -155,7 +156,9 @@ def log_failure(population, k):
         psi, w = _float(population.psi), _float(population.weights)
         k = _float(k)[..., None]
         return jax.scipy.special.logsumexp(k * jnp.log1p(-psi), b=w, axis=-1)
-    raise TypeError(f"population must be BetaPopulation or DiscretePopulation, got {population!r}")
+    from ._families import log_moment
+
+    return log_moment(population, 0.0, k)
 
 
 def passk_asymptote(population: BetaPopulation, k):

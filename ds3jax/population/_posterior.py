@@ -1,0 +1,235 @@
+"""Posterior of a population family's parameters on a grid, and the pass@k it predicts.
+
+For a family with parameters theta (2 or 3 of them: :data:`GRID_AXES`), the posterior on a box
+of theta (log alpha, log beta, logit of a mass; mu, log sigma) is computed on a product grid.
+The prior is flat in log alpha, log beta, mu and log sigma, and uniform in a mass itself
+(A, not its logit).  With L[g, i] = log M_theta_g(c_i, n_i - c_i) (the per-problem
+log-likelihood up to a constant, :mod:`._families`),
+
+    log post(g) = sum_i v_i L[g, i] + log prior(g) - log sum_g' exp(...).
+
+The grid zooms twice onto the region where the log posterior is within 20 of its maximum (one
+cell beyond it, inside the box), keeping its number of points, so a posterior narrower than
+the box's cells (thousands of problems) is resolved as well as a wide one.
+
+Nothing is optimised, so nothing can fail to converge, and a likelihood ridge (data that
+determine alpha / beta but not both) shows up as posterior spread instead of an arbitrary
+optimum.  The whole computation is one vmapped evaluation over (grid, problems).
+
+Prediction for the problems at hand.  A problem seen with c_i of n_i correct is solved by k more
+samples with probability 1 - E[(1 - psi)^k | c_i, n_i, theta] (:func:`posterior_passk`), so
+the benchmark's pass@k after k samples per problem is, under theta,
+
+    m_theta(k) = (1/P) sum_i [1 - r_i(k)],     r_i(k) = M_theta(c_i, f_i + k) / M_theta(c_i, f_i),
+
+with variance s_theta(k)^2 = (1/P^2) sum_i [r_i(2k) - r_i(k)^2] from the problems' own
+success rates (which psi_i each problem has).  The point estimate is sum_g post(g) m_g(k).
+
+Intervals ("BayesBag", Buehlmann 2014; Huggins & Miller 2023): replicate b resamples 2P
+problems with replacement (multinomial weights v_b summing to 2P), draws theta_b from the
+posterior given the resampled data, and draws pass@k ~ Normal(m_theta_b(k), s_theta_b(k)^2)
+clipped to [0, 1].  With bootstrap samples twice the data's size the replicate spread equals
+the posterior's when the family is right (nominal coverage) and grows towards the sandwich
+(model-free) variance when it is wrong; it carries the parameter uncertainty, its sensitivity
+to which problems were drawn, and the problems' own randomness.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._count_models import FAMILIES, Family
+from ._families import log_moment
+
+__all__ = ["GRID_AXES", "GridPosterior", "grid_posterior", "grid_predict", "grid_replicates"]
+
+_LOG = np.log
+_LA = (_LOG(5e-3), _LOG(50.0))  # log alpha
+_LB = (_LOG(0.05), _LOG(1e8))  # log beta
+_MU, _LS = (-22.0, 8.0), (_LOG(0.1), _LOG(10.0))  # mu, log sigma
+# the prior box of each family's parameters: (low, high, grid points) per axis, in the
+# coordinates of ``FAMILIES[name].build`` (log alpha, log beta, logit of a mass, mu, log sigma)
+GRID_AXES = {
+    "beta": ((*_LA, 24), (*_LB, 32)),
+    "beta+zero": ((*_LA, 14), (*_LB, 16), (-6.0, 8.0, 8)),
+    "beta+one": ((*_LA, 14), (*_LB, 16), (-9.0, 3.0, 8)),
+    "logit-normal": ((*_MU, 24), (*_LS, 18)),
+    "logit-normal+zero": ((*_MU, 14), (*_LS, 10), (-6.0, 8.0, 8)),
+}
+_REFINE = 2  # zoom rounds onto the region holding the mass
+_KEEP = 20.0  # the region: log posterior within 20 of its maximum (plus one cell)
+_SUPPORT = 1024  # grid points kept for prediction
+_CUT = 25.0
+
+
+def _log_prior(name, thetas, box):
+    """log prior density on the box: flat in log alpha, log beta, mu, log sigma; uniform on
+    the probability scale for a mass (its logit t has density sigmoid(t) sigmoid(-t))."""
+    fam = FAMILIES[name]
+    out = np.zeros(thetas.shape[0])
+    for j, nm in enumerate(fam.names):
+        lo, hi = box[j, 0], box[j, 1]
+        if nm in fam.natural_bounds:
+            t = thetas[:, j]
+            sig = lambda x: 1.0 / (1.0 + np.exp(-x))
+            out += -np.logaddexp(0.0, -t) - np.logaddexp(0.0, t) - np.log(sig(hi) - sig(lo))
+        else:
+            out -= np.log(hi - lo)
+    return out
+
+
+def _mesh(lo, hi, npts):
+    axes = [np.linspace(a, b, m) for a, b, m in zip(lo, hi, npts)]
+    grid = np.meshgrid(*axes, indexing="ij")
+    return np.stack([g.ravel() for g in grid], axis=1)
+
+
+@functools.partial(jax.jit, static_argnames=("name",))
+def _loglik_matrix(name, thetas, c, f):
+    """L[g, i] = log M_theta_g(c_i, f_i), blocked over the grid to bound memory."""
+    fam = FAMILIES[name]
+    one = lambda th: log_moment(fam.build(th), c, f)
+    return jax.lax.map(one, thetas, batch_size=256)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class GridPosterior:
+    """Posterior of one family on its grid, represented on at most ``_SUPPORT`` grid points.
+
+    When the posterior is concentrated the support is its heaviest points; when it is spread
+    (weakly identified data) the support is a weighted draw of grid points from the posterior,
+    each carrying weight 1/S.  ``logq`` is the log density the support was chosen from minus
+    the log prior (-log prior for the heaviest points, the log-likelihood for a draw), so a
+    replicate with problem weights V reweights the support exactly by exp(V L - logq).
+
+    Fields: ``thetas`` [S, d], ``logw`` [S] (normalised log weights), ``logq`` [S],
+    ``loglik`` [S, P] (per-problem log-likelihood, for resampling), ``correct``, ``samples``
+    [P] (the data), ``log_evidence`` (log of the marginal likelihood under the flat prior on
+    the whole box, up to the data's constant), ``name`` (static)."""
+
+    thetas: jax.Array
+    logw: jax.Array
+    logq: jax.Array
+    loglik: jax.Array
+    correct: jax.Array
+    samples: jax.Array
+    log_evidence: jax.Array
+    name: str = dataclasses.field(metadata=dict(static=True), default="beta")
+
+    @property
+    def family(self) -> Family:
+        return FAMILIES[self.name]
+
+
+def grid_posterior(name: str, correct, samples, weights=None, key=None) -> GridPosterior:
+    """Posterior of family ``name`` (a key of :data:`GRID_AXES`) given counts (see module doc).
+
+    ``key`` seeds the draw of support points when the posterior is too spread for its
+    heaviest ``_SUPPORT`` points to hold all but 1e-6 of its mass."""
+    c = jnp.asarray(correct)
+    n = jnp.asarray(samples, c.dtype)
+    v = jnp.ones_like(c) if weights is None else jnp.asarray(weights, c.dtype)
+    box = np.array(GRID_AXES[name], dtype=float)
+    lo, hi, npts = box[:, 0].copy(), box[:, 1].copy(), box[:, 2].astype(int)
+    for rnd in range(_REFINE + 1):
+        thetas_np = _mesh(lo, hi, npts)
+        thetas = jnp.asarray(thetas_np, c.dtype)
+        L = _loglik_matrix(name, thetas, c, n - c)
+        logprior = jnp.asarray(_log_prior(name, thetas_np, box), c.dtype)
+        tot = L @ v + logprior
+        tot = jnp.where(jnp.isfinite(tot), tot, -jnp.inf)
+        if rnd == _REFINE:
+            break
+        # zoom onto the points within _KEEP of the maximum, one cell beyond, inside the box
+        keep = np.asarray(tot > jnp.max(tot) - _KEEP)
+        cell = (hi - lo) / (npts - 1)
+        lo, hi = (
+            np.maximum(box[:, 0], thetas_np[keep].min(0) - cell),
+            np.minimum(box[:, 1], thetas_np[keep].max(0) + cell),
+        )
+    logz = jax.scipy.special.logsumexp(tot)
+    # Z = int L(theta) prior(theta) dtheta over the box, by the grid's cells (the prior is
+    # normalised on the whole box, so the zoomed grid's cells are smaller)
+    log_evidence = logz + float(np.sum(np.log((hi - lo) / npts)))
+    S = min(_SUPPORT, thetas.shape[0])
+    top = jnp.argsort(-tot)[:S]
+    held = float(jnp.exp(jax.scipy.special.logsumexp(tot[top]) - logz))
+    if held >= 1.0 - 1e-6:
+        lw = tot[top] - logz
+        # points far below the mode carry nothing; they stay in the support with weight 0
+        lw = jnp.where(lw > jnp.max(lw) - _CUT, lw, -jnp.inf)
+        lw = lw - jax.scipy.special.logsumexp(lw)
+        sel, logq = top, -logprior[top]
+    else:
+        key = jax.random.key(0) if key is None else key
+        sel = jax.random.categorical(key, tot, shape=(S,))
+        lw = jnp.full(S, -np.log(S), c.dtype)
+        logq = tot[sel] - logprior[sel]
+    return GridPosterior(
+        thetas=thetas[sel],
+        logw=lw,
+        logq=logq,
+        loglik=L[sel],
+        correct=c,
+        samples=n,
+        log_evidence=log_evidence,
+        name=name,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("name",))
+def _moments(name, thetas, c, n, k):
+    """m_theta(k) and s_theta(k)^2 for every support point: shapes [G, K]."""
+    fam = FAMILIES[name]
+    P = c.shape[0]
+
+    def one(th):
+        pop = fam.build(th)
+        base = log_moment(pop, c, n - c)[None, :]
+        kk = k[:, None]
+        r1 = jnp.exp(jnp.minimum(log_moment(pop, c[None], (n - c)[None] + kk) - base, 0.0))
+        r2 = jnp.exp(jnp.minimum(log_moment(pop, c[None], (n - c)[None] + 2 * kk) - base, 0.0))
+        m = jnp.mean(1.0 - r1, axis=1)
+        var = jnp.sum(jnp.maximum(r2 - r1**2, 0.0), axis=1) / P**2
+        return m, var
+
+    return jax.lax.map(one, thetas, batch_size=64)
+
+
+def grid_predict(post: GridPosterior, k):
+    """``(mean [K], m [G, K], var [G, K])``: the posterior-mean pass@k of the problems at hand
+    after k more samples each, and every support point's m_theta(k), s_theta(k)^2."""
+    k = jnp.atleast_1d(jnp.asarray(k, post.correct.dtype))
+    live = jnp.isfinite(post.logw)
+    m, var = _moments(post.name, post.thetas, post.correct, post.samples, k)
+    w = jnp.where(live, jnp.exp(post.logw), 0.0)
+    m = jnp.where(live[:, None], m, 0.0)
+    return w @ m, m, var
+
+
+@functools.partial(jax.jit, static_argnames=("n_boot", "resample"))
+def grid_replicates(key, loglik, logw, logq, *, n_boot: int, resample: bool):
+    """Support indices of ``n_boot`` BayesBag draws: each resamples the problems (if
+    ``resample``) and draws theta from the posterior given the resampled problems, by
+    reweighting the support (``logq`` = the proposal's log density minus the log prior)."""
+    G, P = loglik.shape
+    k1, k2 = jax.random.split(key)
+    if resample:
+        # bootstrap samples of size 2P: their posterior is half as wide and their spread half
+        # the resampling variance, so a correct model keeps its nominal coverage while a
+        # wrong one is widened towards the sandwich variance (Huggins & Miller's BayesBag
+        # with M = 2N)
+        idx = jax.random.randint(k1, (n_boot, 2 * P), 0, P)
+        V = jax.vmap(lambda i: jnp.zeros(P, loglik.dtype).at[i].add(1.0))(idx)
+        L = jnp.where(jnp.isfinite(loglik), loglik, -1e300)
+        lp = V @ L.T - logq[None, :]  # [B, G]
+        lp = jnp.where(jnp.isfinite(logw)[None, :], lp, -jnp.inf)
+    else:
+        lp = jnp.broadcast_to(logw, (n_boot, G))
+    return jax.random.categorical(k2, lp, axis=1)
