@@ -90,9 +90,9 @@ def register(subparsers) -> None:
         metavar="ROUTE",
         help="counts fits: auto (default: beta, beta+zero, beta+one and logit-normal averaged "
         "by held-out likelihood); one family's grid posterior: beta, beta+zero, beta+one, "
-        "logit-normal, logit-normal+zero; beta-mixture (two Betas, maximum likelihood); grid (smooth "
-        "nonparametric); mle (beta-binomial + zero mass, maximum likelihood, standard "
-        "errors); power_law (the baseline)",
+        "logit-normal, logit-normal+zero; beta-mixture (two Betas, maximum likelihood); "
+        "grid (smooth nonparametric); mle (beta-binomial + zero mass, maximum likelihood, "
+        "standard errors); power_law (the baseline)",
     )
     f.add_argument(
         "--n-boot",
