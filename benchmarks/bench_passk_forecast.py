@@ -1,7 +1,8 @@
 """pass@k forecasts from few samples per problem, against the full-data estimate (issue 12).
 
     python -m benchmarks.bench_passk_forecast [--m 100] [--seeds 10] [--n-boot 1000]
-        [--routes auto,beta,...] [--min-problems 32]
+        [--routes auto,beta,...] [--min-problems 32] [--out FILE.json]
+    python -m benchmarks.bench_passk_forecast --timing [--routes auto]
 
 Data: ``../shared/data/pythia_math/per_problem_counts.csv`` (or ``DS3_PYTHIA_COUNTS``).  For
 every checkpoint, the problems with >= 10,000 samples (checkpoints with fewer than
@@ -10,6 +11,10 @@ every checkpoint, the problems with >= 10,000 samples (checkpoints with fewer th
 compared with the unbiased estimate from all samples.  A seed whose subsample has no correct
 sample at all is skipped (no route can fit it) and counted.  Prints mean |error|, mean signed
 error, 90%-interval coverage and mean interval width per route, and the time per fit.
+
+``--timing``: on one checkpoint with 128 problems (pythia-160m at 20B tokens, 100 samples per
+problem), the median of 5 warm runs of the fit alone (``n_boot=0``), of the fit with 1,000
+replicates, and of pass@k with its interval at two k.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ def main(argv=None):
     ap.add_argument("--routes", default=",".join(ROUTES))
     ap.add_argument("--min-problems", type=int, default=32)
     ap.add_argument("--out", default=None, help="write every prediction to this JSON file")
+    ap.add_argument("--timing", action="store_true", help="time one 128-problem fit and exit")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     import jax
@@ -59,6 +65,8 @@ def main(argv=None):
 
     data = checkpoints(min_problems=args.min_problems)
     routes = args.routes.split(",")
+    if args.timing:
+        return timing(P, data[("pythia-160m", "20B")], routes, args.m)
     err = {r: [] for r in routes}
     cover = {r: [] for r in routes}
     width = {r: [] for r in routes}
@@ -120,6 +128,31 @@ def main(argv=None):
         Path(args.out).write_text(json.dumps(rows))
     if chosen:
         print("auto chose:", dict(chosen))
+
+
+def timing(P, data, routes, m):
+    c, n = data
+    cs = np.random.default_rng(0).hypergeometric(c, n - c, m)
+    ks = np.array([1e3, 1e4])
+    print(f"{c.size} problems, {m} samples each, {int(cs.sum())} correct; median of 5 warm runs")
+    for r in routes:
+        rows = []
+        for rep in range(6):
+            t0 = time.perf_counter()
+            P.fit_passk_counts(cs, m, method=r, n_boot=0)
+            t1 = time.perf_counter()
+            fit = P.fit_passk_counts(cs, m, method=r, n_boot=1000)
+            t2 = time.perf_counter()
+            fit.passk(ks)
+            fit.passk_interval(ks)
+            t3 = time.perf_counter()
+            if rep:  # the first run compiles
+                rows.append((t1 - t0, t2 - t1, t3 - t2))
+        a = np.median(np.array(rows), axis=0)
+        print(
+            f"{r}: fit {a[0]:.2f} s; fit + 1000 replicates {a[1]:.2f} s; "
+            f"pass@k and interval at 2 k {a[2]:.2f} s"
+        )
 
 
 if __name__ == "__main__":

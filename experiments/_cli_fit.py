@@ -274,8 +274,10 @@ def _figure(
     ax1.set_xlabel("k (samples per problem, log scale; dotted: largest k in the data)")
     ax1.set_ylabel("pass@k (fraction of problems solved)")
     ax1.set_title("data and fitted pass@k, extrapolated")
-    # the legend goes outside the plotting area, so it never covers a point
-    ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=3, frameon=False)
+    # the legend goes below both panels (outside every plotting area, so it never covers a
+    # point, and without widening the left panel's layout box)
+    handles, labels = ax1.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncol=3, frameon=False)
     ax1.grid(alpha=0.3, which="both", lw=0.5)
     ax2.axhline(0.0, color="k", lw=0.8)
     ax2.plot(k_data, resid, "o-", ms=4, color="tab:red")

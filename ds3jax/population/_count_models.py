@@ -10,6 +10,10 @@ weights v_i (1 for the data, resampling multiplicities in the bootstrap), is
 gradients and Hessians; it is jittable and vmaps over starts, data splits and bootstrap
 replicates.  The families (``FAMILIES``):
 
+The Beta families are parametrised by the logit of the Beta's mean and the log of its
+concentration alpha + beta (a flat prior there is flat in log alpha, log beta: the Jacobian
+is 1), so that the ridge of sparse counts (mean known, spread not) runs along an axis.
+
 ===================  ===================================================  ===========
 name                 population                                            parameters
 ===================  ===================================================  ===========
@@ -57,24 +61,43 @@ class Family:
     natural: Callable
     # bounds that are real values of the model (a mass of 0), not artificial optimiser limits
     natural_bounds: tuple = ()
+    # labels of the coordinates of theta (default: the parameter names), and which of them
+    # are the logit of a mass (a prior uniform in the mass itself suits them)
+    axes: tuple = ()
+    mass_axes: tuple = ()
+
+    @property
+    def axis_names(self) -> tuple:
+        return self.axes or self.names
 
     @property
     def dim(self) -> int:
         return len(self.names)
 
 
+def _mean_conc(th):
+    """Beta(alpha, beta) from theta = (logit of the mean, log of alpha + beta): the weakly
+    determined direction of sparse counts (the concentration at a known mean) is an axis."""
+    return jnp.exp(th[1] + jax.nn.log_sigmoid(th[0])), jnp.exp(th[1] + jax.nn.log_sigmoid(-th[0]))
+
+
 def _beta(th):
-    return BetaPopulation(jnp.exp(th[0]), jnp.exp(th[1]), jnp.ones((), th.dtype))
+    return BetaPopulation(*_mean_conc(th), jnp.ones((), th.dtype))
 
 
 def _beta_zero(th):
-    return BetaPopulation(jnp.exp(th[0]), jnp.exp(th[1]), jax.nn.sigmoid(th[2]))
+    return BetaPopulation(*_mean_conc(th), jax.nn.sigmoid(th[2]))
 
 
 def _beta_one(th):
     w1 = jax.nn.sigmoid(th[2])
-    comps = (BetaPopulation(jnp.exp(th[0]), jnp.exp(th[1])), PointMass(jnp.ones((), th.dtype)))
+    comps = (BetaPopulation(*_mean_conc(th)), PointMass(jnp.ones((), th.dtype)))
     return MixturePopulation(comps, jnp.stack([1.0 - w1, w1]))
+
+
+def _ab(th):
+    # (alpha, beta) of the mean-concentration coordinates, in numpy
+    return np.exp(th[1]) / (1.0 + np.exp(-th[0])), np.exp(th[1]) / (1.0 + np.exp(th[0]))
 
 
 def _beta_mix(th):
@@ -100,7 +123,9 @@ def _grid(*axes):
 
 
 _SIG = lambda x: 1.0 / (1.0 + np.exp(-x))
-_AB_STARTS = _grid(np.log([0.05, 0.3, 2.0]), np.log([1.0, 30.0, 1e3, 3e4]))
+_M = (-25.0, 12.0)  # logit of a Beta's mean
+_C = (np.log(1e-3), np.log(1e9))  # log of its concentration alpha + beta
+_MC_STARTS = _grid([-9.0, -5.0, -2.0, 1.0], np.log([0.3, 10.0, 1e3]))
 
 
 def _with(starts, extra):
@@ -109,35 +134,43 @@ def _with(starts, extra):
     )
 
 
+_MC_AXES = ("mean logit", "log concentration")
+_MC_LO, _MC_HI = [_M[0], _C[0]], [_M[1], _C[1]]
+
 FAMILIES = {
     "beta": Family(
         "beta",
         ("alpha", "beta"),
-        np.array([_LA[0], _LB[0]]),
-        np.array([_LA[1], _LB[1]]),
-        _AB_STARTS,
+        np.array(_MC_LO),
+        np.array(_MC_HI),
+        _MC_STARTS,
         _beta,
-        lambda th: np.exp(th[:2]),
+        lambda th: np.array(_ab(th)),
+        axes=_MC_AXES,
     ),
     "beta+zero": Family(
         "beta+zero",
         ("alpha", "beta", "solvable"),
-        np.array([_LA[0], _LB[0], _LOGIT[0]]),
-        np.array([_LA[1], _LB[1], _LOGIT[1]]),
-        _with(_AB_STARTS, (-1.0, 2.0)),
+        np.array(_MC_LO + [_LOGIT[0]]),
+        np.array(_MC_HI + [_LOGIT[1]]),
+        _with(_MC_STARTS, (-1.0, 2.0)),
         _beta_zero,
-        lambda th: np.array([np.exp(th[0]), np.exp(th[1]), _SIG(th[2])]),
+        lambda th: np.array([*_ab(th), _SIG(th[2])]),
         natural_bounds=("solvable",),
+        axes=(*_MC_AXES, "logit solvable"),
+        mass_axes=(2,),
     ),
     "beta+one": Family(
         "beta+one",
         ("alpha", "beta", "always"),
-        np.array([_LA[0], _LB[0], _LOGIT[0]]),
-        np.array([_LA[1], _LB[1], _LOGIT[1]]),
-        _with(_AB_STARTS, (-4.0, -1.0)),
+        np.array(_MC_LO + [_LOGIT[0]]),
+        np.array(_MC_HI + [_LOGIT[1]]),
+        _with(_MC_STARTS, (-4.0, -1.0)),
         _beta_one,
-        lambda th: np.array([np.exp(th[0]), np.exp(th[1]), _SIG(th[2])]),
+        lambda th: np.array([*_ab(th), _SIG(th[2])]),
         natural_bounds=("always",),
+        axes=(*_MC_AXES, "logit always"),
+        mass_axes=(2,),
     ),
     "beta-mixture": Family(
         "beta-mixture",
@@ -156,6 +189,7 @@ FAMILIES = {
             [np.exp(th[0]), np.exp(th[1]), np.exp(th[2]), np.exp(th[3]), _SIG(th[4])]
         ),
         natural_bounds=("weight1",),
+        mass_axes=(4,),
     ),
     "logit-normal": Family(
         "logit-normal",
@@ -165,6 +199,7 @@ FAMILIES = {
         _grid([-12.0, -6.0, -2.0, 1.0], np.log([0.5, 1.5, 4.0])),
         _ln,
         lambda th: np.array([th[0], np.exp(th[1])]),
+        axes=("mu", "log sigma"),
     ),
     "logit-normal+zero": Family(
         "logit-normal+zero",
@@ -175,6 +210,8 @@ FAMILIES = {
         _ln_zero,
         lambda th: np.array([th[0], np.exp(th[1]), _SIG(th[2])]),
         natural_bounds=("solvable",),
+        axes=("mu", "log sigma", "logit solvable"),
+        mass_axes=(2,),
     ),
 }
 

@@ -68,8 +68,6 @@ AUTO_FAMILIES = ("beta", "beta+zero", "beta+one", "logit-normal")
 METHODS = ("auto", *GRID_AXES, "beta-mixture", "grid", "mle", "power_law")
 LAMBDAS = (0.1, 1.0, 10.0, 100.0)
 _RESAMPLE = ("both", "problems", "counts")
-# axes whose box edges are artificial limits (an edge of a mass's logit is a real value)
-_ARTIFICIAL = {"alpha", "beta", "mu", "sigma"}
 
 
 def _dtype():
@@ -328,10 +326,10 @@ def _gof(route, c, n):
 
 
 def _grid_summary(post):
-    """Posterior median and 90% interval per parameter (natural units), and the parameters
-    the data do not determine: their 90% credible interval spans more than half the prior box,
-    or more than 10% of their mass lies within 5% of an artificial edge of the box (the box,
-    not the data, decides them)."""
+    """Posterior median and 90% interval per parameter (natural units), and the coordinates
+    the data do not determine: their 90% credible interval spans more than half the prior
+    box, or more than 10% of their mass lies within 5% of an edge of the box (the box, not the
+    data, decides them).  A mass's edges (0, 1) are real values, not artificial limits."""
     fam = FAMILIES[post.name]
     w = np.exp(np.asarray(post.logw))
     th = np.asarray(post.thetas)
@@ -339,19 +337,20 @@ def _grid_summary(post):
     params, edge = {}, []
     for j, nm in enumerate(fam.names):
         params[nm] = tuple(float(_wquantile(nat[:, j], w, p)) for p in (0.5, 0.05, 0.95))
-        lo, hi = GRID_AXES[post.name][j][:2]
-        if nm not in _ARTIFICIAL:
+    for j, ax in enumerate(fam.axis_names):
+        if j in fam.mass_axes:
             continue
+        lo, hi = GRID_AXES[post.name][j][:2]
         span = _wquantile(th[:, j], w, 0.95) - _wquantile(th[:, j], w, 0.05)
         if span > 0.5 * (hi - lo):
-            edge.append(f"{nm} (posterior as wide as half the prior box)")
+            edge.append(f"the {ax} (posterior as wide as half the prior box)")
             continue
         for side, near in (
             ("lower", th[:, j] < lo + 0.05 * (hi - lo)),
             ("upper", th[:, j] > hi - 0.05 * (hi - lo)),
         ):
             if w[near].sum() > 0.1:
-                edge.append(f"{nm} (posterior piled on the prior box's {side} edge)")
+                edge.append(f"the {ax} (posterior piled on the prior box's {side} edge)")
     return params, edge
 
 
@@ -654,7 +653,8 @@ def _mle_route(counts, c, n, key, n_boot, resample, zero_mass):
     p = fit.population
     A = float(p.solvable)
     family = "beta+zero" if zero_mass else "beta"
-    th = [np.log(float(p.alpha)), np.log(float(p.beta))]
+    a, b = float(p.alpha), float(p.beta)
+    th = [np.log(a) - np.log(b), np.log(a + b)]  # mean logit, log concentration
     if zero_mass:
         th.append(np.log(A / (1 - A)) if A < 1 else FAMILIES[family].upper[2])
     params = {}

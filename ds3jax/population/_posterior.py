@@ -1,10 +1,11 @@
 """Posterior of a population family's parameters on a grid, and the pass@k it predicts.
 
 For a family with parameters theta (2 or 3 of them: :data:`GRID_AXES`), the posterior on a box
-of theta (log alpha, log beta, logit of a mass; mu, log sigma) is computed on a product grid.
-The prior is flat in log alpha, log beta, mu and log sigma, and uniform in a mass itself
-(A, not its logit).  With L[g, i] = log M_theta_g(c_i, n_i - c_i) (the per-problem
-log-likelihood up to a constant, :mod:`._families`),
+of theta (a Beta's mean logit and log concentration; logit of a mass; mu, log sigma) is
+computed on a product grid.  The prior is flat in the Beta's coordinates (equivalently in
+log alpha and log beta), mu and log sigma, and uniform in a mass itself (A, not its logit).
+With L[g, i] = log M_theta_g(c_i, n_i - c_i) (the per-problem log-likelihood up to a
+constant, :mod:`._families`),
 
     log post(g) = sum_i v_i L[g, i] + log prior(g) - log sum_g' exp(...).
 
@@ -16,8 +17,8 @@ Nothing is optimised, so nothing can fail to converge, and a likelihood ridge (d
 determine alpha / beta but not both) shows up as posterior spread instead of an arbitrary
 optimum.  The whole computation is one vmapped evaluation over (grid, problems).
 
-Prediction for the problems at hand.  A problem seen with c_i of n_i correct is solved by k more
-samples with probability 1 - E[(1 - psi)^k | c_i, n_i, theta] (:func:`posterior_passk`), so
+Prediction for the problems at hand.  A problem seen with c_i of n_i correct is solved by k
+fresh samples with probability 1 - E[(1 - psi)^k | c_i, n_i, theta] (:func:`posterior_passk`), so
 the benchmark's pass@k after k samples per problem is, under theta,
 
     m_theta(k) = (1/P) sum_i [1 - r_i(k)],     r_i(k) = M_theta(c_i, f_i + k) / M_theta(c_i, f_i),
@@ -49,17 +50,18 @@ from ._families import log_moment
 __all__ = ["GRID_AXES", "GridPosterior", "grid_posterior", "grid_predict", "grid_replicates"]
 
 _LOG = np.log
-_LA = (_LOG(5e-3), _LOG(50.0))  # log alpha
-_LB = (_LOG(0.05), _LOG(1e8))  # log beta
+_M = (-22.0, 8.0)  # logit of a Beta's mean
+_C = (_LOG(0.01), _LOG(1e8))  # log of its concentration alpha + beta
 _MU, _LS = (-22.0, 8.0), (_LOG(0.1), _LOG(10.0))  # mu, log sigma
 # the prior box of each family's parameters: (low, high, grid points) per axis, in the
-# coordinates of ``FAMILIES[name].build`` (log alpha, log beta, logit of a mass, mu, log sigma)
+# coordinates of ``FAMILIES[name].build`` (Beta: logit of the mean, log concentration;
+# logit of a mass; mu, log sigma)
 GRID_AXES = {
-    "beta": ((*_LA, 24), (*_LB, 32)),
-    "beta+zero": ((*_LA, 14), (*_LB, 16), (-6.0, 8.0, 8)),
-    "beta+one": ((*_LA, 14), (*_LB, 16), (-9.0, 3.0, 8)),
+    "beta": ((*_M, 28), (*_C, 28)),
+    "beta+zero": ((*_M, 14), (*_C, 12), (-6.0, 8.0, 18)),
+    "beta+one": ((*_M, 14), (*_C, 12), (-9.0, 3.0, 16)),
     "logit-normal": ((*_MU, 24), (*_LS, 18)),
-    "logit-normal+zero": ((*_MU, 14), (*_LS, 10), (-6.0, 8.0, 8)),
+    "logit-normal+zero": ((*_MU, 12), (*_LS, 10), (-6.0, 8.0, 18)),
 }
 _REFINE = 2  # zoom rounds onto the region holding the mass
 _KEEP = 20.0  # the region: log posterior within 20 of its maximum (plus one cell)
@@ -68,13 +70,14 @@ _CUT = 25.0
 
 
 def _log_prior(name, thetas, box):
-    """log prior density on the box: flat in log alpha, log beta, mu, log sigma; uniform on
-    the probability scale for a mass (its logit t has density sigmoid(t) sigmoid(-t))."""
+    """log prior density on the box: flat in the Beta's mean logit and log concentration
+    (equivalently in log alpha, log beta), mu and log sigma; uniform on the probability scale
+    for a mass (its logit t has density sigmoid(t) sigmoid(-t))."""
     fam = FAMILIES[name]
     out = np.zeros(thetas.shape[0])
-    for j, nm in enumerate(fam.names):
+    for j in range(len(fam.names)):
         lo, hi = box[j, 0], box[j, 1]
-        if nm in fam.natural_bounds:
+        if j in fam.mass_axes:
             t = thetas[:, j]
             sig = lambda x: 1.0 / (1.0 + np.exp(-x))
             out += -np.logaddexp(0.0, -t) - np.logaddexp(0.0, t) - np.log(sig(hi) - sig(lo))
