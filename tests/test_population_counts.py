@@ -228,8 +228,9 @@ def test_grid_posterior_matches_scipy_on_its_grid():
 def test_three_parameter_posterior_matches_brute_force_quadrature():
     # Beta + zero mass on data with half the problems unsolvable: the zero mass and a thin
     # tail trade off, so the posterior is broad along A.  Reference: the same prior (flat in
-    # the mean logit and log concentration, uniform in A) on a 150 x 150 x 80 grid in numpy
-    # with scipy's betaln, posterior mean of A and of the problems' pass@1e4.
+    # log alpha, log beta on their box, uniform in A) on a 150 x 150 x 80 grid of the mean
+    # logit, log concentration and logit A in numpy with scipy's betaln: posterior means of A
+    # and of the problems' pass@1e4.
     from ds3jax.population._posterior import GRID_AXES
 
     r = np.random.default_rng(11)
@@ -242,7 +243,9 @@ def test_three_parameter_posterior_matches_brute_force_quadrature():
     a, b, A = np.exp(s) / (1 + np.exp(-m)), np.exp(s) / (1 + np.exp(m)), 1 / (1 + np.exp(-t))
     vals, cnt = np.unique(c, return_counts=True)
     lbab = scipy.special.betaln(a, b)
-    ll = np.log(A) + np.log1p(-A)  # the prior, uniform in A
+    # the prior: uniform in A, flat in (m, s) where alpha in [5e-3, 50], beta in [0.05, 1e8]
+    inside = (a >= 5e-3) & (a <= 50.0) & (b >= 0.05) & (b <= 1e8)
+    ll = np.where(inside, np.log(A) + np.log1p(-A), -np.inf)
     pred = np.zeros_like(a)
     for v, k in zip(vals, cnt):
         l0 = scipy.special.betaln(a + v, b + 100 - v) - lbab

@@ -58,7 +58,13 @@ from ._data import Counts, make_counts
 from ._families import MixturePopulation, log_moment
 from ._grid import grid_fit, grid_loglik, grid_newton, grid_population, grid_psi, loglik_matrix
 from ._passk import DiscretePopulation, passk_from_counts
-from ._posterior import GRID_AXES, _moments, grid_posterior, grid_replicates
+from ._posterior import (
+    GRID_AXES,
+    bounded_coordinates,
+    grid_moments,
+    grid_posterior,
+    grid_replicates,
+)
 from ._powerlaw import PowerLawCurve, powerlaw_fit, powerlaw_ks, powerlaw_passk
 from ._result import RESULTS, kkt_result
 
@@ -212,7 +218,7 @@ class _GridRoute:
         size = max(64, 1 << int(np.ceil(np.log2(sel.size))))
         pad = np.concatenate([sel, np.full(size - sel.size, sel[0])])
         kk = jnp.asarray(k, p.correct.dtype)
-        m, v = _moments(nm, p.thetas[pad], p.correct, p.samples, kk)
+        m, v = grid_moments(nm, p.thetas[pad], p.correct, p.samples, kk)
         M = np.zeros((w.size, k.size))
         V = np.zeros((w.size, k.size))
         M[sel], V[sel] = np.asarray(m)[: sel.size], np.asarray(v)[: sel.size]
@@ -328,8 +334,8 @@ def _gof(route, c, n):
 def _grid_summary(post):
     """Posterior median and 90% interval per parameter (natural units), and the coordinates
     the data do not determine: their 90% credible interval spans more than half the prior
-    box, or more than 10% of their mass lies within 5% of an edge of the box (the box, not the
-    data, decides them).  A mass's edges (0, 1) are real values, not artificial limits."""
+    box, or more than 10% of their mass lies within 5% of an edge of it (the box, not the data,
+    decides them).  A mass's edges (0, 1) are real values, not artificial limits."""
     fam = FAMILIES[post.name]
     w = np.exp(np.asarray(post.logw))
     th = np.asarray(post.thetas)
@@ -337,20 +343,17 @@ def _grid_summary(post):
     params, edge = {}, []
     for j, nm in enumerate(fam.names):
         params[nm] = tuple(float(_wquantile(nat[:, j], w, p)) for p in (0.5, 0.05, 0.95))
-    for j, ax in enumerate(fam.axis_names):
-        if j in fam.mass_axes:
-            continue
-        lo, hi = GRID_AXES[post.name][j][:2]
-        span = _wquantile(th[:, j], w, 0.95) - _wquantile(th[:, j], w, 0.05)
+    for ax, x, lo, hi in bounded_coordinates(post.name, th):
+        span = _wquantile(x, w, 0.95) - _wquantile(x, w, 0.05)
         if span > 0.5 * (hi - lo):
-            edge.append(f"the {ax} (posterior as wide as half the prior box)")
+            edge.append(f"{ax} (posterior as wide as half the prior box)")
             continue
         for side, near in (
-            ("lower", th[:, j] < lo + 0.05 * (hi - lo)),
-            ("upper", th[:, j] > hi - 0.05 * (hi - lo)),
+            ("lower", x < lo + 0.05 * (hi - lo)),
+            ("upper", x > hi - 0.05 * (hi - lo)),
         ):
             if w[near].sum() > 0.1:
-                edge.append(f"the {ax} (posterior piled on the prior box's {side} edge)")
+                edge.append(f"{ax} (posterior piled on the prior box's {side} edge)")
     return params, edge
 
 

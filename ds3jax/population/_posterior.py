@@ -2,8 +2,10 @@
 
 For a family with parameters theta (2 or 3 of them: :data:`GRID_AXES`), the posterior on a box
 of theta (a Beta's mean logit and log concentration; logit of a mass; mu, log sigma) is
-computed on a product grid.  The prior is flat in the Beta's coordinates (equivalently in
-log alpha and log beta), mu and log sigma, and uniform in a mass itself (A, not its logit).
+computed on a product grid.  The prior is flat in log alpha and log beta on alpha in
+[5e-3, 50], beta in [0.05, 1e8] (flat in the Beta's grid coordinates too: the Jacobian is 1),
+flat in mu in [-22, 8] and log sigma, sigma in [0.1, 10], and uniform in a mass itself (A, not
+its logit).
 With L[g, i] = log M_theta_g(c_i, n_i - c_i) (the per-problem log-likelihood up to a
 constant, :mod:`._families`),
 
@@ -47,15 +49,24 @@ import numpy as np
 from ._count_models import FAMILIES, Family
 from ._families import log_moment
 
-__all__ = ["GRID_AXES", "GridPosterior", "grid_posterior", "grid_predict", "grid_replicates"]
+__all__ = [
+    "GRID_AXES",
+    "GridPosterior",
+    "bounded_coordinates",
+    "grid_posterior",
+    "grid_moments",
+    "grid_replicates",
+]
 
 _LOG = np.log
-_M = (-22.0, 8.0)  # logit of a Beta's mean
-_C = (_LOG(0.01), _LOG(1e8))  # log of its concentration alpha + beta
+_ALPHA, _BETA = (5e-3, 50.0), (0.05, 1e8)  # the Beta families' prior box in alpha, beta
 _MU, _LS = (-22.0, 8.0), (_LOG(0.1), _LOG(10.0))  # mu, log sigma
-# the prior box of each family's parameters: (low, high, grid points) per axis, in the
-# coordinates of ``FAMILIES[name].build`` (Beta: logit of the mean, log concentration;
-# logit of a mass; mu, log sigma)
+# the grid's box in the Beta coordinates (logit of the mean m = log alpha - log beta, log
+# concentration s = log(alpha + beta)) encloses the alpha-beta box; the prior is zero outside it
+_M = (_LOG(_ALPHA[0] / _BETA[1]), _LOG(_ALPHA[1] / _BETA[0]))
+_C = (_LOG(_ALPHA[0] + _BETA[0]), _LOG(_ALPHA[1] + _BETA[1]))
+# the grid's box of each family: (low, high, grid points) per axis, in the coordinates of
+# ``FAMILIES[name].build`` (Beta: m, s; logit of a mass; mu, log sigma)
 GRID_AXES = {
     "beta": ((*_M, 28), (*_C, 28)),
     "beta+zero": ((*_M, 14), (*_C, 12), (-6.0, 8.0, 18)),
@@ -63,6 +74,23 @@ GRID_AXES = {
     "logit-normal": ((*_MU, 24), (*_LS, 18)),
     "logit-normal+zero": ((*_MU, 12), (*_LS, 10), (-6.0, 8.0, 18)),
 }
+
+
+def bounded_coordinates(name, thetas):
+    """The coordinates whose prior bounds are artificial limits, with the bounds:
+    ``[(label, values [G], low, high)]`` (log alpha, log beta for the Beta families; mu and
+    log sigma for the logit-normal)."""
+    th = np.asarray(thetas)
+    if name.startswith("beta"):
+        la = th[:, 1] - np.logaddexp(0.0, -th[:, 0])
+        lb = th[:, 1] - np.logaddexp(0.0, th[:, 0])
+        return [
+            ("log alpha", la, _LOG(_ALPHA[0]), _LOG(_ALPHA[1])),
+            ("log beta", lb, _LOG(_BETA[0]), _LOG(_BETA[1])),
+        ]
+    return [("mu", th[:, 0], *_MU), ("log sigma", th[:, 1], *_LS)]
+
+
 _REFINE = 2  # zoom rounds onto the region holding the mass
 _KEEP = 20.0  # the region: log posterior within 20 of its maximum (plus one cell)
 _SUPPORT = 1024  # grid points kept for prediction
@@ -70,18 +98,23 @@ _CUT = 25.0
 
 
 def _log_prior(name, thetas, box):
-    """log prior density on the box: flat in the Beta's mean logit and log concentration
-    (equivalently in log alpha, log beta), mu and log sigma; uniform on the probability scale
-    for a mass (its logit t has density sigmoid(t) sigmoid(-t))."""
+    """log prior density: flat in log alpha, log beta (equivalently in the Beta coordinates m,
+    s: the Jacobian is 1) on the alpha-beta box and zero outside it; flat in mu, log sigma;
+    uniform on the probability scale for a mass (its logit t has density
+    sigmoid(t) sigmoid(-t))."""
     fam = FAMILIES[name]
     out = np.zeros(thetas.shape[0])
+    if name.startswith("beta"):
+        (_, la, la0, la1), (_, lb, lb0, lb1) = bounded_coordinates(name, thetas)
+        inside = (la >= la0) & (la <= la1) & (lb >= lb0) & (lb <= lb1)
+        out += np.where(inside, -np.log((la1 - la0) * (lb1 - lb0)), -np.inf)
     for j in range(len(fam.names)):
         lo, hi = box[j, 0], box[j, 1]
         if j in fam.mass_axes:
             t = thetas[:, j]
             sig = lambda x: 1.0 / (1.0 + np.exp(-x))
             out += -np.logaddexp(0.0, -t) - np.logaddexp(0.0, t) - np.log(sig(hi) - sig(lo))
-        else:
+        elif not name.startswith("beta"):
             out -= np.log(hi - lo)
     return out
 
@@ -187,7 +220,7 @@ def grid_posterior(name: str, correct, samples, weights=None, key=None) -> GridP
 
 
 @functools.partial(jax.jit, static_argnames=("name",))
-def _moments(name, thetas, c, n, k):
+def grid_moments(name, thetas, c, n, k):
     """m_theta(k) and s_theta(k)^2 for every support point: shapes [G, K]."""
     fam = FAMILIES[name]
     P = c.shape[0]
@@ -203,17 +236,6 @@ def _moments(name, thetas, c, n, k):
         return m, var
 
     return jax.lax.map(one, thetas, batch_size=64)
-
-
-def grid_predict(post: GridPosterior, k):
-    """``(mean [K], m [G, K], var [G, K])``: the posterior-mean pass@k of the problems at hand
-    after k more samples each, and every support point's m_theta(k), s_theta(k)^2."""
-    k = jnp.atleast_1d(jnp.asarray(k, post.correct.dtype))
-    live = jnp.isfinite(post.logw)
-    m, var = _moments(post.name, post.thetas, post.correct, post.samples, k)
-    w = jnp.where(live, jnp.exp(post.logw), 0.0)
-    m = jnp.where(live[:, None], m, 0.0)
-    return w @ m, m, var
 
 
 @functools.partial(jax.jit, static_argnames=("n_boot", "resample"))
