@@ -61,6 +61,7 @@ from ._passk import DiscretePopulation, passk_from_counts
 from ._posterior import (
     GRID_AXES,
     bounded_coordinates,
+    distinct_counts,
     grid_moments,
     grid_posterior,
     grid_replicates,
@@ -108,7 +109,7 @@ class CountsFit:
         optimiser bound): its numbers then follow the box, not the data.
       result, message: a :class:`RESULTS` code and its explanation.
       n_obs: number of problems; ``rmse``, ``max_abs_error``: fitted pass@k against the
-        unbiased estimate at k <= min n_i; ``loglik``: maximised or posterior-mode
+        unbiased estimate at 6 log-spaced k <= min n_i; ``loglik``: maximised or posterior-mode
         log-likelihood (None for the power law).
       interval_note: why intervals are unavailable, when they are.
       extrapolation_note: where the predictions stop resting on data.
@@ -218,7 +219,11 @@ class _GridRoute:
         size = max(64, 1 << int(np.ceil(np.log2(sel.size))))
         pad = np.concatenate([sel, np.full(size - sel.size, sel[0])])
         kk = jnp.asarray(k, p.correct.dtype)
-        m, v = grid_moments(nm, p.thetas[pad], p.correct, p.samples, kk)
+        cu, nu, mult, _ = distinct_counts(p.correct, p.samples)
+        dt = p.correct.dtype
+        m, v = grid_moments(
+            nm, p.thetas[pad], *(jnp.asarray(a, dt) for a in (cu, nu)), kk, jnp.asarray(mult, dt)
+        )
         M = np.zeros((w.size, k.size))
         V = np.zeros((w.size, k.size))
         M[sel], V[sel] = np.asarray(m)[: sel.size], np.asarray(v)[: sel.size]
@@ -256,6 +261,11 @@ class _GridRoute:
 def _pop_log_failure(name, thetas, k):
     fam = FAMILIES[name]
     return jax.vmap(lambda th: log_moment(fam.build(th), 0.0, k))(thetas)
+
+
+@functools.partial(jax.jit, static_argnames=("name",))
+def _family_loglik(name, theta, c, n):
+    return jnp.sum(log_moment(FAMILIES[name].build(theta), c, n - c))
 
 
 @jax.jit
@@ -325,7 +335,7 @@ class _PowerLawRoute:
 
 def _gof(route, c, n):
     kmax = int(np.min(n))
-    ks = np.unique(np.round(np.geomspace(1, kmax, min(kmax, 12))))
+    ks = np.unique(np.round(np.geomspace(1, kmax, min(kmax, 6))))
     emp = np.asarray(passk_from_counts(c, n, jnp.asarray(ks, c.dtype)))
     r = route.mean(ks) - emp
     return float(np.sqrt(np.mean(r**2))), float(np.max(np.abs(r)))
@@ -494,7 +504,7 @@ def fit_passk_counts(
     best = int(np.argmax(np.asarray(post.logw)))
     theta = post.thetas[best]
     pop = FAMILIES[family].build(theta)
-    loglik = float(jnp.sum(log_moment(pop, c, n - c)) + _log_choose_sum(c, n))
+    loglik = float(_family_loglik(family, theta, c, n) + _log_choose_sum(c, n))
     rmse, mae = _gof(route, c, n)
     res = RESULTS.successful if identified else RESULTS.not_identified
     message = (

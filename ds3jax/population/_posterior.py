@@ -45,6 +45,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.special
 
 from ._count_models import FAMILIES, Family
 from ._families import log_moment
@@ -55,6 +56,7 @@ __all__ = [
     "bounded_coordinates",
     "grid_posterior",
     "grid_moments",
+    "distinct_counts",
     "grid_replicates",
 ]
 
@@ -125,6 +127,24 @@ def _mesh(lo, hi, npts):
     return np.stack([g.ravel() for g in grid], axis=1)
 
 
+def distinct_counts(correct, samples, weights=None):
+    """The distinct (c, n) pairs of the data, padded with (0, 0) to a power of two (at least 8)
+    so that few array shapes, and compilations, occur: ``(c_u, n_u, v_u, inverse)`` with
+    ``v_u`` the summed problem weights of each pair (0 on the padding) and ``inverse`` the
+    pair of each problem.  Benchmarks repeat pairs heavily (every unsolved problem at the same
+    n is one pair), and the likelihood and the predictions need each pair's moments once."""
+    c = np.asarray(correct, dtype=float)
+    n = np.asarray(samples, dtype=float)
+    v = np.ones_like(c) if weights is None else np.asarray(weights, dtype=float)
+    pairs, inv = np.unique(np.stack([c, n], axis=1), axis=0, return_inverse=True)
+    inv = np.asarray(inv).reshape(-1)
+    size = max(8, 1 << int(np.ceil(np.log2(len(pairs)))))
+    cu, nu, vu = np.zeros(size), np.zeros(size), np.zeros(size)
+    cu[: len(pairs)], nu[: len(pairs)] = pairs[:, 0], pairs[:, 1]
+    np.add.at(vu, inv, v)
+    return cu, nu, vu, inv
+
+
 @functools.partial(jax.jit, static_argnames=("name",))
 def _loglik_matrix(name, thetas, c, f):
     """L[g, i] = log M_theta_g(c_i, f_i), blocked over the grid to bound memory."""
@@ -170,48 +190,52 @@ def grid_posterior(name: str, correct, samples, weights=None, key=None) -> GridP
     heaviest ``_SUPPORT`` points to hold all but 1e-6 of its mass."""
     c = jnp.asarray(correct)
     n = jnp.asarray(samples, c.dtype)
-    v = jnp.ones_like(c) if weights is None else jnp.asarray(weights, c.dtype)
+    dt = c.dtype
+    cu, nu, vu, inv = distinct_counts(c, n, weights)
+    cu, nu, vu = (jnp.asarray(a, dt) for a in (cu, nu, vu))
     box = np.array(GRID_AXES[name], dtype=float)
     lo, hi, npts = box[:, 0].copy(), box[:, 1].copy(), box[:, 2].astype(int)
     for rnd in range(_REFINE + 1):
         thetas_np = _mesh(lo, hi, npts)
-        thetas = jnp.asarray(thetas_np, c.dtype)
-        L = _loglik_matrix(name, thetas, c, n - c)
-        logprior = jnp.asarray(_log_prior(name, thetas_np, box), c.dtype)
-        tot = L @ v + logprior
-        tot = jnp.where(jnp.isfinite(tot), tot, -jnp.inf)
+        thetas = jnp.asarray(thetas_np, dt)
+        L = _loglik_matrix(name, thetas, cu, nu - cu)
+        logprior = _log_prior(name, thetas_np, box)
+        # the bookkeeping below is host-side numpy: many small eager JAX calls cost more
+        tot = np.asarray(L @ vu, dtype=float) + logprior
+        tot = np.where(np.isfinite(tot), tot, -np.inf)
         if rnd == _REFINE:
             break
         # zoom onto the points within _KEEP of the maximum, one cell beyond, inside the box
-        keep = np.asarray(tot > jnp.max(tot) - _KEEP)
+        keep = tot > tot.max() - _KEEP
         cell = (hi - lo) / (npts - 1)
         lo, hi = (
             np.maximum(box[:, 0], thetas_np[keep].min(0) - cell),
             np.minimum(box[:, 1], thetas_np[keep].max(0) + cell),
         )
-    logz = jax.scipy.special.logsumexp(tot)
+    logz = float(scipy.special.logsumexp(tot))
     # Z = int L(theta) prior(theta) dtheta over the box, by the grid's cells (the prior is
     # normalised on the whole box, so the zoomed grid's cells are smaller)
     log_evidence = logz + float(np.sum(np.log((hi - lo) / npts)))
     S = min(_SUPPORT, thetas.shape[0])
-    top = jnp.argsort(-tot)[:S]
-    held = float(jnp.exp(jax.scipy.special.logsumexp(tot[top]) - logz))
+    top = np.argsort(-tot, kind="stable")[:S]
+    held = float(np.exp(scipy.special.logsumexp(tot[top]) - logz))
     if held >= 1.0 - 1e-6:
         lw = tot[top] - logz
         # points far below the mode carry nothing; they stay in the support with weight 0
-        lw = jnp.where(lw > jnp.max(lw) - _CUT, lw, -jnp.inf)
-        lw = lw - jax.scipy.special.logsumexp(lw)
+        lw = np.where(lw > lw.max() - _CUT, lw, -np.inf)
+        lw = lw - scipy.special.logsumexp(lw)
         sel, logq = top, -logprior[top]
     else:
         key = jax.random.key(0) if key is None else key
-        sel = jax.random.categorical(key, tot, shape=(S,))
-        lw = jnp.full(S, -np.log(S), c.dtype)
+        sel = np.asarray(jax.random.categorical(key, jnp.asarray(tot, dt), shape=(S,)))
+        lw = np.full(S, -np.log(S))
         logq = tot[sel] - logprior[sel]
+    lw, logq = jnp.asarray(lw, dt), jnp.asarray(logq, dt)
     return GridPosterior(
         thetas=thetas[sel],
         logw=lw,
         logq=logq,
-        loglik=L[sel],
+        loglik=L[sel][:, inv],
         correct=c,
         samples=n,
         log_evidence=log_evidence,
@@ -220,10 +244,13 @@ def grid_posterior(name: str, correct, samples, weights=None, key=None) -> GridP
 
 
 @functools.partial(jax.jit, static_argnames=("name",))
-def grid_moments(name, thetas, c, n, k):
-    """m_theta(k) and s_theta(k)^2 for every support point: shapes [G, K]."""
+def grid_moments(name, thetas, c, n, k, mult=None):
+    """m_theta(k) and s_theta(k)^2 for every support point: shapes [G, K].  ``mult`` counts
+    how many problems each (c, n) stands for (the output of :func:`distinct_counts`; one each
+    by default)."""
     fam = FAMILIES[name]
-    P = c.shape[0]
+    mult = jnp.ones_like(c) if mult is None else mult
+    P = jnp.sum(mult)
 
     def one(th):
         pop = fam.build(th)
@@ -231,8 +258,8 @@ def grid_moments(name, thetas, c, n, k):
         kk = k[:, None]
         r1 = jnp.exp(jnp.minimum(log_moment(pop, c[None], (n - c)[None] + kk) - base, 0.0))
         r2 = jnp.exp(jnp.minimum(log_moment(pop, c[None], (n - c)[None] + 2 * kk) - base, 0.0))
-        m = jnp.mean(1.0 - r1, axis=1)
-        var = jnp.sum(jnp.maximum(r2 - r1**2, 0.0), axis=1) / P**2
+        m = (1.0 - r1) @ mult / P
+        var = jnp.maximum(r2 - r1**2, 0.0) @ mult / P**2
         return m, var
 
     return jax.lax.map(one, thetas, batch_size=64)
