@@ -3,8 +3,12 @@
     -log pass@k = a k^(-b)   <=>   log(-log pass@k) = log a - b log k,
 
 fitted by least squares in (log k, log(-log pass@k)) to the mean unbiased pass@k estimate at
-k = 1 .. min_i n_i (about 30 log-spaced k), then extrapolated.  It has no task population:
-pass@k -> 1 as k -> inf whatever the data.
+every k = 1, 2, ..., min_i n_i (at most 1000 evenly spaced k beyond that), then extrapolated.
+It has no task population: pass@k -> 1 as k -> inf whatever the data.  Evenly spaced k, not
+log-spaced, is the baseline as people use it, and the better one: most points lie at the
+large k next to the extrapolation, so the slope is the curve's local one there (log-spaced k
+weight the small-k bend instead; on the Pythia benchmark that version's mean |error| at
+k = 1e4 is 0.20 against 0.17 from 100 samples per problem, 0.09 against 0.06 from 1000).
 """
 
 from __future__ import annotations
@@ -35,10 +39,11 @@ def powerlaw_passk(curve: PowerLawCurve, k):
     return jnp.exp(-jnp.exp(curve.log_a - curve.b * jnp.log(k)))
 
 
-def powerlaw_ks(samples) -> np.ndarray:
-    """The k at which the curve is fitted: ~30 log-spaced integers in [1, min n]."""
+def powerlaw_ks(samples, max_points: int = 1000) -> np.ndarray:
+    """The k at which the curve is fitted: 1, 2, ..., min n (``max_points`` evenly spaced
+    integers in [1, min n] when min n is larger)."""
     kmax = int(np.min(samples))
-    return np.unique(np.round(np.geomspace(1, kmax, min(kmax, 30))))
+    return np.unique(np.round(np.linspace(1, kmax, min(kmax, max_points))))
 
 
 def powerlaw_fit(correct, samples, v, ks):
