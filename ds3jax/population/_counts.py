@@ -65,6 +65,7 @@ from ._posterior import (
     grid_moments,
     grid_posterior,
     grid_replicates,
+    problem_moments,
 )
 from ._powerlaw import PowerLawCurve, powerlaw_fit, powerlaw_ks, powerlaw_passk
 from ._result import RESULTS, kkt_result
@@ -218,9 +219,9 @@ class _GridRoute:
         # pad to a power of two so that few shapes (and compilations) occur
         size = max(64, 1 << int(np.ceil(np.log2(sel.size))))
         pad = np.concatenate([sel, np.full(size - sel.size, sel[0])])
-        kk = jnp.asarray(k, p.correct.dtype)
-        cu, nu, mult, _ = distinct_counts(p.correct, p.samples)
         dt = p.correct.dtype
+        kk = jnp.asarray(k, dt)
+        cu, nu, mult, _ = distinct_counts(p.correct, p.samples)
         m, v = grid_moments(
             nm, p.thetas[pad], *(jnp.asarray(a, dt) for a in (cu, nu)), kk, jnp.asarray(mult, dt)
         )
@@ -270,13 +271,9 @@ def _family_loglik(name, theta, c, n):
 
 @jax.jit
 def _same_problem(pop, c, n, k):
-    """m(k), s(k)^2 of one population (or a batch, leading axis) for the problems at hand."""
-    base = log_moment(pop, c, n - c)
-    kk = k[:, None]
-    r1 = jnp.exp(jnp.minimum(log_moment(pop, c, (n - c) + kk) - base, 0.0))
-    r2 = jnp.exp(jnp.minimum(log_moment(pop, c, (n - c) + 2 * kk) - base, 0.0))
-    P = c.shape[-1]
-    return jnp.mean(1.0 - r1, -1), jnp.sum(jnp.maximum(r2 - r1**2, 0.0), -1) / P**2
+    """m(k), s(k)^2 of one population for the problems at hand (fields made to broadcast
+    against [K, P] by :func:`_expand`)."""
+    return problem_moments(pop, c, n, k, jnp.ones_like(c))
 
 
 def _expand(pop):

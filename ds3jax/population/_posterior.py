@@ -56,6 +56,7 @@ __all__ = [
     "bounded_coordinates",
     "grid_posterior",
     "grid_moments",
+    "problem_moments",
     "distinct_counts",
     "grid_replicates",
 ]
@@ -243,6 +244,19 @@ def grid_posterior(name: str, correct, samples, weights=None, key=None) -> GridP
     )
 
 
+def problem_moments(pop, c, n, k, mult):
+    """m(k) and s(k)^2 (module doc) of one population for the problems at hand: shapes [K].
+
+    ``pop``'s fields must broadcast against the [K, P] grid of (k, problem); ``mult`` counts
+    how many problems each (c, n) stands for."""
+    base = log_moment(pop, c, n - c)
+    kk = k[:, None]
+    r1 = jnp.exp(jnp.minimum(log_moment(pop, c, (n - c) + kk) - base, 0.0))
+    r2 = jnp.exp(jnp.minimum(log_moment(pop, c, (n - c) + 2 * kk) - base, 0.0))
+    P = jnp.sum(mult)
+    return (1.0 - r1) @ mult / P, jnp.maximum(r2 - r1**2, 0.0) @ mult / P**2
+
+
 @functools.partial(jax.jit, static_argnames=("name",))
 def grid_moments(name, thetas, c, n, k, mult=None):
     """m_theta(k) and s_theta(k)^2 for every support point: shapes [G, K].  ``mult`` counts
@@ -250,18 +264,7 @@ def grid_moments(name, thetas, c, n, k, mult=None):
     by default)."""
     fam = FAMILIES[name]
     mult = jnp.ones_like(c) if mult is None else mult
-    P = jnp.sum(mult)
-
-    def one(th):
-        pop = fam.build(th)
-        base = log_moment(pop, c, n - c)[None, :]
-        kk = k[:, None]
-        r1 = jnp.exp(jnp.minimum(log_moment(pop, c[None], (n - c)[None] + kk) - base, 0.0))
-        r2 = jnp.exp(jnp.minimum(log_moment(pop, c[None], (n - c)[None] + 2 * kk) - base, 0.0))
-        m = (1.0 - r1) @ mult / P
-        var = jnp.maximum(r2 - r1**2, 0.0) @ mult / P**2
-        return m, var
-
+    one = lambda th: problem_moments(fam.build(th), c, n, k, mult)
     return jax.lax.map(one, thetas, batch_size=64)
 
 
