@@ -1,8 +1,8 @@
 """pass@k forecasts from few samples per problem, against the full-data estimate (issue 12).
 
     python -m benchmarks.bench_passk_forecast [--m 100] [--seeds 10] [--n-boot 1000]
-        [--routes auto,beta,...] [--min-problems 32] [--out FILE.json]
-    python -m benchmarks.bench_passk_forecast --timing [--routes auto]
+        [--routes ensemble,auto,...] [--min-problems 32] [--out FILE.json]
+    python -m benchmarks.bench_passk_forecast --timing [--routes ensemble]
 
 Data: ``../shared/data/pythia_math/per_problem_counts.csv`` (or ``DS3_PYTHIA_COUNTS``).  For
 every checkpoint, the problems with >= 10,000 samples (checkpoints with fewer than
@@ -31,7 +31,7 @@ import numpy as np
 
 _DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/pythia_math/per_problem_counts.csv"
 DATA = Path(os.environ.get("DS3_PYTHIA_COUNTS", _DEFAULT))
-ROUTES = ("auto", "beta", "beta+zero", "beta+one", "logit-normal", "grid", "power_law")
+ROUTES = ("ensemble", "auto", "beta", "beta+zero", "beta+one", "logit-normal", "grid", "power_law")
 
 
 def checkpoints(path=DATA, min_samples=10_000, min_problems=32):
@@ -123,12 +123,31 @@ def main(argv=None):
             f"{e[:, 1].mean():+.3f} | {cv[:, 0].mean():.0%} / {cv[:, 1].mean():.0%} | "
             f"{wd[:, 0].mean():.2f} / {wd[:, 1].mean():.2f} | {np.median(times[r]):.2f} |"
         )
+    if "power_law" in routes:
+        _versus_power_law(rows, routes)
     if args.out:
         import json
 
         Path(args.out).write_text(json.dumps(rows))
     if chosen:
         print("auto chose:", dict(chosen))
+
+
+def _versus_power_law(rows, routes):
+    """Per checkpoint, which route's mean |error| (over seeds) is below the power law's."""
+    by = collections.defaultdict(list)
+    for r in rows:
+        by[(tuple(r["checkpoint"]), r["route"])].append(np.abs(np.subtract(r["pred"], r["truth"])))
+    cps = sorted({cp for cp, _ in by})
+    law = {cp: np.mean(by[(cp, "power_law")], axis=0) for cp in cps}
+    for r in routes:
+        if r == "power_law":
+            continue
+        wins = np.array([np.mean(by[(cp, r)], axis=0) < law[cp] for cp in cps])
+        print(
+            f"  {r}: closer than the power law on {wins[:, 0].sum()} / {wins[:, 1].sum()} of "
+            f"{len(cps)} checkpoints at k = 1e3 / 1e4"
+        )
 
 
 def timing(P, data, routes, m):

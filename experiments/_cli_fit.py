@@ -7,7 +7,8 @@ Two CSV formats, told apart by the header (names are case-insensitive, blanks ig
 
 * per-problem counts: columns ``problem, correct, samples``; fitted by
   :func:`ds3jax.population.fit_passk_counts`.  ``--method`` picks the route (its ``METHODS``):
-  ``auto`` (default) averages the families of ``AUTO_FAMILIES`` (Beta, Beta + zero mass,
+  ``ensemble`` (default) combines ``auto`` with the power law (far beyond the data, half
+  each); ``auto`` averages the families of ``AUTO_FAMILIES`` (Beta, Beta + zero mass,
   Beta + mass at 1, logit-normal) by held-out likelihood; ``beta``, ``beta+zero``, ``beta+one``,
   ``logit-normal``, ``logit-normal+zero`` take one family's exact grid posterior;
   ``beta-mixture`` fits two Betas by maximum likelihood; ``grid`` is the smooth
@@ -50,6 +51,7 @@ _FORMATS = "either k, accuracy (or x, y) for a pass@k curve, or problem, correct
 # kept in step with ds3jax.population._counts.METHODS and _fit's curve families (the parser
 # is built without importing JAX; a test checks the lists agree)
 METHODS = (
+    "ensemble",
     "auto",
     "beta",
     "beta+zero",
@@ -88,7 +90,8 @@ def register(subparsers) -> None:
         choices=METHODS,
         default=None,
         metavar="ROUTE",
-        help="counts fits: auto (default: beta, beta+zero, beta+one and logit-normal averaged "
+        help="counts fits: ensemble (default: auto combined with power_law, half each far "
+        "beyond the data); auto (beta, beta+zero, beta+one and logit-normal averaged "
         "by held-out likelihood); one family's grid posterior: beta, beta+zero, beta+one, "
         "logit-normal, logit-normal+zero; beta-mixture (two Betas, maximum likelihood); "
         "grid (smooth nonparametric); mle (beta-binomial + zero mass, maximum likelihood, "
@@ -353,8 +356,9 @@ def _plan(method, counts, n_boot, zero_mass, splits=2) -> str:
     from ds3jax.population import AUTO_FAMILIES
     from ds3jax.population._counts import LAMBDAS
 
-    if method == "auto":
+    if method in ("auto", "ensemble"):
         what = f"{len(AUTO_FAMILIES)} families x {1 + splits} posteriors"
+        what += " + power law" if method == "ensemble" else ""
     elif method == "grid":
         what = f"nonparametric grid, {len(LAMBDAS)} penalties x {splits} held-out splits"
     elif method == "mle":
@@ -428,7 +432,7 @@ def _parameter_lines(kind, fit, params):
     return lines
 
 
-_GRID = ("auto", "beta", "beta+zero", "beta+one", "logit-normal", "logit-normal+zero")
+_GRID = ("ensemble", "auto", "beta", "beta+zero", "beta+one", "logit-normal", "logit-normal+zero")
 
 
 def _pad(k, size):
@@ -465,7 +469,7 @@ def cmd_fit(args) -> int:
             for n in fit.names
         }
     else:
-        method = args.method or "auto"
+        method = args.method or "ensemble"
         route = method + (" (A = 1)" if args.no_zero_mass else "")
         n_lo, n_hi = int(np.min(data.samples)), int(np.max(data.samples))
         n_txt = f"n = {n_lo}" if n_lo == n_hi else f"n = {n_lo} .. {n_hi}"
@@ -545,10 +549,14 @@ def cmd_fit(args) -> int:
     }
 
     if counts_only:
-        if fit.method == "auto":
+        if fit.method in ("auto", "ensemble"):
+            fams = [f for f in fit.weights if f != "power_law"]
+            law = fit.weights.get("power_law", 0.0)
             w(
                 f"  family: {fit.family} (weight {fit.weights[fit.family]:.2f}, the heaviest of "
-                f"{len(fit.weights)} averaged families; the parameters below are its own)"
+                f"{len(fams)} averaged families"
+                + (f", beside the power law's {law:.2f} far beyond the data" if law else "")
+                + "; the parameters below are its own)"
             )
         else:
             w(f"  family: {fit.family}")
@@ -592,6 +600,8 @@ def cmd_fit(args) -> int:
         fit_label = f"fit: {fit.family}"
     elif fit.method == "auto":
         fit_label = f"fit: auto (families averaged; heaviest {fit.family})"
+    elif fit.method == "ensemble":
+        fit_label = f"fit: ensemble (families averaged, heaviest {fit.family}; + power law)"
     else:
         fit_label = f"fit: {route}, {fit.family}"
     png, _ = _figure(

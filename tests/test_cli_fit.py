@@ -88,13 +88,19 @@ def test_counts_default_route_prints_family_and_passk_with_intervals(default_run
     rc, stdout, stderr, res, out = default_run
     assert rc == 0, stderr
     # the status line goes to stderr before the fit
-    assert stderr.startswith("ds3jax: fit: 64 problems: 4 families x 3 posteriors, 100 replicates")
-    assert res["method"] == "auto" and res["kind"] == "counts"
+    assert stderr.startswith(
+        "ds3jax: fit: 64 problems: 4 families x 3 posteriors + power law, 100 replicates"
+    )
+    assert res["method"] == "ensemble" and res["kind"] == "counts"
     fam = res["family"]
-    assert f"family: {fam} (weight" in stdout and "why: families averaged" in stdout
-    assert set(res["weights"]) == set(AUTO_FAMILIES) == set(res["scores"])
+    assert f"family: {fam} (weight" in stdout and "beside the power law's 0.50" in stdout
+    assert "why: the population families' forecast and the power law's" in stdout
+    assert "families averaged with weights from their held-out" in stdout
+    assert set(res["weights"]) == {*AUTO_FAMILIES, "power_law"}
+    assert set(AUTO_FAMILIES) == set(res["scores"])
     assert sum(res["weights"].values()) == pytest.approx(1.0, abs=1e-12)
-    assert res["weights"][fam] == max(res["weights"].values())
+    assert res["weights"]["power_law"] == 0.5
+    assert res["weights"][fam] == max(res["weights"][f] for f in AUTO_FAMILIES)
     line = next(ln for ln in stdout.splitlines() if "pass@1e4 = " in ln)
     assert "90% interval [" in line and "extrapolated" in line
     ex = res["extrapolation"]

@@ -106,7 +106,7 @@ def test_grid_passk_matches_mpmath_to_1e15_and_is_differentiable():
     assert np.all(np.isfinite(np.asarray(g)))
 
 
-@pytest.mark.parametrize("method", ["auto", "power_law"])
+@pytest.mark.parametrize("method", ["ensemble", "auto", "power_law"])
 def test_bad_data_errors_name_the_row(method):
     with pytest.raises(ValueError, match="index 1: correct = 30 exceeds samples = 25"):
         P.fit_passk_counts([1, 30], 25, method=method)
@@ -150,7 +150,7 @@ def _coverage(method, pop, sets, seed0, **kw):
         hits.append((lo <= t) & (t <= hi))
         errs.append(fit.passk(ks) - t)
         assert np.all(lo <= fit.passk(ks) + 1e-9) and np.all(fit.passk(ks) <= hi + 1e-9)
-    return np.mean(hits), np.mean(np.abs(errs))
+    return np.mean(hits, axis=0), np.mean(np.abs(errs))
 
 
 def test_beta_route_intervals_cover_at_the_nominal_rate():
@@ -158,6 +158,7 @@ def test_beta_route_intervals_cover_at_the_nominal_rate():
     # the truth is the drawn problems' own pass@1e3 and pass@1e4.  Nominal 0.9: with 80
     # (correlated) checks, the 0.75..0.99 band fails for a rate outside ~0.8..0.97.
     cover, mae = _coverage("beta", "beta", 40, 500)
+    cover = cover.mean()
     print(f"beta route on Beta data: coverage {cover:.2f}, mean |error| {mae:.3f}")
     assert 0.75 <= cover <= 0.99
     assert mae < 0.07
@@ -173,17 +174,37 @@ def test_default_route_intervals_cover_on_each_population(pop):
     # average's intervals span both (measured: 80 of 80 checks covered, the beta route alone
     # within the nominal band above).  The other populations stay below 0.99.
     cover, mae = _coverage("auto", pop, 40, 900)
+    cover = cover.mean()
     print(f"auto on {pop} data: coverage {cover:.2f}, mean |error| {mae:.3f}")
     assert 0.75 <= cover
     if pop != "beta":
         assert cover <= 0.99
 
 
-def test_default_route_reports_family_weights_and_fits_the_data():
+@pytest.mark.slow
+@pytest.mark.parametrize("pop", list(_POPS))
+def test_ensemble_intervals_cover_on_each_population(pop):
+    # the default: its replicates are a mixture of the families' and the power law's.  Where
+    # either can follow the population it must not under-cover; like "auto" it may
+    # over-cover on Beta data.  Known weakness, claimed nowhere: on Beta + zero mass data at
+    # k = 1e4 it under-covers (measured ~60%, 128 problems x 100 samples), because the zero
+    # mass caps pass@k while half the forecast is a power law climbing to 1, so both err
+    # upwards.  Only k = 1e3 is asserted there; the README gives the 1e4 figure.
+    cover, mae = _coverage("ensemble", pop, 40, 900)
+    print(f"ensemble on {pop} data: coverage {cover}, mean |error| {mae:.3f}")
+    if pop == "beta+zero":
+        assert cover[0] >= 0.75
+    else:
+        assert np.all(cover >= 0.75)
+    if pop == "logit-normal":
+        assert cover.mean() <= 0.99
+
+
+def test_auto_route_reports_family_weights_and_fits_the_data():
     r = np.random.default_rng(11)
     psi = np.where(r.random(200) < 0.5, r.beta(0.5, 3.0, 200), 0.0)
     c = r.binomial(100, psi)
-    fit = P.fit_passk_counts(c, 100, n_boot=100)
+    fit = P.fit_passk_counts(c, 100, method="auto", n_boot=100)
     assert fit.method == "auto" and fit.family in P.AUTO_FAMILIES
     assert sum(fit.weights.values()) == pytest.approx(1.0)
     assert fit.family == max(fit.weights, key=fit.weights.get)
@@ -263,6 +284,29 @@ def test_repeated_and_mixed_sample_sizes_match_scipy_problem_by_problem():
         ref = float(w @ np.mean(1.0 - r_k, axis=1))
         # (support points below 1e-7 of the heaviest weight are left out of the prediction)
         assert float(fit.passk(k)) == pytest.approx(ref, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["beta+zero", "beta+one", "logit-normal+zero"])
+def test_mass_families_split_likelihood_equals_the_populations_own(name):
+    # the mass families' grid likelihood is computed from the base family's on the base grid
+    # alone; it must equal log_moment of the family's population at every grid point,
+    # including unsolved (c = 0) and always-solved (c = n) problems and n up to 1e6
+    import jax.numpy as jnp
+
+    from ds3jax.population._posterior import GRID_AXES, _grid_loglik, _loglik_matrix, _mesh
+
+    r = np.random.default_rng(0)
+    n = r.choice([50.0, 100.0, 1e6], 40)
+    c = r.binomial(n.astype(int), r.beta(0.5, 5.0, 40)).astype(float)
+    c[:3], c[3] = 0.0, n[3]
+    box = np.array(GRID_AXES[name])
+    lo, hi, npts = box[:, 0], box[:, 1], box[:, 2].astype(int)
+    c, f = jnp.asarray(c), jnp.asarray(n - c)
+    split = np.asarray(_grid_loglik(name, lo, hi, npts, c, f, jnp.float64))
+    direct = np.asarray(_loglik_matrix(name, jnp.asarray(_mesh(lo, hi, npts)), c, f))
+    live = np.isfinite(direct)
+    assert np.array_equal(np.isfinite(split), live)
+    np.testing.assert_allclose(split[live], direct[live], rtol=1e-12, atol=1e-12)
 
 
 def test_three_parameter_posterior_matches_brute_force_quadrature():
@@ -356,7 +400,9 @@ def test_cli_png_axes_fit_data_and_curve_extends_to_1e4(tmp_path, capsys):
         "problem,correct,samples\n" + "".join(f"p{i},{v},50\n" for i, v in enumerate(c))
     )
     out = tmp_path / "o"
-    rc = main(["fit", str(path), "--out", str(out)])
+    # (the families alone: on these data their band stays below 0.9, so an axis stretched
+    # to [0, 1] would show; the default's power-law half climbs towards 1 by k = 1e6)
+    rc = main(["fit", str(path), "--out", str(out), "--method", "auto"])
     capsys.readouterr()
     assert rc == 0
     res = json.loads((out / "c_fit.json").read_text())
@@ -386,3 +432,64 @@ def test_cli_png_axes_fit_data_and_curve_extends_to_1e4(tmp_path, capsys):
         & (pts[:, 1] <= leg.y1)
     )
     assert not inside.any()
+
+
+# ----------------------------------------------------------------------------- the default
+
+
+def _law_weight(n, k):
+    # hand-derived: half the mean over problems of the share of k samples beyond n_i
+    n = np.asarray(n, float)
+    return np.array([0.5 * np.mean(np.maximum(0.0, 1.0 - n / kk)) for kk in np.atleast_1d(k)])
+
+
+def test_default_is_the_ensemble_of_the_families_and_the_power_law():
+    c, _ = _counts(21, problems=96)
+    ks = np.array([10.0, 100.0, 1e3, 1e4, 1e6])
+    fit = P.fit_passk_counts(c, 100, n_boot=200, seed=3)
+    pop = P.fit_passk_counts(c, 100, method="auto", n_boot=200, seed=3)
+    law = P.fit_passk_counts(c, 100, method="power_law", n_boot=200, seed=3)
+    assert fit.method == "ensemble" and fit.family == pop.family
+    w = _law_weight(np.full(c.size, 100), ks)
+    np.testing.assert_allclose(fit.power_law_weight(ks), w, rtol=1e-12)
+    assert np.all(w[:2] == 0) and w[-1] == pytest.approx(0.5, abs=1e-4)
+    ref = (1 - w) * pop.passk(ks) + w * law.passk(ks)
+    np.testing.assert_allclose(fit.passk(ks), ref, rtol=1e-12)
+    ref = (1 - w) * pop.population_passk(ks) + w * law.population_passk(ks)
+    np.testing.assert_allclose(fit.population_passk(ks), ref, rtol=1e-12)
+    assert fit.weights["power_law"] == 0.5 and sum(fit.weights.values()) == pytest.approx(1.0)
+    for f in pop.weights:
+        assert fit.weights[f] == pytest.approx(0.5 * pop.weights[f])
+    assert "power law" in fit.why and pop.why in fit.why
+    assert fit.params == pop.params and fit.identified == pop.identified
+    # replicate b is the population's or the power law's replicate b (a mixture of the two
+    # laws): inside the data always the population's, far out about half of each, and a
+    # replicate that takes the power law at 1e3 takes it at 1e4 too (w grows with k)
+    R, Ra, Rl = (f.passk_replicates(ks) for f in (fit, pop, law))
+    from_pop, from_law = np.isclose(R, Ra, rtol=0, atol=0), np.isclose(R, Rl, rtol=0, atol=0)
+    assert np.all(from_pop | from_law)
+    assert np.all(from_pop[:, :2])
+    only_law = from_law & ~from_pop
+    assert np.all(only_law[:, 2] <= from_law[:, 3])
+    assert abs(only_law[:, 4].mean() - 0.5) < 0.15
+    lo, hi = fit.passk_interval(ks)
+    assert np.all(lo <= fit.passk(ks) + 1e-9) and np.all(fit.passk(ks) <= hi + 1e-9)
+
+
+def test_ensemble_weight_with_mixed_sample_sizes_and_without_a_power_law():
+    r = np.random.default_rng(8)
+    n = np.where(np.arange(80) < 40, 50, 500)
+    c = r.binomial(n, r.beta(0.5, 8.0, 80))
+    fit = P.fit_passk_counts(c, n, n_boot=0)
+    ks = np.array([50.0, 100.0, 500.0, 5e3])
+    # at k = 100 only the 40 problems with 50 samples extrapolate, by half: w = 1/8
+    np.testing.assert_allclose(fit.power_law_weight(ks), _law_weight(n, ks), rtol=1e-12)
+    assert fit.power_law_weight(100.0) == pytest.approx(0.125)
+    # one sample per problem: the unbiased curve has a single point, no power law: the
+    # families alone, and the result says why
+    c1 = r.binomial(1, 0.3, 60)
+    fit = P.fit_passk_counts(c1, 1, n_boot=50, seed=2)
+    pop = P.fit_passk_counts(c1, 1, method="auto", n_boot=50, seed=2)
+    assert fit.method == "ensemble" and "power law is left out" in fit.why
+    np.testing.assert_allclose(fit.passk([10.0, 1e4]), pop.passk([10.0, 1e4]), rtol=1e-12)
+    assert np.all(fit.power_law_weight([10.0, 1e4]) == 0)

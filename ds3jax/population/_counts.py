@@ -12,7 +12,22 @@ problem seen solved counts as solvable and an unseen one borrows the population'
 
 Routes (``method``):
 
-* ``"auto"`` (default): the families in ``AUTO_FAMILIES`` (Beta, Beta + zero mass, Beta +
+* ``"ensemble"`` (default): the ``"auto"`` forecast and the power law's, combined:
+
+      pass@k = (1 - w(k)) auto(k) + w(k) power_law(k),
+      w(k) = 1/2 mean_i max(0, 1 - n_i / k),
+
+  the power law's weight being half the share of the k samples that lie beyond each
+  problem's data: 0 where every problem has k samples or more (there the families follow the
+  data and the power law only smooths it), 1/2 far beyond.  The two forecasts err in
+  different ways (the families through the assumed shape of the success rates' left tail,
+  the power law through the slope of the pass@k curve at the data's edge), and an average
+  is never further from the truth than the average of their errors (|a + b| / 2 <=
+  (|a| + |b|) / 2), closer than both where they err in opposite directions.  The weights are
+  fixed, not fitted: estimated combination weights are noisy with one data set.  Where the
+  power law cannot be fitted (fewer than two k with 0 < pass@k < 1) the route is ``"auto"``
+  and ``fit.why`` says so.
+* ``"auto"``: the families in ``AUTO_FAMILIES`` (Beta, Beta + zero mass, Beta +
   mass at 1, logit-normal), each with its exact grid posterior, averaged with weights from
   their held-out likelihood (below).  ``fit.family`` names the heaviest, ``fit.why`` gives
   every family's score and weight.
@@ -41,7 +56,11 @@ parameters from the posterior given the resampled problems (BayesBag), then draw
 the spread of the problems' own success rates.  Maximum-likelihood routes and the power law
 refit each replicate, vmapped: the problems resampled (``resample="problems"``), each count
 redrawn as Binom(n_i, c_i / n_i) (``"counts"``), or both; the population routes then draw
-pass@k from the problems' own spread as above.
+pass@k from the problems' own spread as above.  ``"ensemble"``: replicate b is the power
+law's replicate b where u_b < w(k) (u_b uniform, one per replicate, so a replicate that
+takes the power law at some k takes it at every larger k), else ``"auto"``'s: the law of
+the mixture of the two, as in Bayesian model averaging, so the intervals span their
+disagreement.
 """
 
 from __future__ import annotations
@@ -73,7 +92,7 @@ from ._result import RESULTS, kkt_result
 __all__ = ["fit_passk_counts", "CountsFit", "AUTO_FAMILIES", "METHODS", "LAMBDAS"]
 
 AUTO_FAMILIES = ("beta", "beta+zero", "beta+one", "logit-normal")
-METHODS = ("auto", *GRID_AXES, "beta-mixture", "grid", "mle", "power_law")
+METHODS = ("ensemble", "auto", *GRID_AXES, "beta-mixture", "grid", "mle", "power_law")
 LAMBDAS = (0.1, 1.0, 10.0, 100.0)
 _RESAMPLE = ("both", "problems", "counts")
 
@@ -97,8 +116,11 @@ class CountsFit:
     """A pass@k model fitted to per-problem counts (:func:`fit_passk_counts`).
 
     Attributes:
-      method: the route asked for; ``family``: the family used (the heaviest for ``"auto"``).
-      weights: family -> weight in the prediction (one entry except for ``"auto"``).
+      method: the route asked for; ``family``: the family used (the heaviest for ``"auto"``
+        and ``"ensemble"``).
+      weights: family -> weight in the prediction (one entry except for ``"auto"``; for
+        ``"ensemble"`` the weights far beyond the data, ``"power_law"`` 1/2; at k see
+        :meth:`power_law_weight`).
       scores: family -> held-out log-likelihood (``"auto"``, ``"grid"``), else None.
       why: the choice in words.
       population: the family's fitted population (the posterior mode for grid routes, the
@@ -153,9 +175,18 @@ class CountsFit:
         return np.asarray(self._route.mean(k.ravel())).reshape(k.shape)
 
     def population_passk(self, k):
-        """pass@k of a new problem drawn from the fitted population (shape of k)."""
+        """pass@k of a new problem drawn from the fitted population (shape of k); for
+        ``"ensemble"`` combined with the power law by w(k), as ``passk`` is."""
         k = np.asarray(k, float)
         return np.asarray(self._route.population_mean(k.ravel())).reshape(k.shape)
+
+    def power_law_weight(self, k):
+        """The power law's weight in ``passk(k)``: w(k) for ``"ensemble"`` (module doc), 1 for
+        ``"power_law"``, 0 for the other routes (numpy, shape of k)."""
+        k = np.asarray(k, float)
+        if isinstance(self._route, _EnsembleRoute):
+            return self._route.share(k).reshape(k.shape)
+        return np.full(k.shape, 1.0 if self.method == "power_law" else 0.0)
 
     def passk_replicates(self, k):
         """Replicate draws of pass@k: shape [n_boot, *shape(k)]."""
@@ -209,7 +240,7 @@ class _GridRoute:
                 self.idx[nm] = np.asarray(idx)
         self.names = names
 
-    def _support_moments(self, nm, k, extra=None):
+    def _support_moments(self, nm, k, extra=None, variance=True):
         p = self.posts[nm]
         w = np.exp(np.asarray(p.logw))
         used = w > 1e-7 * w.max()
@@ -223,7 +254,12 @@ class _GridRoute:
         kk = jnp.asarray(k, dt)
         cu, nu, mult, _ = distinct_counts(p.correct, p.samples)
         m, v = grid_moments(
-            nm, p.thetas[pad], *(jnp.asarray(a, dt) for a in (cu, nu)), kk, jnp.asarray(mult, dt)
+            nm,
+            p.thetas[pad],
+            *(jnp.asarray(a, dt) for a in (cu, nu)),
+            kk,
+            jnp.asarray(mult, dt),
+            variance=variance,
         )
         M = np.zeros((w.size, k.size))
         V = np.zeros((w.size, k.size))
@@ -233,7 +269,7 @@ class _GridRoute:
     def mean(self, k):
         out = np.zeros(k.size)
         for nm in self.names:
-            w, M, _ = self._support_moments(nm, k)
+            w, M, _ = self._support_moments(nm, k, variance=False)
             out += self.weights[nm] * (w @ M)
         return out
 
@@ -327,6 +363,41 @@ class _PowerLawRoute:
         return np.asarray(powerlaw_passk(self.reps, jnp.asarray(k)[None, :]))
 
 
+class _EnsembleRoute:
+    """The population route and the power law combined (module doc): pass@k is
+    (1 - w(k)) pop(k) + w(k) law(k) with w(k) = 1/2 mean_i max(0, 1 - n_i / k); replicate b
+    is the law's replicate b where u_b < w(k), u_b ~ U(0, 1), else the population's (the law
+    of the mixture, as in Bayesian model averaging), so its intervals span their
+    disagreement."""
+
+    def __init__(self, pop, law, n, key, n_boot):
+        self.pop, self.law, self.n, self.n_boot = pop, law, np.asarray(n, float), n_boot
+        if n_boot:
+            self.u = np.asarray(jax.random.uniform(key, (n_boot,)))
+
+    def share(self, k):
+        """The power law's weight w(k) (numpy, shape of k)."""
+        k = np.asarray(k, float)
+        return 0.5 * np.mean(np.maximum(0.0, 1.0 - self.n[:, None] / k.ravel()[None, :]), 0)
+
+    def mean(self, k):
+        w = self.share(k)
+        return (1.0 - w) * np.asarray(self.pop.mean(k)) + w * np.asarray(self.law.mean(k))
+
+    def population_mean(self, k):
+        w = self.share(k)
+        return (1.0 - w) * np.asarray(self.pop.population_mean(k)) + w * np.asarray(
+            self.law.population_mean(k)
+        )
+
+    def draws(self, k):
+        use_law = self.u[:, None] < self.share(k)[None, :]
+        pop = np.asarray(self.pop.draws(k))
+        if not use_law.any():
+            return pop
+        return np.where(use_law, np.asarray(self.law.draws(k)), pop)
+
+
 # ----------------------------------------------------------------------------- helpers
 
 
@@ -392,7 +463,7 @@ def fit_passk_counts(
     counts,
     samples=None,
     *,
-    method: str = "auto",
+    method: str = "ensemble",
     families=None,
     zero_mass: bool = True,
     n_boot: int = 1000,
@@ -406,8 +477,9 @@ def fit_passk_counts(
       counts: a :class:`Counts` (e.g. from :func:`load_counts`) or correct counts c_i (then
         pass ``samples``).
       samples: samples n_i per problem (scalar or array).
-      method: ``"auto"`` (default) or one route of ``METHODS`` (module doc).
-      families: ``"auto"`` only: the candidate families (default ``AUTO_FAMILIES``).
+      method: ``"ensemble"`` (default) or one route of ``METHODS`` (module doc).
+      families: ``"ensemble"``, ``"auto"``: the candidate families (default
+        ``AUTO_FAMILIES``).
       zero_mass: ``method="mle"``: fit the zero mass 1 - A (False fixes A = 1).
       n_boot: replicates for ``passk_interval`` (0: no intervals).
       resample: what the replicates resample: ``"problems"`` (default), ``"counts"``
@@ -453,7 +525,6 @@ def fit_passk_counts(
     c = jnp.asarray(counts.correct.astype(float), dtype)
     n = jnp.asarray(counts.samples.astype(float), dtype)
     key = jax.random.key(seed)
-    kmax = int(np.max(counts.samples))
     common = dict(counts=counts, c=c, n=n, key=key, n_boot=int(n_boot), resample=resample)
 
     if method == "power_law":
@@ -465,7 +536,16 @@ def fit_passk_counts(
     if method == "grid":
         return _nonparametric_route(splits=splits, seed=seed, **common)
 
+    if method == "ensemble":
+        return _ensemble_route(fams, splits=splits, seed=seed, **common)
     names = fams if method == "auto" else (method,)
+    return _families_route(method, names, splits=splits, seed=seed, **common)
+
+
+def _families_route(method, names, counts, c, n, key, n_boot, resample, splits, seed):
+    """The grid-posterior routes: one family, or ``names`` averaged by held-out score."""
+    dtype = c.dtype
+    kmax = int(np.max(counts.samples))
     posts = {nm: grid_posterior(nm, c, n, key=jax.random.fold_in(key, 7)) for nm in names}
     if len(names) > 1:
         cf, nf = _thin(counts.correct, counts.samples, splits, seed)
@@ -533,6 +613,44 @@ def fit_passk_counts(
             f"beyond k ~ {kmax} samples per problem, pass@k rests on the shape of the "
             "population's left tail (success rates below 1 / n), not on data"
         ),
+        _route=route,
+    )
+
+
+def _ensemble_route(fams, counts, c, n, key, n_boot, resample, splits, seed):
+    """The default: the population families' forecast (``"auto"``) combined with the power
+    law's (:class:`_EnsembleRoute`)."""
+    common = dict(counts=counts, c=c, n=n, key=key, n_boot=n_boot, resample=resample)
+    pop = _families_route("auto", fams, splits=splits, seed=seed, **common)
+    try:
+        law = _power_law_route(**common)
+    except ValueError as err:
+        return dataclasses.replace(
+            pop, method="ensemble", why=f"{pop.why}; the power law is left out: {err}"
+        )
+    route = _EnsembleRoute(
+        pop._route, law._route, counts.samples, jax.random.fold_in(key, 11), n_boot
+    )
+    # the goodness of fit is taken at k <= min n_i, where w(k) = 0: the families' own
+    weights = {nm: 0.5 * w for nm, w in pop.weights.items()}
+    weights["power_law"] = 0.5
+    why = (
+        "the population families' forecast and the power law's, averaged: the power law's "
+        "weight is half the share of the k samples that lie beyond each problem's data (0 "
+        "within the data, 1/2 far beyond); the two err in different ways (the families through "
+        "the shape of their left tail, the power law through its slope at the data's edge). "
+        f"Population part: {pop.why}"
+    )
+    note = (
+        f"{pop.extrapolation_note}; up to half the forecast is the power law, which sends "
+        "pass@k to 1 as k grows"
+    )
+    return dataclasses.replace(
+        pop,
+        method="ensemble",
+        weights=weights,
+        why=why,
+        extrapolation_note=note,
         _route=route,
     )
 

@@ -48,7 +48,7 @@ import numpy as np
 import scipy.special
 
 from ._count_models import FAMILIES, Family
-from ._families import log_moment
+from ._families import PointMass, log_moment
 
 __all__ = [
     "GRID_AXES",
@@ -154,6 +154,41 @@ def _loglik_matrix(name, thetas, c, f):
     return jax.lax.map(one, thetas, batch_size=256)
 
 
+# a family made of a base family and a point mass whose weight's logit t is the last axis:
+# name -> (base family, the mass's psi, whether the mass weighs sigmoid(t) or sigmoid(-t))
+_MASS_SPLIT = {
+    "beta+zero": ("beta", 0.0, False),
+    "beta+one": ("beta", 1.0, True),
+    "logit-normal+zero": ("logit-normal", 0.0, False),
+}
+
+
+@functools.partial(jax.jit, static_argnames=("name",))
+def _split_loglik(name, base_thetas, t, c, f):
+    """L of a mass family on the product grid base_thetas x t (t varying fastest), from the
+    base family's L on base_thetas alone: log M = logaddexp(log(1 - w) + log M_base,
+    log w + log M_mass), w the mass's weight (as MixturePopulation / the zero mass compute it,
+    but with the base's moments computed once per base point instead of once per t)."""
+    base, psi0, mass_is_t = _MASS_SPLIT[name]
+    lb = _loglik_matrix(base, base_thetas, c, f)
+    lm = log_moment(PointMass(jnp.asarray(psi0, c.dtype)), c, f)
+    lw_mass = jax.nn.log_sigmoid(t if mass_is_t else -t)
+    lw_base = jax.nn.log_sigmoid(-t if mass_is_t else t)
+    out = jnp.logaddexp(
+        lb[:, None, :] + lw_base[None, :, None], lm[None, None, :] + lw_mass[None, :, None]
+    )
+    return out.reshape(-1, c.shape[-1])
+
+
+def _grid_loglik(name, lo, hi, npts, c, f, dtype):
+    """L on the product grid of (lo, hi, npts) (:func:`_mesh` order)."""
+    if name in _MASS_SPLIT:
+        base = jnp.asarray(_mesh(lo[:-1], hi[:-1], npts[:-1]), dtype)
+        t = jnp.asarray(np.linspace(lo[-1], hi[-1], npts[-1]), dtype)
+        return _split_loglik(name, base, t, c, f)
+    return _loglik_matrix(name, jnp.asarray(_mesh(lo, hi, npts), dtype), c, f)
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class GridPosterior:
@@ -199,7 +234,7 @@ def grid_posterior(name: str, correct, samples, weights=None, key=None) -> GridP
     for rnd in range(_REFINE + 1):
         thetas_np = _mesh(lo, hi, npts)
         thetas = jnp.asarray(thetas_np, dt)
-        L = _loglik_matrix(name, thetas, cu, nu - cu)
+        L = _grid_loglik(name, lo, hi, npts, cu, nu - cu, dt)
         logprior = _log_prior(name, thetas_np, box)
         # the bookkeeping below is host-side numpy: many small eager JAX calls cost more
         tot = np.asarray(L @ vu, dtype=float) + logprior
@@ -244,27 +279,31 @@ def grid_posterior(name: str, correct, samples, weights=None, key=None) -> GridP
     )
 
 
-def problem_moments(pop, c, n, k, mult):
+def problem_moments(pop, c, n, k, mult, variance: bool = True):
     """m(k) and s(k)^2 (module doc) of one population for the problems at hand: shapes [K].
 
     ``pop``'s fields must broadcast against the [K, P] grid of (k, problem); ``mult`` counts
-    how many problems each (c, n) stands for."""
+    how many problems each (c, n) stands for.  ``variance=False`` skips s(k)^2 (returned as
+    zeros), a third of the cost."""
     base = log_moment(pop, c, n - c)
     kk = k[:, None]
     r1 = jnp.exp(jnp.minimum(log_moment(pop, c, (n - c) + kk) - base, 0.0))
-    r2 = jnp.exp(jnp.minimum(log_moment(pop, c, (n - c) + 2 * kk) - base, 0.0))
     P = jnp.sum(mult)
-    return (1.0 - r1) @ mult / P, jnp.maximum(r2 - r1**2, 0.0) @ mult / P**2
+    m = (1.0 - r1) @ mult / P
+    if not variance:
+        return m, jnp.zeros_like(m)
+    r2 = jnp.exp(jnp.minimum(log_moment(pop, c, (n - c) + 2 * kk) - base, 0.0))
+    return m, jnp.maximum(r2 - r1**2, 0.0) @ mult / P**2
 
 
-@functools.partial(jax.jit, static_argnames=("name",))
-def grid_moments(name, thetas, c, n, k, mult=None):
+@functools.partial(jax.jit, static_argnames=("name", "variance"))
+def grid_moments(name, thetas, c, n, k, mult=None, variance: bool = True):
     """m_theta(k) and s_theta(k)^2 for every support point: shapes [G, K].  ``mult`` counts
     how many problems each (c, n) stands for (the output of :func:`distinct_counts`; one each
-    by default)."""
+    by default); ``variance=False``: means only (s^2 returned as zeros)."""
     fam = FAMILIES[name]
     mult = jnp.ones_like(c) if mult is None else mult
-    one = lambda th: problem_moments(fam.build(th), c, n, k, mult)
+    one = lambda th: problem_moments(fam.build(th), c, n, k, mult, variance)
     return jax.lax.map(one, thetas, batch_size=64)
 
 
