@@ -3,6 +3,7 @@
     python -m benchmarks.bench_passk_forecast [--m 100] [--seeds 10] [--n-boot 1000]
         [--routes ensemble,auto,...] [--min-problems 32] [--out FILE.json]
     python -m benchmarks.bench_passk_forecast --timing [--routes ensemble]
+    python -m benchmarks.bench_passk_forecast --adaptive 0.1 [--seeds 3] [--routes ...]
 
 Data: ``../shared/data/pythia_math/per_problem_counts.csv`` (or ``DS3_PYTHIA_COUNTS``).  For
 every checkpoint, the problems with >= 10,000 samples (checkpoints with fewer than
@@ -11,6 +12,12 @@ every checkpoint, the problems with >= 10,000 samples (checkpoints with fewer th
 compared with the unbiased estimate from all samples.  A seed whose subsample has no correct
 sample at all is skipped (no route can fit it) and counted.  Prints mean |error|, mean signed
 error, 90%-interval coverage and mean interval width per route, and the time per fit.
+
+``--adaptive F``: the data as sampled, adaptively (128 to 3.7 million samples per problem):
+every checkpoint with a correct sample, all its problems, each thinned to a fraction F of its
+own samples (hypergeometric), pass@k predicted at k = the smallest full sample size (where
+the unbiased estimate from all samples exists): a 1/F-fold extrapolation for the least
+sampled problems, none for the most sampled.
 
 ``--timing``: on one checkpoint with 128 problems (pythia-160m at 20B tokens), with 100 samples
 per problem and with m + i samples for problem i (no two problems alike), the median of 5
@@ -57,6 +64,13 @@ def main(argv=None):
     ap.add_argument("--min-problems", type=int, default=32)
     ap.add_argument("--out", default=None, help="write every prediction to this JSON file")
     ap.add_argument("--timing", action="store_true", help="time one 128-problem fit and exit")
+    ap.add_argument(
+        "--adaptive",
+        type=float,
+        default=None,
+        metavar="F",
+        help="thin every problem to a fraction F of its own samples (see doc)",
+    )
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     import jax
@@ -64,8 +78,10 @@ def main(argv=None):
     jax.config.update("jax_enable_x64", True)
     import ds3jax.population as P
 
-    data = checkpoints(min_problems=args.min_problems)
     routes = args.routes.split(",")
+    if args.adaptive is not None:
+        return adaptive(P, checkpoints(min_samples=0, min_problems=1), routes, args)
+    data = checkpoints(min_problems=args.min_problems)
     if args.timing:
         return timing(P, data[("pythia-160m", "20B")], routes, args.m)
     err = {r: [] for r in routes}
@@ -131,6 +147,44 @@ def main(argv=None):
         Path(args.out).write_text(json.dumps(rows))
     if chosen:
         print("auto chose:", dict(chosen))
+
+
+def adaptive(P, data, routes, args):
+    if not 0.0 < args.adaptive < 1.0:
+        raise SystemExit(f"--adaptive must lie in (0, 1), got {args.adaptive}")
+    err, cover, weight = collections.defaultdict(list), collections.defaultdict(list), []
+    for key, (c, n) in data.items():
+        k = np.array([float(n.min())])
+        truth = float(np.asarray(P.passk_from_counts(c, n, k))[0])
+        thin = np.maximum(1, (n * args.adaptive).astype(int))
+        for seed in range(args.seeds):
+            cs = np.random.default_rng(seed).hypergeometric(c, n - c, thin)
+            if not cs.any():
+                continue
+            for r in routes:
+                try:
+                    fit = P.fit_passk_counts(cs, thin, method=r, n_boot=args.n_boot, seed=seed)
+                    lo, hi = fit.passk_interval(k)
+                except ValueError:  # no power law (< 2 usable k), or no finite replicates
+                    continue
+                err[r].append(float(fit.passk(k)[0]) - truth)
+                cover[r].append(bool(lo[0] <= truth <= hi[0]))
+                if r == "ensemble":
+                    weight.append(float(fit.power_law_weight(k)[0]))
+    print(
+        f"{len(data)} checkpoints, every problem thinned to {args.adaptive:g} of its samples, "
+        f"{args.seeds} seeds; pass@k at k = each checkpoint's smallest full sample size"
+    )
+    print("| route | fits | mean abs err | mean signed err | 90% coverage |")
+    print("|---|---|---|---|---|")
+    for r in routes:
+        e = np.array(err[r])
+        print(
+            f"| `{r}` | {e.size} | {np.abs(e).mean():.3f} | {e.mean():+.3f} | "
+            f"{np.mean(cover[r]):.0%} |"
+        )
+    if weight:
+        print(f"  ensemble: mean power-law weight at that k {np.mean(weight):.2f}")
 
 
 def _versus_power_law(rows, routes):

@@ -78,9 +78,9 @@ def main(argv=None):
             for r in routes:
                 try:
                     fit = P.fit_passk_counts(c, args.m, method=r, n_boot=args.n_boot, seed=s)
-                except ValueError:
+                    lo, hi = fit.passk_interval(ks)
+                except ValueError:  # no power law (< 2 usable k), or no finite replicates
                     continue
-                lo, hi = fit.passk_interval(ks)
                 res[r].append((fit.passk(ks) - truth, (lo <= truth) & (truth <= hi), hi - lo))
         for r in routes:
             e, cv, wd = (np.array([x[i] for x in res[r]]) for i in range(3))

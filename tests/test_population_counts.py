@@ -493,3 +493,26 @@ def test_ensemble_weight_with_mixed_sample_sizes_and_without_a_power_law():
     assert fit.method == "ensemble" and "power law is left out" in fit.why
     np.testing.assert_allclose(fit.passk([10.0, 1e4]), pop.passk([10.0, 1e4]), rtol=1e-12)
     assert np.all(fit.power_law_weight([10.0, 1e4]) == 0)
+
+
+def test_forecast_benchmarks_run_end_to_end(capsys):
+    # the hand-run benchmarks behind the README's tables, at a toy size: they run, and every
+    # row they print holds a finite error and a coverage that is a fraction
+    import re
+
+    from benchmarks import bench_passk_forecast, bench_passk_synthetic
+
+    bench_passk_synthetic.main(
+        ["--sets", "2", "--n-boot", "50", "--routes", "power_law", "--problems", "48"]
+    )
+    out = capsys.readouterr().out
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "`power_law`" in ln]
+    assert len(rows) == len(bench_passk_synthetic.POPULATIONS)
+    bench_passk_forecast.main(
+        ["--adaptive", "0.1", "--seeds", "1", "--n-boot", "50", "--routes", "power_law"]
+    )
+    out = capsys.readouterr().out
+    row = next(ln for ln in out.splitlines() if ln.startswith("| `power_law`"))
+    fits, mae, _, cov = (x.strip() for x in row.strip("|").split("|")[1:])
+    assert int(fits) > 10 and 0 <= float(mae) < 0.5
+    assert re.fullmatch(r"\d+%", cov) and 0 <= int(cov[:-1]) <= 100
