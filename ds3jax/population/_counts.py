@@ -631,7 +631,6 @@ def _ensemble_route(fams, counts, c, n, key, n_boot, resample, splits, seed):
     route = _EnsembleRoute(
         pop._route, law._route, counts.samples, jax.random.fold_in(key, 11), n_boot
     )
-    # the goodness of fit is taken at k <= min n_i, where w(k) = 0: the families' own
     weights = {nm: 0.5 * w for nm, w in pop.weights.items()}
     weights["power_law"] = 0.5
     why = (
@@ -645,6 +644,8 @@ def _ensemble_route(fams, counts, c, n, key, n_boot, resample, splits, seed):
         f"{pop.extrapolation_note}; up to half the forecast is the power law, which sends "
         "pass@k to 1 as k grows"
     )
+    # rmse and max_abs_error stay the families' own: they are taken at k <= min n_i, where
+    # w(k) = 0, so recomputing them on the combined route would give the same numbers
     return dataclasses.replace(
         pop,
         method="ensemble",
