@@ -5,7 +5,9 @@
     python -m benchmarks.bench_passk_forecast --timing [--routes ensemble]
     python -m benchmarks.bench_passk_forecast --adaptive 0.1 [--seeds 3] [--routes ...]
 
-Data: ``../shared/data/pythia_math/per_problem_counts.csv`` (or ``DS3_PYTHIA_COUNTS``).  For
+Data: ``../shared/data/pythia_math/per_problem_counts.csv`` (or ``DS3_PYTHIA_COUNTS``, or
+``--data FILE``: any counts CSV, one data set per model and checkpoint where it has those
+columns).  For
 every checkpoint, the problems with >= 10,000 samples (checkpoints with fewer than
 ``--min-problems`` such problems, or none solved, are left out); each problem is subsampled to
 ``m`` samples (hypergeometric, ``seeds`` seeds); every route predicts pass@1e3 and pass@1e4,
@@ -19,7 +21,8 @@ own samples (hypergeometric), pass@k predicted at k = the smallest full sample s
 the unbiased estimate from all samples exists): a 1/F-fold extrapolation for the least
 sampled problems, none for the most sampled.
 
-``--timing``: on one checkpoint with 128 problems (pythia-160m at 20B tokens), with 100 samples
+``--timing``: on one checkpoint with 128 problems (pythia-160m at 20B tokens, or the file's
+largest data set), with 100 samples
 per problem and with m + i samples for problem i (no two problems alike), the median of 5
 warm runs of the fit alone (``n_boot=0``), of the fit with 1,000 replicates, and of pass@k with
 its interval at two k.
@@ -42,16 +45,20 @@ ROUTES = ("ensemble", "auto", "beta", "beta+zero", "beta+one", "logit-normal", "
 
 
 def checkpoints(path=DATA, min_samples=10_000, min_problems=32):
-    g = collections.defaultdict(list)
+    """{(model, checkpoint): (correct, samples)} of the problems with >= ``min_samples``
+    samples; data sets are told apart by whichever of the columns ``model`` and
+    ``checkpoint`` the file has (a file with neither is one data set)."""
+    from ds3jax.population import load_count_groups
+
     with open(path, newline="") as fh:
-        for r in csv.DictReader(fh):
-            g[(r["model"], r["checkpoint"])].append((int(r["correct"]), int(r["samples"])))
+        header = [h.strip().lower() for h in next(csv.reader(fh))]
+    by = [c for c in ("model", "checkpoint") if c in header]
     out = {}
-    for key, rows in g.items():
-        v = np.array(rows)
-        v = v[v[:, 1] >= min_samples]
-        if len(v) >= min_problems and (v[:, 0] > 0).any():
-            out[key] = (v[:, 0], v[:, 1])
+    for key, counts in load_count_groups(path, by).items():
+        keep = counts.samples >= min_samples
+        c, n = counts.correct[keep], counts.samples[keep]
+        if c.size >= min_problems and (c > 0).any():
+            out[key] = (c, n)
     return out
 
 
@@ -62,6 +69,12 @@ def main(argv=None):
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--routes", default=",".join(ROUTES))
     ap.add_argument("--min-problems", type=int, default=32)
+    ap.add_argument(
+        "--data",
+        default=str(DATA),
+        help="counts CSV (problem, correct, samples; data sets told apart by model and/or "
+        "checkpoint columns when it has them)",
+    )
     ap.add_argument("--out", default=None, help="write every prediction to this JSON file")
     ap.add_argument("--timing", action="store_true", help="time one 128-problem fit and exit")
     ap.add_argument(
@@ -80,10 +93,12 @@ def main(argv=None):
 
     routes = args.routes.split(",")
     if args.adaptive is not None:
-        return adaptive(P, checkpoints(min_samples=0, min_problems=1), routes, args)
-    data = checkpoints(min_problems=args.min_problems)
+        return adaptive(P, checkpoints(args.data, min_samples=0, min_problems=1), routes, args)
+    data = checkpoints(args.data, min_problems=args.min_problems)
     if args.timing:
-        return timing(P, data[("pythia-160m", "20B")], routes, args.m)
+        return timing(
+            P, data.get(("pythia-160m", "20B")) or max(data.values(), key=_size), routes, args.m
+        )
     err = {r: [] for r in routes}
     cover = {r: [] for r in routes}
     width = {r: [] for r in routes}
@@ -202,6 +217,10 @@ def _versus_power_law(rows, routes):
             f"  {r}: closer than the power law on {wins[:, 0].sum()} / {wins[:, 1].sum()} of "
             f"{len(cps)} checkpoints at k = 1e3 / 1e4"
         )
+
+
+def _size(cn):
+    return cn[0].size
 
 
 def timing(P, data, routes, m):

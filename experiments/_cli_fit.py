@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -85,6 +86,15 @@ def register(subparsers) -> None:
     )
     f.add_argument("csv", help="input CSV file")
     f.add_argument("--out", default="out/fit", help="output folder (default: out/fit)")
+    f.add_argument(
+        "--where",
+        action="append",
+        default=None,
+        metavar="COLUMN=VALUE",
+        help="counts files holding several data sets (label columns such as model, "
+        "checkpoint): fit the rows with this label (repeatable, e.g. --where model=pythia-1b "
+        "--where checkpoint=300B)",
+    )
     f.add_argument(
         "--method",
         choices=METHODS,
@@ -158,60 +168,48 @@ def _rows(path: Path):
     return rows
 
 
-def read_fit_csv(path):
+def read_fit_csv(path, where=None):
     """Read a curve or counts CSV: returns ``("curve", Curve)`` or ``("counts", Counts)``.
 
-    Raises ``ValueError`` naming the file line (1-based; the header is line 1) or the column.
+    A counts file may carry label columns (``model``, ``checkpoint``, ...); ``where``
+    ({column: value}) selects its rows (:func:`ds3jax.population.load_counts`).  Raises
+    ``ValueError`` naming the file line (1-based; the header is line 1) or the column.
     """
-    from ds3jax.population import make_counts, make_curve
+    from ds3jax.population import load_counts, make_curve
 
     path = Path(path)
     rows = _rows(path)
     hline, header = rows[0]
     cols = [h.lower() for h in header]
+    if set(_COUNT_COLS) & set(cols):
+        return "counts", load_counts(path, where=where)
+    if where:
+        raise ValueError("--where selects rows of a per-problem counts file, not of a curve")
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
         raise ValueError(f"{path}: line {hline}: duplicate column {dup[0]!r}")
-    if set(_COUNT_COLS) & set(cols):
-        kind, known = "counts", set(_COUNT_COLS)
-    elif set(_CURVE_COLS) & set(cols):
-        kind, known = "curve", set(_CURVE_COLS)
-    else:
+    if not set(_CURVE_COLS) & set(cols):
         raise ValueError(f"{path}: line {hline}: unrecognised header {header}; expected {_FORMATS}")
-    unknown = [h for h, c in zip(header, cols) if c not in known]
+    unknown = [h for h, c in zip(header, cols) if c not in _CURVE_COLS]
     if unknown:
         raise ValueError(
-            f"{path}: line {hline}: unknown column {unknown[0]!r} in a {kind} file; "
+            f"{path}: line {hline}: unknown column {unknown[0]!r} in a curve file; "
             f"expected {_FORMATS}"
         )
-    if kind == "curve":
-        roles = [_CURVE_COLS[c] for c in cols]
-        for role, names in (("k", "k (or x)"), ("y", "accuracy (or y)")):
-            if roles.count(role) != 1:
-                raise ValueError(
-                    f"{path}: line {hline}: need exactly one column {names}, got {header}"
-                )
-        ik, iy = roles.index("k"), roles.index("y")
-    else:
-        missing = [c for c in _COUNT_COLS if c not in cols]
-        if missing:
-            raise ValueError(
-                f"{path}: line {hline}: missing column {missing[0]!r}; expected {_FORMATS}"
-            )
-        ip, ic, i_n = (cols.index(c) for c in _COUNT_COLS)
-    a, b, probs, where = [], [], [], []
+    roles = [_CURVE_COLS[c] for c in cols]
+    for role, names in (("k", "k (or x)"), ("y", "accuracy (or y)")):
+        if roles.count(role) != 1:
+            raise ValueError(f"{path}: line {hline}: need exactly one column {names}, got {header}")
+    ik, iy = roles.index("k"), roles.index("y")
+    ks, ys, lines = [], [], []
     for line, row in rows[1:]:
         if len(row) != len(header):
             raise ValueError(
                 f"{path}: line {line}: expected {len(header)} fields ({', '.join(header)}), "
                 f"got {len(row)}"
             )
-        if kind == "curve":
-            fields = (("k", ik), ("accuracy", iy))
-        else:
-            fields = (("correct", ic), ("samples", i_n))
         vals = []
-        for name, i in fields:
+        for name, i in (("k", ik), ("accuracy", iy)):
             try:
                 vals.append(float(row[i]))
             except ValueError:
@@ -219,16 +217,29 @@ def read_fit_csv(path):
                     f"{path}: line {line}: column {header[i]!r}: expected a number for {name}, "
                     f"got {row[i]!r}"
                 ) from None
-        a.append(vals[0])
-        b.append(vals[1])
-        if kind == "counts":
-            probs.append(row[ip])
-        where.append(f"line {line}")
-    if not a:
+        ks.append(vals[0])
+        ys.append(vals[1])
+        lines.append(f"line {line}")
+    if not ks:
         raise ValueError(f"{path}: file has a header but no data rows")
-    if kind == "curve":
-        return kind, make_curve(a, b, name=path.stem, where=where)
-    return kind, make_counts(a, b, probs, name=path.stem, where=where)
+    return "curve", make_curve(ks, ys, name=path.stem, where=lines)
+
+
+def parse_where(items) -> dict:
+    """``["model=pythia-1b", "checkpoint=300B"]`` -> {"model": "pythia-1b", ...}."""
+    out = {}
+    for it in items or ():
+        col, sep, val = it.partition("=")
+        if not sep or not col.strip():
+            raise ValueError(f"--where takes COLUMN=VALUE, got {it!r}")
+        out[col.strip()] = val.strip()
+    return out
+
+
+def output_stem(path, where) -> str:
+    """The output files' name: the CSV's stem, then each selection (file-name safe)."""
+    parts = [Path(path).stem] + [f"{k}-{v}" for k, v in where.items()]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(parts))
 
 
 # ----------------------------------------------------------------------------- output
@@ -441,10 +452,11 @@ def _pad(k, size):
 
 
 def cmd_fit(args) -> int:
-    stem = Path(args.csv).stem
+    where = parse_where(args.where)
+    stem = output_stem(args.csv, where)
     check_out_dir(args.out, files=(f"{stem}_fit.json", f"{stem}_fit.png"))
     path = Path(args.csv)
-    kind, data = read_fit_csv(path)
+    kind, data = read_fit_csv(path, where)
     _check_options(args, kind, data)
     import jax
 

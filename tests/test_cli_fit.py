@@ -265,6 +265,14 @@ BAD = {
     "header_only": ("k,accuracy\n", ["no data rows"]),
     "empty": ("", ["empty"]),
     "too_few_points": ("k,accuracy\n1,0.2\n2,0.3\n", ["3 points"]),
+    "repeated_problem": (
+        "problem,correct,samples\np1,3,10\np1,2,10\n",
+        ["lines 2 and 3", "one row"],
+    ),
+    "several_data_sets": (
+        "model,problem,correct,samples\na,p1,3,10\na,p2,0,10\nb,p1,5,10\n",
+        ["lines 2 and 4", "--where model=b"],
+    ),
 }
 
 
@@ -281,6 +289,38 @@ def test_bad_csv_exits_2_with_one_line(case, tmp_path, capsys):
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
     assert not out.exists()
+
+
+def test_where_fits_one_data_set_of_a_labelled_file(tmp_path, capsys):
+    """--where keeps the rows of one data set: the result is the fit of those rows alone,
+    written under a name that says which; a label no row has, or a malformed --where, exits
+    2 naming it."""
+    rng = np.random.default_rng(3)
+    psi = rng.beta(0.5, 4.0, (2, 40))
+    c = rng.binomial(50, psi)
+    rows = ["model,step,problem,correct,samples"]
+    rows += [f"m{j},1k,q{i},{c[j, i]},50" for j in range(2) for i in range(40)]
+    path = tmp_path / "runs.csv"
+    path.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    rc, text, _ = _run(
+        ["fit", str(path), "--where", "model=m1", "--n-boot", "0", "--out", str(out)], capsys
+    )
+    assert rc == 0, text
+    res = json.loads((out / "runs_model-m1_fit.json").read_text())
+    import ds3jax.population as P
+
+    alone = P.fit_passk_counts(c[1], 50, n_boot=0)
+    far = res["extrapolation"]
+    np.testing.assert_allclose(far["passk"], alone.passk(np.asarray(far["k"])), rtol=1e-9)
+    rc, _, err = _run(["fit", str(path), "--where", "model=m7", "--out", str(out)], capsys)
+    assert rc == 2 and "model = 'm7'" in err and "'m0', 'm1'" in err
+    rc, _, err = _run(["fit", str(path), "--where", "model", "--out", str(out)], capsys)
+    assert rc == 2 and "COLUMN=VALUE" in err
+    curve = tmp_path / "c.csv"
+    curve.write_text("k,accuracy\n1,0.2\n2,0.3\n4,0.4\n")
+    rc, _, err = _run(["fit", str(curve), "--where", "model=m1", "--out", str(out)], capsys)
+    assert rc == 2 and "counts file" in err
 
 
 def test_missing_file_and_bad_option_exit_2(tmp_path, capsys):

@@ -495,7 +495,7 @@ def test_ensemble_weight_with_mixed_sample_sizes_and_without_a_power_law():
     assert np.all(fit.power_law_weight([10.0, 1e4]) == 0)
 
 
-def test_forecast_benchmarks_run_end_to_end(capsys):
+def test_forecast_benchmarks_run_end_to_end(capsys, tmp_path):
     # the hand-run benchmarks behind the README's tables, at a toy size: they run, and every
     # row they print holds a finite error and a coverage that is a fraction
     import re
@@ -516,3 +516,18 @@ def test_forecast_benchmarks_run_end_to_end(capsys):
     fits, mae, _, cov = (x.strip() for x in row.strip("|").split("|")[1:])
     assert int(fits) > 10 and 0 <= float(mae) < 0.5
     assert re.fullmatch(r"\d+%", cov) and 0 <= int(cov[:-1]) <= 100
+    # a file of the user's own, without model or checkpoint columns, is one data set
+    rng = np.random.default_rng(5)
+    psi = rng.beta(0.4, 8.0, 40)
+    own = tmp_path / "own.csv"
+    own.write_text(
+        "problem,correct,samples\n"
+        + "".join(f"q{i},{c},20000\n" for i, c in enumerate(rng.binomial(20000, psi)))
+    )
+    bench_passk_forecast.main(
+        ["--data", str(own), "--seeds", "3", "--n-boot", "50", "--routes", "power_law"]
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("1 checkpoints, m = 100 samples per problem, 3 seeds")
+    row = next(ln for ln in out.splitlines() if ln.startswith("| `power_law`"))
+    assert 0 <= float(row.split("|")[2]) < 0.5

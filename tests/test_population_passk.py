@@ -16,7 +16,13 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ds3jax.population._data import load_counts, load_curve, make_counts, make_curve
+from ds3jax.population._data import (
+    load_count_groups,
+    load_counts,
+    load_curve,
+    make_counts,
+    make_curve,
+)
 from ds3jax.population._passk import (
     BetaPopulation,
     DiscretePopulation,
@@ -186,6 +192,44 @@ def test_counts_loader(tmp_path):
         load_counts(_write(tmp_path, "empty.csv", "\n"))
     with pytest.raises(ValueError, match="index 0: correct = 2.5"):
         make_counts([2.5], [4])
+
+
+def test_labelled_counts_files(tmp_path):
+    """A file with several data sets: ``where`` and ``load_count_groups`` give each one's
+    rows exactly (checked against the rows written); a repeated problem names the lines and
+    the label columns that tell the sets apart (not a per-problem column such as level)."""
+    rng = np.random.default_rng(0)
+    rows, want = ["model,step,problem,level,correct,samples"], {}
+    for model in ("a", "b"):
+        for step in ("1k", "2k"):
+            c = rng.integers(0, 20, 5)
+            want[(model, step)] = c
+            rows += [f"{model},{step},p{i},{i % 3},{c[i]},20" for i in range(5)]
+    path = _write(tmp_path, "runs.csv", "\n".join(rows) + "\n")
+    groups = load_count_groups(path, by=("model", "step"))
+    assert list(groups) == list(want)
+    for key, c in want.items():
+        np.testing.assert_array_equal(groups[key].correct, c)
+        assert groups[key].problem == tuple(f"p{i}" for i in range(5))
+        one = load_counts(path, where={"model": key[0], "step": key[1]})
+        np.testing.assert_array_equal(one.correct, c)
+        assert one.name == f"runs_model-{key[0]}_step-{key[1]}"
+    with pytest.raises(ValueError, match="told apart by step"):
+        load_count_groups(path, by="model")
+    with pytest.raises(ValueError, match=r"lines 2 and 7: .*told apart by step\)"):
+        load_counts(path, where={"model": "a"})
+    with pytest.raises(ValueError, match=r"told apart by model, step\).*--where model=a --where"):
+        load_counts(path)
+    with pytest.raises(ValueError, match="no row has step = '3k'.*'1k', '2k'"):
+        load_counts(path, where={"step": "3k"})
+    with pytest.raises(ValueError, match="no column 'stp'"):
+        load_count_groups(path, by="stp")
+    with pytest.raises(ValueError, match="lines 2 and 3: each problem must have one row"):
+        load_counts(_write(tmp_path, "rep.csv", "problem,correct,samples\np1,1,5\np1,2,5\n"))
+    with pytest.raises(ValueError, match="line 3: expected 3 fields"):
+        load_counts(_write(tmp_path, "short.csv", "problem,correct,samples\np1,1,5\np2,2\n"))
+    with pytest.raises(ValueError, match="line 2: column 'correct': expected an integer"):
+        load_counts(_write(tmp_path, "txt.csv", "problem,correct,samples\np1,x,5\n"))
 
 
 def test_passk_gradients_match_mpmath_and_float32_is_sane():

@@ -15,7 +15,8 @@ of per-task success rates, their fits to curves and per-problem counts, and load
   smooth nonparametric population, the beta-binomial MLE, or the power-law baseline),
   ``fit_majority_curve`` (App. E-C).  Fits carry a ``RESULTS`` code from the optimality
   conditions.
-* Data: ``load_curve``, ``load_curves``, ``load_counts``, ``make_curve``, ``make_counts``.
+* Data: ``load_curve``, ``load_curves``, ``load_counts``, ``load_count_groups``,
+  ``make_curve``, ``make_counts``.
 * Push-forward (App. E-D, Eq. 64-70): ``PushForward``, ``pushforward_passk``,
   ``pushforward_cdf``, ``fit_iota_hat`` (search directionality iota_hat from pass@k curves).
 * Plots: ``plot_population_fits`` (Fig. 10 style).
@@ -27,6 +28,7 @@ from ._counts import CountsFit as CountsFit
 from ._counts import fit_passk_counts as fit_passk_counts
 from ._data import Counts as Counts
 from ._data import Curve as Curve
+from ._data import load_count_groups as load_count_groups
 from ._data import load_counts as load_counts
 from ._data import load_curve as load_curve
 from ._data import load_curves as load_curves
@@ -113,6 +115,7 @@ __all__ = [
     "load_curve",
     "load_curves",
     "load_counts",
+    "load_count_groups",
     "make_curve",
     "make_counts",
     "plot_population_fits",

@@ -3,7 +3,8 @@
 * Curves: CSV with two columns ``x`` (= k, number of samples) and ``y`` (accuracy in [0, 1]),
   as digitised in ``shared/data/ds3_passk``.  Points may be unsorted and duplicated: exact
   duplicate rows are dropped, repeated k are averaged, and the result is sorted by k.
-* Counts: CSV with columns ``problem, correct, samples`` (one row per problem).
+* Counts: CSV with columns ``problem, correct, samples`` (one row per problem) and any label
+  columns (``model``, ``checkpoint``, ...) that tell several data sets in one file apart.
 
 Every problem with the input raises ``ValueError`` naming the file line (1-based, header is
 line 1) or array index and what is allowed.
@@ -25,6 +26,7 @@ __all__ = [
     "load_curve",
     "load_curves",
     "load_counts",
+    "load_count_groups",
     "make_curve",
     "make_counts",
 ]
@@ -152,30 +154,146 @@ def make_counts(correct, samples, problem=None, name: str = "", *, where=None) -
     return Counts(problem, c.astype(np.int64), n.astype(np.int64), name)
 
 
-def load_counts(path: str | os.PathLike) -> Counts:
-    """Read per-problem counts from a CSV with columns ``problem, correct, samples``."""
+def load_counts(path: str | os.PathLike, *, where: dict | None = None) -> Counts:
+    """Read per-problem counts from a CSV with columns ``problem, correct, samples``.
+
+    Other columns (``model``, ``checkpoint``, ...) are labels.  ``where`` = {column: value}
+    keeps the rows whose labels match (values compared as text).  A problem may appear once:
+    a file that holds several data sets (say one per model and checkpoint) raises
+    ``ValueError`` naming the columns that tell them apart; pick one with ``where`` or read
+    them all with :func:`load_count_groups`.
+    """
     path = Path(path)
-    numbered = _read_rows(path)
-    header_line, header = numbered[0]
-    cols = [h.lower() for h in header]
-    missing = [c for c in ("problem", "correct", "samples") if c not in cols]
-    if missing:
-        raise ValueError(
-            f"{path}: line {header_line}: header must have columns problem, correct, samples; "
-            f"missing {missing}"
-        )
-    ip, ic, i_n = (cols.index(c) for c in ("problem", "correct", "samples"))
-    probs, cs, ns, where = [], [], [], []
-    for line, row in numbered[1:]:
-        try:
-            probs.append(row[ip])
-            cs.append(float(row[ic]))
-            ns.append(float(row[i_n]))
-        except (ValueError, IndexError):
+    table = _CountTable(path)
+    rows = table.select(where or {})
+    return table.counts(rows, _group_name(path, where or {}))
+
+
+def load_count_groups(path: str | os.PathLike, by) -> dict[tuple, Counts]:
+    """Read a counts CSV that holds several data sets, one per value of the ``by`` columns.
+
+    Args:
+      path: CSV with columns ``problem, correct, samples`` and the ``by`` columns.
+      by: a column name or a sequence of them (``()``: the whole file is one data set).
+
+    Returns {tuple of the ``by`` values (text): :class:`Counts`}, in file order.
+    """
+    path = Path(path)
+    by = (by,) if isinstance(by, str) else tuple(by)
+    table = _CountTable(path)
+    idx = [table.column(b) for b in by]
+    groups: dict[tuple, list] = {}
+    for row in table.rows:
+        groups.setdefault(tuple(row[1][i] for i in idx), []).append(row)
+    return {
+        key: table.counts(rows, _group_name(path, dict(zip(by, key))))
+        for key, rows in groups.items()
+    }
+
+
+_COUNT_COLS = ("problem", "correct", "samples")
+
+
+class _CountTable:
+    """A counts CSV read once: header, rows (line, fields), the label columns."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        numbered = _read_rows(path)
+        self.header_line, self.header = numbered[0]
+        self.cols = [h.lower() for h in self.header]
+        dup = sorted({c for c in self.cols if self.cols.count(c) > 1})
+        if dup:
+            raise ValueError(f"{path}: line {self.header_line}: duplicate column {dup[0]!r}")
+        missing = [c for c in _COUNT_COLS if c not in self.cols]
+        if missing:
             raise ValueError(
-                f"{path}: line {line}: expected problem, correct, samples (integers); got {row}"
-            ) from None
-        where.append(f"line {line}")
-    if not cs:
-        raise ValueError(f"{path}: file has a header but no data rows")
-    return make_counts(cs, ns, probs, name=path.stem, where=where)
+                f"{path}: line {self.header_line}: header must have columns problem, correct, "
+                f"samples; missing {missing}"
+            )
+        self.rows = numbered[1:]
+        if not self.rows:
+            raise ValueError(f"{path}: file has a header but no data rows")
+        for line, row in self.rows:
+            if len(row) != len(self.header):
+                raise ValueError(
+                    f"{path}: line {line}: expected {len(self.header)} fields "
+                    f"({', '.join(self.header)}), got {len(row)}"
+                )
+
+    def column(self, name) -> int:
+        if str(name).lower() not in self.cols:
+            raise ValueError(
+                f"{self.path}: no column {name!r}; the columns are {', '.join(self.header)}"
+            )
+        return self.cols.index(str(name).lower())
+
+    def select(self, where: dict):
+        rows = self.rows
+        for col, val in where.items():
+            i = self.column(col)
+            kept = [r for r in rows if r[1][i] == str(val).strip()]
+            if not kept:
+                seen = list(dict.fromkeys(r[1][i] for r in rows))
+                more = ", ..." if len(seen) > 8 else ""
+                raise ValueError(
+                    f"{self.path}: no row has {col} = {val!r} (among the rows selected so far "
+                    f"it takes {', '.join(map(repr, seen[:8]))}{more})"
+                )
+            rows = kept
+        return rows
+
+    def counts(self, rows, name: str) -> Counts:
+        ip, ic, i_n = (self.cols.index(c) for c in _COUNT_COLS)
+        first: dict[str, tuple] = {}
+        probs, cs, ns, where = [], [], [], []
+        for line, row in rows:
+            vals = []
+            for i in (ic, i_n):
+                try:
+                    vals.append(float(row[i]))
+                except ValueError:
+                    raise ValueError(
+                        f"{self.path}: line {line}: column {self.header[i]!r}: expected an "
+                        f"integer, got {row[i]!r}"
+                    ) from None
+            if row[ip] in first:
+                self._duplicate(rows, row[ip], first[row[ip]], (line, row))
+            first[row[ip]] = (line, row)
+            probs.append(row[ip])
+            cs.append(vals[0])
+            ns.append(vals[1])
+            where.append(f"line {line}")
+        return make_counts(cs, ns, probs, name=name, where=where)
+
+    def _duplicate(self, rows, problem, a, b):
+        """Raise for a problem on two rows, naming few label columns (greedily, in file
+        order, among those that vary within a problem) that give every problem one row at
+        most, when some do."""
+        ip = self.cols.index("problem")
+        by, n_groups = [], 1
+        for j, c in enumerate(self.cols):
+            per_problem = {(r[1][ip], r[1][j]) for r in rows}
+            if c in _COUNT_COLS or len(per_problem) == len({r[1][ip] for r in rows}):
+                continue
+            n = len({tuple(r[1][i] for i in by + [j]) for r in rows})
+            if n > n_groups:
+                by, n_groups = by + [j], n
+        keys = [(r[1][ip], *(r[1][i] for i in by)) for r in rows]
+        if by and len(set(keys)) == len(keys):
+            names = [self.header[i] for i in by]
+            pick = " ".join(f"--where {self.header[i]}={b[1][i]}" for i in by)
+            hint = (
+                f"the file holds several data sets (told apart by {', '.join(names)}): pick "
+                f"one with where={{...}} (ds3jax fit: {pick}), or read each with "
+                f"load_count_groups(path, by={tuple(names)!r})"
+            )
+        else:
+            hint = "each problem must have one row (add up repeated runs first)"
+        raise ValueError(
+            f"{self.path}: problem {problem!r} appears on lines {a[0]} and {b[0]}: {hint}"
+        )
+
+
+def _group_name(path: Path, where: dict) -> str:
+    return "_".join([path.stem] + [f"{k}-{v}" for k, v in where.items()])
