@@ -256,6 +256,7 @@ def _figure(
     band=None,
     fit_label="",
     band_label="90% bootstrap interval",
+    k_top=None,
 ):
     import matplotlib
 
@@ -276,7 +277,9 @@ def _figure(
         )
     ax1.plot(k_model, y_model, "-", color="tab:orange", label=fit_label)
     ax1.plot(k_data, y_data, "o", ms=4, color="tab:blue", label=data_label)
-    ax1.axvline(float(np.max(k_data)), color="0.5", lw=0.8, ls=":")
+    # where extrapolation starts: the most samples any problem has (with mixed sample sizes
+    # the unbiased curve drawn ends earlier, at the fewest)
+    ax1.axvline(float(np.max(k_data)) if k_top is None else k_top, color="0.5", lw=0.8, ls=":")
     ax1.set_xscale("log")
     # axes fitted to what is drawn (data, fit and band), not to [0, 1]
     shown = [np.asarray(y_data), np.asarray(y_model)] + ([] if band is None else list(band))
@@ -285,7 +288,7 @@ def _figure(
     pad = 0.05 * max(hi - lo, 1e-3)
     ax1.set_ylim(max(lo - pad, 0.0), min(hi + pad, 1.0))
     ax1.set_xlim(float(np.min(k_model)), float(np.max(k_model)))
-    ax1.set_xlabel("k (samples per problem, log scale; dotted: largest k in the data)")
+    ax1.set_xlabel("k (samples per problem, log scale; dotted: the most samples in the data)")
     ax1.set_ylabel("pass@k (fraction of problems solved)")
     ax1.set_title("data and fitted pass@k, extrapolated")
     # the legend goes below both panels (outside every plotting area, so it never covers a
@@ -505,7 +508,7 @@ def cmd_fit(args) -> int:
         params = _counts_parameters(fit)
 
     # every k in one array of a fixed size: one compilation for passk and the interval
-    k_model = np.geomspace(1.0, max(K_FAR[-1], 100.0 * float(np.max(k_data))), N_MODEL)
+    k_model = np.geomspace(1.0, max(K_FAR[-1], 100.0 * k_top), N_MODEL)
     n_pad = N_DATA * -(-k_data.size // N_DATA)
     k_all = np.concatenate([k_model, K_FAR, _pad(k_data, n_pad)])
     y_all = np.asarray(fit.passk(k_all), float)
@@ -616,8 +619,9 @@ def cmd_fit(args) -> int:
         fit_label = f"fit: ensemble (families averaged, heaviest {fit.family}; + power law)"
     else:
         fit_label = f"fit: {route}, {fit.family}"
+    label = path.name + "".join(f" [{c}={v}]" for c, v in where.items())
     png, _ = _figure(
-        f"{path.name}: {fit.family}" + (f"; {head}" if head else "") + f"; RMSE {fit.rmse:.4f}",
+        f"{label}: {fit.family}" + (f"; {head}" if head else "") + f"; RMSE {fit.rmse:.4f}",
         k_data,
         y_data,
         k_model,
@@ -627,6 +631,7 @@ def cmd_fit(args) -> int:
         band=band,
         fit_label=fit_label,
         band_label=f"90% interval ({args.n_boot} replicates)",
+        k_top=k_top,
     )
     out = Path(args.out)
     text = json.dumps(to_jsonable(result), indent=1, allow_nan=False)
