@@ -1,0 +1,152 @@
+"""The result of :func:`fit_passk_counts` and the helpers its routes share."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._families import log_choose
+from ._passk import passk_from_counts
+from ._result import RESULTS
+
+__all__ = ["CountsFit"]
+
+
+def _dtype():
+    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+
+
+def _thin(c, n, splits, seed):
+    rng = np.random.default_rng(seed)
+    nf = n // 2
+    cf = np.stack([rng.hypergeometric(c, n - c, nf) for _ in range(splits)])
+    return cf, np.broadcast_to(nf, cf.shape)
+
+
+@dataclasses.dataclass(frozen=True)
+class CountsFit:
+    """A pass@k model fitted to per-problem counts (:func:`fit_passk_counts`).
+
+    Attributes:
+      method: the route asked for; ``family``: the family used (the heaviest for ``"auto"``
+        and ``"ensemble"``).
+      weights: family -> weight in the prediction (one entry except for ``"auto"``; for
+        ``"ensemble"`` the weights far beyond the data, ``"power_law"`` 1/2; at k see
+        :meth:`power_law_weight`).
+      scores: family -> held-out log-likelihood (``"auto"``, ``"grid"``), else None.
+      why: the choice in words.
+      population: the family's fitted population (the posterior mode for grid routes, the
+        maximum-likelihood estimate otherwise; a :class:`PowerLawCurve` for the baseline).
+      params: parameter name -> (estimate, low, high): the posterior median and 90% credible
+        interval (grid routes) or the estimate +- 1.645 standard errors (``"mle"``).
+      identified: False when the data do not determine the fit (a parameter's posterior as
+        wide as half its prior box or piled on an artificial edge of it, or a parameter on an
+        optimiser bound): its numbers then follow the box, not the data.
+      result, message: a :class:`RESULTS` code and its explanation.
+      n_obs: number of problems; ``rmse``, ``max_abs_error``: fitted pass@k against the
+        unbiased estimate at 6 log-spaced k <= min n_i; ``loglik``: maximised or posterior-mode
+        log-likelihood (None for the power law).
+      interval_note: why intervals are unavailable, when they are.
+      extrapolation_note: where the predictions stop resting on data.
+      stderr, at_bound: ``"mle"`` only: standard errors and the parameters on a bound.
+    """
+
+    method: str
+    family: str
+    weights: dict
+    scores: dict | None
+    why: str
+    population: object
+    params: dict
+    identified: bool
+    result: RESULTS
+    message: str
+    n_obs: int
+    rmse: float
+    max_abs_error: float
+    loglik: float | None
+    interval_note: str
+    extrapolation_note: str
+    stderr: dict = dataclasses.field(default_factory=dict)
+    at_bound: tuple = ()
+    _route: object = dataclasses.field(repr=False, compare=False, default=None)
+
+    # -- compatibility with the curve fits' PopulationFit
+    @property
+    def success(self) -> bool:
+        return self.result is RESULTS.successful
+
+    @property
+    def replicates(self):
+        """Truthy when intervals are available."""
+        return None if self.interval_note else True
+
+    def passk(self, k):
+        """Predicted pass@k of the fitted problems after k samples each (numpy, shape of k)."""
+        k = np.asarray(k, float)
+        return np.asarray(self._route.mean(k.ravel())).reshape(k.shape)
+
+    def population_passk(self, k):
+        """pass@k of a new problem drawn from the fitted population (shape of k); for
+        ``"ensemble"`` combined with the power law by w(k), as ``passk`` is."""
+        k = np.asarray(k, float)
+        return np.asarray(self._route.population_mean(k.ravel())).reshape(k.shape)
+
+    def power_law_weight(self, k):
+        """The power law's weight in ``passk(k)``: w(k) for ``"ensemble"`` (module doc), 1 for
+        ``"power_law"``, 0 for the other routes (numpy, shape of k)."""
+        k = np.asarray(k, float)
+        share = getattr(self._route, "share", None)  # the ensemble's w(k)
+        if share is not None:
+            return share(k).reshape(k.shape)
+        return np.full(k.shape, 1.0 if self.method == "power_law" else 0.0)
+
+    def passk_replicates(self, k):
+        """Replicate draws of pass@k: shape [n_boot, *shape(k)]."""
+        if self.interval_note:
+            raise ValueError(f"this fit has no bootstrap replicates: {self.interval_note}")
+        k = np.asarray(k, float)
+        d = np.asarray(self._route.draws(k.ravel()))
+        return d.reshape((d.shape[0],) + k.shape)
+
+    def passk_interval(self, k, level: float = 0.9):
+        """Equal-tailed interval ``(low, high)`` for pass@k at ``k`` (numpy, shape of k)."""
+        if not 0.0 < float(level) < 1.0:
+            raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        reps = self.passk_replicates(k)
+        flat = reps.reshape(reps.shape[0], -1)
+        reps = reps[np.all(np.isfinite(flat), axis=1)]
+        if reps.shape[0] < 20:
+            raise ValueError("fewer than 20 replicates are finite: no interval")
+        q = (1.0 - float(level)) / 2.0
+        return np.quantile(reps, q, axis=0), np.quantile(reps, 1.0 - q, axis=0)
+
+
+def _gof(route, c, n):
+    kmax = int(np.min(n))
+    ks = np.unique(np.round(np.geomspace(1, kmax, min(kmax, 6))))
+    emp = np.asarray(passk_from_counts(c, n, jnp.asarray(ks, c.dtype)))
+    r = route.mean(ks) - emp
+    return float(np.sqrt(np.mean(r**2))), float(np.max(np.abs(r)))
+
+
+def _resampled(key, c, n, resample):
+    """One bootstrap data set: problem weights (multiplicities of P draws with replacement,
+    or ones) and counts (redrawn as Binom(n_i, c_i / n_i), or the data's)."""
+    P = c.shape[0]
+    k1, k2 = jax.random.split(key)
+    if resample in ("problems", "both"):
+        idx = jax.random.randint(k1, (P,), 0, P)
+        v = jnp.zeros(P, c.dtype).at[idx].add(1.0)
+    else:
+        v = jnp.ones(P, c.dtype)
+    if resample in ("counts", "both"):
+        return v, jax.random.binomial(k2, n, c / n).astype(c.dtype)
+    return v, c
+
+
+def _log_choose_sum(c, n):
+    return float(jnp.sum(log_choose(n, c)))

@@ -1,0 +1,198 @@
+"""The routes' predictions: pass@k, population pass@k and replicate draws of a fitted
+:func:`fit_passk_counts` route (grid posteriors, one fitted population, the power law, and
+their ensemble)."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._count_models import FAMILIES
+from ._families import MixturePopulation, log_moment
+from ._passk import DiscretePopulation
+from ._posterior import distinct_counts, grid_moments, grid_replicates, problem_moments
+from ._powerlaw import powerlaw_passk
+
+
+class _GridRoute:
+    """Posterior-weighted families on their grids (see the module doc)."""
+
+    def __init__(self, posts, weights, key, n_boot, resample):
+        self.posts, self.weights = posts, weights
+        names = list(posts)
+        w = np.array([weights[nm] for nm in names])
+        self.n_boot = n_boot
+        if n_boot:
+            kf, kz, kb = jax.random.split(key, 3)
+            self.fam = np.asarray(
+                jax.random.choice(kf, len(names), (n_boot,), p=jnp.asarray(w / w.sum()))
+            )
+            self.z = np.asarray(jax.random.normal(kz, (n_boot,)))
+            self.idx = {}
+            for j, nm in enumerate(names):
+                p = posts[nm]
+                idx = grid_replicates(
+                    jax.random.fold_in(kb, j),
+                    p.loglik,
+                    p.logw,
+                    p.logq,
+                    n_boot=n_boot,
+                    resample=resample,
+                )
+                self.idx[nm] = np.asarray(idx)
+        self.names = names
+
+    def _support_moments(self, nm, k, extra=None, variance=True):
+        p = self.posts[nm]
+        w = np.exp(np.asarray(p.logw))
+        used = w > 1e-7 * w.max()
+        if extra is not None:
+            used[extra] = True
+        sel = np.nonzero(used)[0]
+        # pad to a power of two so that few shapes (and compilations) occur
+        size = max(64, 1 << int(np.ceil(np.log2(sel.size))))
+        pad = np.concatenate([sel, np.full(size - sel.size, sel[0])])
+        dt = p.correct.dtype
+        kk = jnp.asarray(k, dt)
+        cu, nu, mult, _ = distinct_counts(p.correct, p.samples)
+        m, v = grid_moments(
+            nm,
+            p.thetas[pad],
+            *(jnp.asarray(a, dt) for a in (cu, nu)),
+            kk,
+            jnp.asarray(mult, dt),
+            variance=variance,
+        )
+        M = np.zeros((w.size, k.size))
+        V = np.zeros((w.size, k.size))
+        M[sel], V[sel] = np.asarray(m)[: sel.size], np.asarray(v)[: sel.size]
+        return w, M, V
+
+    def mean(self, k):
+        out = np.zeros(k.size)
+        for nm in self.names:
+            w, M, _ = self._support_moments(nm, k, variance=False)
+            out += self.weights[nm] * (w @ M)
+        return out
+
+    def population_mean(self, k):
+        out = np.zeros(k.size)
+        for nm in self.names:
+            p = self.posts[nm]
+            w = np.exp(np.asarray(p.logw))
+            lf = _pop_log_failure(nm, p.thetas, jnp.asarray(k, p.correct.dtype))
+            out += self.weights[nm] * (w @ -np.expm1(np.minimum(np.asarray(lf), 0.0)))
+        return out
+
+    def draws(self, k):
+        out = np.zeros((self.n_boot, k.size))
+        for j, nm in enumerate(self.names):
+            rows = np.nonzero(self.fam == j)[0]
+            if rows.size == 0:
+                continue
+            idx = self.idx[nm][rows]
+            _, M, V = self._support_moments(nm, k, extra=np.unique(idx))
+            out[rows] = M[idx] + np.sqrt(V[idx]) * self.z[rows, None]
+        return np.clip(out, 0.0, 1.0)
+
+
+@functools.partial(jax.jit, static_argnames=("name",))
+def _pop_log_failure(name, thetas, k):
+    fam = FAMILIES[name]
+    return jax.vmap(lambda th: log_moment(fam.build(th), 0.0, k))(thetas)
+
+
+@jax.jit
+def _same_problem(pop, c, n, k):
+    """m(k), s(k)^2 of one population for the problems at hand (fields made to broadcast
+    against [K, P] by :func:`_expand`)."""
+    return problem_moments(pop, c, n, k, jnp.ones_like(c))
+
+
+def _expand(pop):
+    """Give a population's scalar fields two trailing axes so they broadcast against the
+    [K, P] grid of (k, problem); a mixture's weights and a discrete population's nodes keep
+    their last axis, which the moment sums over."""
+    if isinstance(pop, MixturePopulation):
+        return MixturePopulation(tuple(_expand(p) for p in pop.components), pop.weights)
+    if isinstance(pop, DiscretePopulation):
+        return pop
+    return jax.tree_util.tree_map(lambda x: jnp.asarray(x)[..., None, None], pop)
+
+
+class _PointRoute:
+    """One fitted population (maximum likelihood) and bootstrap replicate populations."""
+
+    def __init__(self, pop, reps, c, n, key):
+        self.pop, self.reps, self.c, self.n = pop, reps, c, n
+        self.n_boot = 0 if reps is None else jax.tree_util.tree_leaves(reps)[0].shape[0]
+        if self.n_boot:
+            self.z = np.asarray(jax.random.normal(key, (self.n_boot,)))
+
+    def _mv(self, pop, k):
+        kk = jnp.asarray(k, self.c.dtype)
+        return _same_problem(_expand(pop), self.c, self.n, kk)
+
+    def mean(self, k):
+        return np.asarray(self._mv(self.pop, k)[0])
+
+    def population_mean(self, k):
+        from ._passk import passk
+
+        return np.asarray(passk(self.pop, jnp.asarray(k, self.c.dtype)))
+
+    def draws(self, k):
+        m, v = jax.vmap(lambda p: self._mv(p, k))(self.reps)
+        return np.clip(np.asarray(m) + np.sqrt(np.asarray(v)) * self.z[:, None], 0.0, 1.0)
+
+
+class _PowerLawRoute:
+    def __init__(self, curve, reps):
+        self.curve, self.reps = curve, reps
+        self.n_boot = 0 if reps is None else reps.b.shape[0]
+
+    def mean(self, k):
+        return np.asarray(powerlaw_passk(self.curve, jnp.asarray(k)))
+
+    population_mean = mean
+
+    def draws(self, k):
+        return np.asarray(powerlaw_passk(self.reps, jnp.asarray(k)[None, :]))
+
+
+class _EnsembleRoute:
+    """The population route and the power law combined (module doc): pass@k is
+    (1 - w(k)) pop(k) + w(k) law(k) with w(k) = 1/2 mean_i max(0, 1 - n_i / k); replicate b
+    is the law's replicate b where u_b < w(k), u_b ~ U(0, 1), else the population's (the law
+    of the mixture, as in Bayesian model averaging), so its intervals span their
+    disagreement."""
+
+    def __init__(self, pop, law, n, key, n_boot):
+        self.pop, self.law, self.n, self.n_boot = pop, law, np.asarray(n, float), n_boot
+        if n_boot:
+            self.u = np.asarray(jax.random.uniform(key, (n_boot,)))
+
+    def share(self, k):
+        """The power law's weight w(k) (numpy, shape of k)."""
+        k = np.asarray(k, float)
+        return 0.5 * np.mean(np.maximum(0.0, 1.0 - self.n[:, None] / k.ravel()[None, :]), 0)
+
+    def mean(self, k):
+        w = self.share(k)
+        return (1.0 - w) * np.asarray(self.pop.mean(k)) + w * np.asarray(self.law.mean(k))
+
+    def population_mean(self, k):
+        w = self.share(k)
+        return (1.0 - w) * np.asarray(self.pop.population_mean(k)) + w * np.asarray(
+            self.law.population_mean(k)
+        )
+
+    def draws(self, k):
+        use_law = self.u[:, None] < self.share(k)[None, :]
+        pop = np.asarray(self.pop.draws(k))
+        if not use_law.any():
+            return pop
+        return np.where(use_law, np.asarray(self.law.draws(k)), pop)
