@@ -286,6 +286,17 @@ def test_repeated_and_mixed_sample_sizes_match_scipy_problem_by_problem():
         assert float(fit.passk(k)) == pytest.approx(ref, rel=1e-6)
 
 
+def test_every_grid_family_made_of_a_base_and_a_mass_declares_its_split():
+    # the split likelihood is used only for families that declare one; a mass family without
+    # it would silently take the slow path, one with a wrong one fails the test below
+    from ds3jax.population._count_models import FAMILIES
+    from ds3jax.population._posterior import GRID_AXES
+
+    with_mass = {nm for nm in GRID_AXES if FAMILIES[nm].mass_axes}
+    assert with_mass == {nm for nm in GRID_AXES if FAMILIES[nm].split}
+    assert with_mass == {"beta+zero", "beta+one", "logit-normal+zero"}
+
+
 @pytest.mark.parametrize("name", ["beta+zero", "beta+one", "logit-normal+zero"])
 def test_mass_families_split_likelihood_equals_the_populations_own(name):
     # the mass families' grid likelihood is computed from the base family's on the base grid

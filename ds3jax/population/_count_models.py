@@ -65,6 +65,10 @@ class Family:
     # are the logit of a mass (a prior uniform in the mass itself suits them)
     axes: tuple = ()
     mass_axes: tuple = ()
+    # a base family plus a point mass whose weight's logit t is theta's last coordinate:
+    # (base family's name, the mass's psi, whether the mass weighs sigmoid(t) rather than
+    # sigmoid(-t)); the grid likelihood is then computed from the base family's
+    split: tuple = ()
 
     @property
     def axis_names(self) -> tuple:
@@ -159,6 +163,7 @@ FAMILIES = {
         natural_bounds=("solvable",),
         axes=(*_MC_AXES, "logit solvable"),
         mass_axes=(2,),
+        split=("beta", 0.0, False),
     ),
     "beta+one": Family(
         "beta+one",
@@ -171,6 +176,7 @@ FAMILIES = {
         natural_bounds=("always",),
         axes=(*_MC_AXES, "logit always"),
         mass_axes=(2,),
+        split=("beta", 1.0, True),
     ),
     "beta-mixture": Family(
         "beta-mixture",
@@ -212,6 +218,7 @@ FAMILIES = {
         natural_bounds=("solvable",),
         axes=("mu", "log sigma", "logit solvable"),
         mass_axes=(2,),
+        split=("logit-normal", 0.0, False),
     ),
 }
 

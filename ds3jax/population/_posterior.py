@@ -154,22 +154,13 @@ def _loglik_matrix(name, thetas, c, f):
     return jax.lax.map(one, thetas, batch_size=256)
 
 
-# a family made of a base family and a point mass whose weight's logit t is the last axis:
-# name -> (base family, the mass's psi, whether the mass weighs sigmoid(t) or sigmoid(-t))
-_MASS_SPLIT = {
-    "beta+zero": ("beta", 0.0, False),
-    "beta+one": ("beta", 1.0, True),
-    "logit-normal+zero": ("logit-normal", 0.0, False),
-}
-
-
 @functools.partial(jax.jit, static_argnames=("name",))
 def _split_loglik(name, base_thetas, t, c, f):
     """L of a mass family on the product grid base_thetas x t (t varying fastest), from the
     base family's L on base_thetas alone: log M = logaddexp(log(1 - w) + log M_base,
     log w + log M_mass), w the mass's weight (as MixturePopulation / the zero mass compute it,
     but with the base's moments computed once per base point instead of once per t)."""
-    base, psi0, mass_is_t = _MASS_SPLIT[name]
+    base, psi0, mass_is_t = FAMILIES[name].split
     lb = _loglik_matrix(base, base_thetas, c, f)
     lm = log_moment(PointMass(jnp.asarray(psi0, c.dtype)), c, f)
     lw_mass = jax.nn.log_sigmoid(t if mass_is_t else -t)
@@ -182,7 +173,7 @@ def _split_loglik(name, base_thetas, t, c, f):
 
 def _grid_loglik(name, lo, hi, npts, c, f, dtype):
     """L on the product grid of (lo, hi, npts) (:func:`_mesh` order)."""
-    if name in _MASS_SPLIT:
+    if FAMILIES[name].split:
         base = jnp.asarray(_mesh(lo[:-1], hi[:-1], npts[:-1]), dtype)
         t = jnp.asarray(np.linspace(lo[-1], hi[-1], npts[-1]), dtype)
         return _split_loglik(name, base, t, c, f)
