@@ -1,11 +1,14 @@
 """``ds3jax fit``: pass@k far beyond the data, from a pass@k curve or per-problem counts.
 
-    ds3jax fit FILE.csv [--out DIR] [--method ROUTE] [--n-boot N] [--seed S] [--strict]
+    ds3jax fit FILE.csv [--out DIR] [--where COLUMN=VALUE ...] [--by COLUMNS]
+                        [--method ROUTE] [--n-boot N] [--seed S] [--strict]
                         [--no-zero-mass] [--loss l2|max] [--family beta+zero|beta-mixture+zero]
 
 Two CSV formats, told apart by the header (names are case-insensitive, blanks ignored):
 
-* per-problem counts: columns ``problem, correct, samples``; fitted by
+* per-problem counts: columns ``problem, correct, samples`` and any label columns (a file
+  with several data sets takes ``--where`` to pick one, or ``--by`` to fit each:
+  :mod:`._cli_fit_groups`); fitted by
   :func:`ds3jax.population.fit_passk_counts`.  ``--method`` picks the route (its ``METHODS``):
   ``ensemble`` (default) combines ``auto`` with the power law (far beyond the data, half
   each); ``auto`` averages the families of ``AUTO_FAMILIES`` (Beta, Beta + zero mass,
@@ -94,6 +97,14 @@ def register(subparsers) -> None:
         help="counts files holding several data sets (label columns such as model, "
         "checkpoint): fit the rows with this label (repeatable, e.g. --where model=pythia-1b "
         "--where checkpoint=300B)",
+    )
+    f.add_argument(
+        "--by",
+        default=None,
+        metavar="COLUMNS",
+        help="counts files holding several data sets: fit every one, told apart by these label "
+        "columns (comma-separated, e.g. --by model,checkpoint); prints a table and writes "
+        "<name>_by-<columns>_fits.json and .png",
     )
     f.add_argument(
         "--method",
@@ -457,6 +468,13 @@ def _pad(k, size):
 def cmd_fit(args) -> int:
     where = parse_where(args.where)
     stem = output_stem(args.csv, where)
+    if args.by is not None:
+        from ._cli_fit_groups import cmd_fit_groups
+
+        by = tuple(b.strip() for b in args.by.split(",") if b.strip())
+        if not by:
+            raise UsageError(f"--by takes label columns separated by commas, got {args.by!r}")
+        return cmd_fit_groups(args, where, by, stem, K_FAR)
     check_out_dir(args.out, files=(f"{stem}_fit.json", f"{stem}_fit.png"))
     path = Path(args.csv)
     kind, data = read_fit_csv(path, where)

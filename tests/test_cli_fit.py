@@ -323,6 +323,41 @@ def test_where_fits_one_data_set_of_a_labelled_file(tmp_path, capsys):
     assert rc == 2 and "counts file" in err
 
 
+def test_by_fits_every_data_set_of_a_labelled_file(tmp_path, capsys):
+    """--by fits each data set on its own (the same numbers as the library on its rows), lists
+    a set with no correct sample as skipped, records what each set measures (pass@n with n
+    samples each = the share of problems solved at least once), and names a bad column."""
+    rng = np.random.default_rng(4)
+    c = {"s1": rng.binomial(40, rng.beta(0.5, 4.0, 30)), "s2": rng.binomial(40, rng.beta(1, 3, 30))}
+    c["s0"] = np.zeros(30, int)
+    rows = ["run,problem,correct,samples"]
+    rows += [f"{r},q{i},{v},40" for r, cc in c.items() for i, v in enumerate(cc)]
+    path = tmp_path / "runs.csv"
+    path.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    rc, text, _ = _run(
+        ["fit", str(path), "--by", "run", "--n-boot", "40", "--out", str(out)], capsys
+    )
+    assert rc == 0, text
+    assert "run=s0" in text and "skipped: no correct sample" in text
+    res = json.loads((out / "runs_by-run_fits.json").read_text())
+    fits = {f["labels"]["run"]: f for f in res["fits"]}
+    assert list(fits) == ["s1", "s2", "s0"] and "passk" not in fits["s0"]
+    import ds3jax.population as P
+
+    for r in ("s1", "s2"):
+        assert fits[r]["measured"]["passk"] == pytest.approx(np.mean(c[r] > 0), abs=1e-12)
+        alone = P.fit_passk_counts(c[r], 40, n_boot=40)
+        p = fits[r]["passk"]
+        np.testing.assert_allclose(p["passk"], alone.passk(np.asarray(p["k"])), rtol=1e-9)
+        lo, hi = alone.passk_interval(np.asarray(p["k"]))
+        np.testing.assert_allclose(p["low90"], lo, rtol=1e-9)
+        np.testing.assert_allclose(p["high90"], hi, rtol=1e-9)
+    assert (out / "runs_by-run_fits.png").stat().st_size > 10_000
+    rc, _, err = _run(["fit", str(path), "--by", "rn", "--out", str(tmp_path / "o2")], capsys)
+    assert rc == 2 and "no column 'rn'" in err
+
+
 def test_missing_file_and_bad_option_exit_2(tmp_path, capsys):
     rc, _, err = _run(["fit", str(tmp_path / "nope.csv")], capsys)
     assert rc == 2 and "no such file" in err and len(err.strip().splitlines()) == 1

@@ -169,12 +169,15 @@ def load_counts(path: str | os.PathLike, *, where: dict | None = None) -> Counts
     return table.counts(rows, _group_name(path, where or {}))
 
 
-def load_count_groups(path: str | os.PathLike, by) -> dict[tuple, Counts]:
+def load_count_groups(
+    path: str | os.PathLike, by, *, where: dict | None = None
+) -> dict[tuple, Counts]:
     """Read a counts CSV that holds several data sets, one per value of the ``by`` columns.
 
     Args:
       path: CSV with columns ``problem, correct, samples`` and the ``by`` columns.
       by: a column name or a sequence of them (``()``: the whole file is one data set).
+      where: {column: value}: only the rows with these labels (as in :func:`load_counts`).
 
     Returns {tuple of the ``by`` values (text): :class:`Counts`}, in file order.
     """
@@ -183,10 +186,10 @@ def load_count_groups(path: str | os.PathLike, by) -> dict[tuple, Counts]:
     table = _CountTable(path)
     idx = [table.column(b) for b in by]
     groups: dict[tuple, list] = {}
-    for row in table.rows:
+    for row in table.select(where or {}):
         groups.setdefault(tuple(row[1][i] for i in idx), []).append(row)
     return {
-        key: table.counts(rows, _group_name(path, dict(zip(by, key))))
+        key: table.counts(rows, _group_name(path, {**(where or {}), **dict(zip(by, key))}))
         for key, rows in groups.items()
     }
 

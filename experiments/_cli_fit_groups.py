@@ -1,0 +1,193 @@
+"""``ds3jax fit FILE.csv --by COLUMNS``: one pass@k forecast per data set of a labelled file.
+
+A counts file often holds many data sets (one per model and checkpoint).  ``--by model,
+checkpoint`` fits each with ``fit_passk_counts`` (the route, replicates and seed of the
+command) and prints one line per data set: its problems and sample sizes, the family chosen,
+pass@k at k = 1e3 .. 1e6 with 90% intervals.  Data sets with no correct sample are listed and
+skipped (nothing identifies a population there).  Writes ``<name>_fits.json`` (every data
+set's forecast, weights and notes) and ``<name>_fits.png`` (the forecasts with their
+intervals, one column per data set, beside the largest-k pass@k the data measure).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ._common import Progress, UsageError, atomic_write, check_out_dir, to_jsonable
+
+__all__ = ["cmd_fit_groups"]
+
+
+def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
+    if args.family is not None or args.loss != "l2":
+        raise UsageError("--by fits per-problem counts: --family and --loss are for curves")
+    if args.no_zero_mass and args.method != "mle":
+        raise UsageError("--no-zero-mass applies to --method mle")
+    if args.n_boot < 0 or 0 < args.n_boot < 20:
+        raise UsageError(f"--n-boot must be 0 (no intervals) or at least 20, got {args.n_boot}")
+    name = f"{stem}_by-{'-'.join(by)}"
+    check_out_dir(args.out, files=(f"{name}_fits.json", f"{name}_fits.png"))
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import ds3jax.population as pop
+
+    groups = pop.load_count_groups(args.csv, by, where=where)
+    method = args.method or "ensemble"
+    print(
+        f"ds3jax fit: {args.csv}: {len(groups)} data sets by {', '.join(by)}; route {method}, "
+        f"{args.n_boot} replicates"
+    )
+    heads = " ".join(f"{'pass@' + _k(k):>22}" for k in k_far)
+    print(f"  {'data set':<32} {'problems':>8} {'samples':>13} {'family':<14} {heads}")
+    bar = Progress(len(groups), "fits")
+    rows, unidentified = [], []
+    for key, counts in groups.items():
+        label = " ".join(f"{b}={v}" for b, v in zip(by, key))
+        n_lo, n_hi = int(counts.samples.min()), int(counts.samples.max())
+        row = {
+            "labels": dict(zip(by, key)),
+            "problems": int(counts.correct.size),
+            "samples": [n_lo, n_hi],
+            "correct": int(counts.correct.sum()),
+            "measured": {"k": n_lo, "passk": _measured(pop, counts, n_lo)},
+        }
+        n_txt = f"{n_lo}" if n_lo == n_hi else f"{n_lo}..{n_hi}"
+        if not np.any(counts.correct > 0):
+            row["skipped"] = "every count is zero: no population is identified"
+            print(f"  {label:<32} {counts.correct.size:>8} {n_txt:>13} skipped: no correct sample")
+        else:
+            fit = pop.fit_passk_counts(
+                counts,
+                method=method,
+                zero_mass=not args.no_zero_mass,
+                n_boot=args.n_boot,
+                seed=args.seed,
+            )
+            y = np.asarray(fit.passk(k_far), float)
+            lo, hi = fit.passk_interval(k_far) if args.n_boot else (None, None)
+            row.update(
+                family=fit.family,
+                weights=fit.weights,
+                identified=fit.identified,
+                result=fit.result.name,
+                message=fit.message,
+                why=fit.why,
+                passk={"k": k_far, "passk": y, "low90": lo, "high90": hi},
+                beyond_data=k_far > n_hi,
+            )
+            cells = " ".join(
+                f"{y[i]:.3f}" + ("" if lo is None else f" [{lo[i]:.2f}, {hi[i]:.2f}]")
+                for i in range(k_far.size)
+            )
+            flag = "" if fit.identified else "  (not determined by the data)"
+            print(
+                f"  {label:<32} {counts.correct.size:>8} {n_txt:>13} {fit.family:<14} {cells}{flag}"
+            )
+            if not fit.identified:
+                unidentified.append(label)
+        rows.append(row)
+        bar.update(1)
+    out = Path(args.out)
+    text = json.dumps(
+        to_jsonable({"by": by, "where": where, "route": method, "fits": rows}), indent=1
+    )
+    atomic_write(out / f"{name}_fits.json", text.encode())
+    atomic_write(out / f"{name}_fits.png", _figure(args.csv, rows, k_far, by))
+    print(f"wrote {out / (name + '_fits.json')} and {out / (name + '_fits.png')}")
+    if unidentified:
+        print(
+            f"  warning: the data do not determine the fit of {len(unidentified)} data set(s): "
+            + ", ".join(unidentified)
+        )
+        if args.strict:
+            print("ds3jax fit: --strict: some fits are not determined by the data", file=sys.stderr)
+            return 3
+    return 0
+
+
+def _measured(pop, counts, k):
+    """The unbiased pass@k at the largest k every problem has (what the data measure)."""
+    return float(
+        np.asarray(pop.passk_from_counts(counts.correct, counts.samples, np.array([k])))[0]
+    )
+
+
+def _k(k) -> str:
+    e = int(round(np.log10(k)))
+    return f"1e{e}" if 10.0**e == k else f"{k:g}"
+
+
+def _figure(csv, rows, k_far, by) -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    n = len(rows)
+    fig = Figure(figsize=(max(7.0, 0.32 * n + 3.0), 4.8), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(n)
+    colors = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, k_far.size))
+    off = 0.5 * np.linspace(-0.3, 0.3, k_far.size)
+    for i, k in enumerate(k_far):
+        xs, ys, err = [], [], [[], []]
+        for j, r in enumerate(rows):
+            if "passk" not in r:
+                continue
+            p = r["passk"]
+            xs.append(x[j] + off[i])
+            ys.append(p["passk"][i])
+            if p["low90"] is not None:
+                err[0].append(p["passk"][i] - p["low90"][i])
+                err[1].append(p["high90"][i] - p["passk"][i])
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=np.maximum(np.array(err), 0.0) if err[0] else None,
+            fmt="o",
+            ms=3,
+            lw=0.8,
+            color=colors[i],
+            label=f"pass@{_k(k)}" + (" (90% interval)" if err[0] else ""),
+        )
+    ax.plot(
+        x,
+        [r["measured"]["passk"] for r in rows],
+        "_",
+        ms=10,
+        color="k",
+        label="measured: pass@k at k = the fewest samples",
+    )
+    ax.set_xticks(
+        x,
+        [
+            "\n".join(map(str, r["labels"].values()))
+            if n <= 12
+            else " ".join(map(str, r["labels"].values()))
+            for r in rows
+        ],
+        rotation=0 if n <= 12 else 90,
+        fontsize=7,
+    )
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("pass@k (fraction of problems solved)")
+    ax.set_xlabel(", ".join(by))
+    ax.set_title(f"{Path(csv).name}: pass@k forecasts per data set", fontsize=10)
+    ax.grid(alpha=0.3, lw=0.5)
+    fig.legend(
+        *ax.get_legend_handles_labels(),
+        fontsize=8,
+        loc="outside lower center",
+        ncol=min(3, k_far.size + 1),
+        frameon=False,
+    )
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
