@@ -18,7 +18,9 @@ Two CSV formats, told apart by the header (names are case-insensitive, blanks ig
   nonparametric population; ``mle`` is the beta-binomial + zero mass by maximum likelihood
   with standard errors (``--no-zero-mass`` fixes A = 1); ``power_law`` is the baseline
   -log pass@k = a k^-b.  ``--n-boot`` replicates (default 1000; 0: none) give the 90%
-  intervals, ``--seed`` seeds the held-out splits and the replicates.
+  intervals, ``--seed`` seeds the held-out splits and the replicates.  Beside each forecast:
+  the range the counts alone allow, whatever the population
+  (:func:`ds3jax.population.passk_bounds`).
 * a pass@k curve: columns ``k, accuracy`` (or ``x, y``), one row per number of samples k;
   fitted by bounded least squares (``--loss l2``, the paper's App. E-B) or minimax
   (``--loss max``) with :func:`ds3jax.population.fit_passk_curve`, family ``--family``
@@ -544,6 +546,8 @@ def cmd_fit(args) -> int:
     beyond = K_FAR > k_top
 
     counts_only = kind == "counts"
+    # what the counts allow with no assumption on the population (pop.passk_bounds)
+    bounds = pop.passk_bounds(data, k=K_FAR) if counts_only else None
     result = {
         "input": str(path),
         "kind": kind,
@@ -560,6 +564,8 @@ def cmd_fit(args) -> int:
             "low90": None if far_iv is None else far_iv[0],
             "high90": None if far_iv is None else far_iv[1],
             "beyond_data": beyond,
+            "data_alone_low90": None if bounds is None else bounds[0],
+            "data_alone_high90": None if bounds is None else bounds[1],
             "note": fit.extrapolation_note or fit.interval_note,
         },
         "population_passk": {"k": K_FAR, "passk": pop_all},
@@ -608,7 +614,14 @@ def cmd_fit(args) -> int:
             if hi - lo > WIDE:
                 unpinned.append(_kfmt(kk))
         note = f"  (extrapolated: beyond {k_top:g} samples)" if beyond[i] else ""
+        if bounds is not None:
+            note += f"; data alone: [{bounds[0][i]:.2f}, {bounds[1][i]:.2f}]"
         w(f"  pass@{_kfmt(kk)} = {far[i]:.4f}{iv}{note}")
+    if bounds is not None:
+        w(
+            "  data alone: the range of pass@k that the counts allow whatever the success "
+            "rates' distribution (90%); the forecast's narrower interval rests on its families"
+        )
     if far_iv is None:
         w(f"  no intervals: {fit.interval_note}")
     if unpinned:

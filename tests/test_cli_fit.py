@@ -139,6 +139,13 @@ def test_cli_passk_equals_the_library_called_directly(default_run):
     assert ex["low90"][1] == pytest.approx(float(lo[0]), rel=1e-9)
     assert ex["high90"][1] == pytest.approx(float(hi[0]), rel=1e-9)
     assert res["family"] == fit.family and res["weights"] == pytest.approx(fit.weights)
+    # the range the counts alone allow, printed and written as the library computes it
+    blo, bhi = P.passk_bounds(c, n, k=np.asarray(ex["k"]))
+    np.testing.assert_allclose(ex["data_alone_low90"], blo, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ex["data_alone_high90"], bhi, rtol=1e-9, atol=1e-12)
+    assert np.all(np.asarray(ex["data_alone_low90"]) <= np.asarray(ex["data_alone_high90"]))
+    line = next(ln for ln in default_run[1].splitlines() if "pass@1e4 = " in ln)
+    assert f"data alone: [{blo[1]:.2f}, {bhi[1]:.2f}]" in line
 
 
 def test_counts_power_law_route(tmp_path, capsys):

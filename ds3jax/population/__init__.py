@@ -13,7 +13,8 @@ of per-task success rates, their fits to curves and per-problem counts, and load
   ``fit_passk_counts`` (per-problem counts: population families with exact posteriors on
   parameter grids, averaged by held-out likelihood, BayesBag intervals; a Beta mixture, a
   smooth nonparametric population, the beta-binomial MLE, or the power-law baseline),
-  ``fit_majority_curve`` (App. E-C).  Fits carry a ``RESULTS`` code from the optimality
+  ``fit_majority_curve`` (App. E-C); ``passk_bounds`` (the range of pass@k that counts allow
+  whatever the population: linear programs).  Fits carry a ``RESULTS`` code from the optimality
   conditions.
 * Data: ``load_curve``, ``load_curves``, ``load_counts``, ``load_count_groups``,
   ``make_curve``, ``make_counts``.
@@ -22,6 +23,7 @@ of per-task success rates, their fits to curves and per-problem counts, and load
 * Plots: ``plot_population_fits`` (Fig. 10 style).
 """
 
+from ._bounds import passk_bounds as passk_bounds
 from ._count_models import FAMILIES as FAMILIES
 from ._counts import AUTO_FAMILIES as AUTO_FAMILIES
 from ._counts import CountsFit as CountsFit
@@ -109,6 +111,7 @@ __all__ = [
     "geometric_lambda",
     "fit_passk_curve",
     "fit_passk_counts",
+    "passk_bounds",
     "fit_majority_curve",
     "betabinom_zero_loglik",
     "plateau",
