@@ -547,7 +547,12 @@ def cmd_fit(args) -> int:
 
     counts_only = kind == "counts"
     # what the counts allow with no assumption on the population (pop.passk_bounds)
-    bounds = pop.passk_bounds(data, k=K_FAR) if counts_only else None
+    bounds, bounds_note = None, ""
+    if counts_only:
+        try:
+            bounds = pop.passk_bounds(data, k=K_FAR)
+        except ValueError as e:  # counts no binomial mixture reproduces: said, not fatal
+            bounds_note = str(e)
     result = {
         "input": str(path),
         "kind": kind,
@@ -622,6 +627,8 @@ def cmd_fit(args) -> int:
             "  data alone: the range of pass@k that the counts allow whatever the success "
             "rates' distribution (90%); the forecast's narrower interval rests on its families"
         )
+    elif bounds_note:
+        w(f"  data alone: no bounds: {bounds_note}")
     if far_iv is None:
         w(f"  no intervals: {fit.interval_note}")
     if unpinned:

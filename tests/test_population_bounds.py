@@ -130,3 +130,7 @@ def test_bad_input():
         passk_bounds([1, 2], 10, 100, level=1.5)
     with pytest.raises(ValueError, match="exceeds"):
         passk_bounds([11, 2], 10, 100)
+    # ten problems with exactly 5 of 1e9 correct each: no binomial mixture puts enough mass
+    # on a single count (a Poisson(5) count is 5 with probability 0.175 at most)
+    with pytest.raises(ValueError, match="counts this alike are unlikely"):
+        passk_bounds([5] * 10, 10**9, 1e3)

@@ -116,10 +116,15 @@ def _group_bounds(c, n_all, value, g, alpha):
                 method="highs",
             )
             if res.status != 0:
+                how = (
+                    "exactly (level=None): pass a level"
+                    if alpha is None
+                    else "within its sampling band: counts this alike are unlikely when each "
+                    "problem's samples are independent draws; check the data"
+                )
                 raise ValueError(
-                    f"no distribution of success rates on the grid reproduces the counts "
-                    f"({res.message}); with level=None the counts' distribution must be "
-                    "matched exactly: pass a level"
+                    f"no distribution of success rates reproduces the distribution of the "
+                    f"counts of the problems with {int(n)} samples {how} ({res.message})"
                 )
             out[i] = sign * res.fun
     return low, high
