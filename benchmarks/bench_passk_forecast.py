@@ -51,7 +51,7 @@ def checkpoints(path=DATA, min_samples=10_000, min_problems=32):
     from ds3jax.population import load_count_groups
 
     with open(path, newline="") as fh:
-        header = [h.strip().lower() for h in next(csv.reader(fh))]
+        header = [h.strip().lower() for h in next(csv.reader(fh), [])]
     by = [c for c in ("model", "checkpoint") if c in header]
     out = {}
     for key, counts in load_count_groups(path, by).items():

@@ -542,3 +542,12 @@ def test_forecast_benchmarks_run_end_to_end(capsys, tmp_path):
     assert out.startswith("1 checkpoints, m = 100 samples per problem, 3 seeds")
     row = next(ln for ln in out.splitlines() if ln.startswith("| `power_law`"))
     assert 0 <= float(row.split("|")[2]) < 0.5
+    # the assumption-free bounds' benchmark, on the same file and one synthetic set each
+    from benchmarks import bench_passk_bounds
+
+    bench_passk_bounds.main(["--data", str(own), "--seeds", "2", "--sets", "1", "--n-boot", "0"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 + len(bench_passk_synthetic.POPULATIONS)
+    for ln in lines:
+        widths = [float(w) for w in re.findall(r"width (\d\.\d+)", ln)]
+        assert len(widths) == 3 and all(0 <= w <= 1 for w in widths), ln
