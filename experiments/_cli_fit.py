@@ -345,6 +345,30 @@ def _num(x):
     return x if np.isfinite(x) else None
 
 
+def check_count_options(args) -> None:
+    """The options of a counts fit that the fit would refuse (one line on stderr)."""
+    if args.family is not None:
+        raise UsageError("--family applies to pass@k curve fits; for counts use --method")
+    if args.no_zero_mass and args.method != "mle":
+        raise UsageError(
+            "--no-zero-mass applies to --method mle (the other routes choose or fix the "
+            "zero mass by their family)"
+        )
+    if args.n_boot < 0 or 0 < args.n_boot < 20:
+        raise UsageError(f"--n-boot must be 0 (no intervals) or at least 20, got {args.n_boot}")
+
+
+def fit_counts(pop, counts, args):
+    """``fit_passk_counts`` with the command's route, replicates and seed."""
+    return pop.fit_passk_counts(
+        counts,
+        method=args.method or "ensemble",
+        zero_mass=not args.no_zero_mass,
+        n_boot=args.n_boot,
+        seed=args.seed,
+    )
+
+
 def _check_options(args, kind, data) -> None:
     """Option and data checks the fit would fail on, made before the status line (so a bad
     input is one line on stderr)."""
@@ -355,15 +379,7 @@ def _check_options(args, kind, data) -> None:
                 f"in {int(data.samples.max())} samples): no population is identified; pass@k "
                 "beyond the data cannot be estimated"
             )
-        if args.family is not None:
-            raise UsageError("--family applies to pass@k curve fits; for counts use --method")
-        if args.no_zero_mass and args.method != "mle":
-            raise UsageError(
-                "--no-zero-mass applies to --method mle (the other routes choose or fix the "
-                "zero mass by their family)"
-            )
-        if args.n_boot < 0 or 0 < args.n_boot < 20:
-            raise UsageError(f"--n-boot must be 0 (no intervals) or at least 20, got {args.n_boot}")
+        check_count_options(args)
         return
     if args.method is not None or args.no_zero_mass:
         opt = "--method" if args.method is not None else "--no-zero-mass"
@@ -512,13 +528,7 @@ def cmd_fit(args) -> int:
         described = f"per-problem counts, {P} problem{'s' * (P != 1)}, {n_txt} samples"
         w(f"ds3jax fit: {path} ({described}; route {route})")
         status(_plan(method, data, args.n_boot, not args.no_zero_mass))
-        fit = pop.fit_passk_counts(
-            data,
-            method=method,
-            zero_mass=not args.no_zero_mass,
-            n_boot=args.n_boot,
-            seed=args.seed,
-        )
+        fit = fit_counts(pop, data, args)
         k_data = np.unique(np.round(np.geomspace(1, n_lo, min(n_lo, N_DATA))))
         y_data = np.asarray(
             pop.passk_from_counts(data.correct, data.samples, _pad(k_data, N_DATA))

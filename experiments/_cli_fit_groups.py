@@ -17,18 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cli_fit import _kfmt, check_count_options, fit_counts
 from ._common import Progress, UsageError, atomic_write, check_out_dir, to_jsonable
 
 __all__ = ["cmd_fit_groups"]
 
 
 def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
-    if args.family is not None or args.loss != "l2":
-        raise UsageError("--by fits per-problem counts: --family and --loss are for curves")
-    if args.no_zero_mass and args.method != "mle":
-        raise UsageError("--no-zero-mass applies to --method mle")
-    if args.n_boot < 0 or 0 < args.n_boot < 20:
-        raise UsageError(f"--n-boot must be 0 (no intervals) or at least 20, got {args.n_boot}")
+    if args.loss != "l2":
+        raise UsageError("--by fits per-problem counts: --loss is for curves")
+    check_count_options(args)
     name = f"{stem}_by-{'-'.join(by)}"
     check_out_dir(args.out, files=(f"{name}_fits.json", f"{name}_fits.png"))
     import jax
@@ -42,7 +40,7 @@ def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
         f"ds3jax fit: {args.csv}: {len(groups)} data sets by {', '.join(by)}; route {method}, "
         f"{args.n_boot} replicates"
     )
-    heads = " ".join(f"{'pass@' + _k(k):>22}" for k in k_far)
+    heads = " ".join(f"{'pass@' + _kfmt(k):>22}" for k in k_far)
     print(f"  {'data set':<32} {'problems':>8} {'samples':>13} {'family':<14} {heads}")
     bar = Progress(len(groups), "fits")
     rows, unidentified = [], []
@@ -61,13 +59,7 @@ def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
             row["skipped"] = "every count is zero: no population is identified"
             print(f"  {label:<32} {counts.correct.size:>8} {n_txt:>13} skipped: no correct sample")
         else:
-            fit = pop.fit_passk_counts(
-                counts,
-                method=method,
-                zero_mass=not args.no_zero_mass,
-                n_boot=args.n_boot,
-                seed=args.seed,
-            )
+            fit = fit_counts(pop, counts, args)
             y = np.asarray(fit.passk(k_far), float)
             lo, hi = fit.passk_interval(k_far) if args.n_boot else (None, None)
             row.update(
@@ -117,11 +109,6 @@ def _measured(pop, counts, k):
     )
 
 
-def _k(k) -> str:
-    e = int(round(np.log10(k)))
-    return f"1e{e}" if 10.0**e == k else f"{k:g}"
-
-
 def _figure(csv, rows, k_far, by) -> bytes:
     import io
 
@@ -155,7 +142,7 @@ def _figure(csv, rows, k_far, by) -> bytes:
             ms=3,
             lw=0.8,
             color=colors[i],
-            label=f"pass@{_k(k)}" + (" (90% interval)" if err[0] else ""),
+            label=f"pass@{_kfmt(k)}" + (" (90% interval)" if err[0] else ""),
         )
     ax.plot(
         x,
