@@ -165,27 +165,32 @@ def main(argv=None):
 
 
 def adaptive(P, data, routes, args):
+    """``P.backtest_passk`` on every checkpoint, pooled: forecasts from ``args.adaptive`` of
+    each problem's samples at k = its smallest full size."""
     if not 0.0 < args.adaptive < 1.0:
         raise SystemExit(f"--adaptive must lie in (0, 1), got {args.adaptive}")
     err, cover, weight = collections.defaultdict(list), collections.defaultdict(list), []
-    for key, (c, n) in data.items():
-        k = np.array([float(n.min())])
-        truth = float(np.asarray(P.passk_from_counts(c, n, k))[0])
-        thin = np.maximum(1, (n * args.adaptive).astype(int))
-        for seed in range(args.seeds):
-            cs = np.random.default_rng(seed).hypergeometric(c, n - c, thin)
-            if not cs.any():
-                continue
-            for r in routes:
-                try:
-                    fit = P.fit_passk_counts(cs, thin, method=r, n_boot=args.n_boot, seed=seed)
-                    lo, hi = fit.passk_interval(k)
-                except ValueError:  # no power law (< 2 usable k), or no finite replicates
-                    continue
-                err[r].append(float(fit.passk(k)[0]) - truth)
-                cover[r].append(bool(lo[0] <= truth <= hi[0]))
-                if r == "ensemble":
-                    weight.append(float(fit.power_law_weight(k)[0]))
+    for c, n in data.values():
+        try:
+            bt = P.backtest_passk(
+                c,
+                n,
+                fraction=args.adaptive,
+                methods=routes,
+                seeds=args.seeds,
+                n_boot=args.n_boot,
+            )
+        except ValueError:  # no thinning kept a correct sample
+            continue
+        for i, r in enumerate(routes):
+            ok = np.isfinite(bt.passk[i, :, 0])
+            err[r].extend(bt.passk[i, ok, 0] - bt.measured[0])
+            if bt.low is not None:
+                cover[r].extend(
+                    (bt.low[i, ok, 0] <= bt.measured[0]) & (bt.measured[0] <= bt.high[i, ok, 0])
+                )
+            if r == "ensemble":
+                weight.extend(bt.power_law_weight[i, ok, 0])
     print(
         f"{len(data)} checkpoints, every problem thinned to {args.adaptive:g} of its samples, "
         f"{args.seeds} seeds; pass@k at k = each checkpoint's smallest full sample size"
@@ -194,10 +199,8 @@ def adaptive(P, data, routes, args):
     print("|---|---|---|---|---|")
     for r in routes:
         e = np.array(err[r])
-        print(
-            f"| `{r}` | {e.size} | {np.abs(e).mean():.3f} | {e.mean():+.3f} | "
-            f"{np.mean(cover[r]):.0%} |"
-        )
+        cov = f"{np.mean(cover[r]):.0%}" if cover[r] else "-"
+        print(f"| `{r}` | {e.size} | {np.abs(e).mean():.3f} | {e.mean():+.3f} | {cov} |")
     if weight:
         print(f"  ensemble: mean power-law weight at that k {np.mean(weight):.2f}")
 

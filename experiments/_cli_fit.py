@@ -91,15 +91,7 @@ def register(subparsers) -> None:
     )
     f.add_argument("csv", help="input CSV file")
     f.add_argument("--out", default="out/fit", help="output folder (default: out/fit)")
-    f.add_argument(
-        "--where",
-        action="append",
-        default=None,
-        metavar="COLUMN=VALUE",
-        help="counts files holding several data sets (label columns such as model, "
-        "checkpoint): fit the rows with this label (repeatable, e.g. --where model=pythia-1b "
-        "--where checkpoint=300B)",
-    )
+    add_where_option(f, "fit")
     f.add_argument(
         "--by",
         default=None,
@@ -157,6 +149,19 @@ def register(subparsers) -> None:
         "mass (beta-mixture+zero)",
     )
     f.set_defaults(func=cmd_fit)
+
+
+def add_where_option(parser, verb: str) -> None:
+    """``--where COLUMN=VALUE`` (repeatable): pick one data set of a labelled counts file."""
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=None,
+        metavar="COLUMN=VALUE",
+        help="counts files holding several data sets (label columns such as model, "
+        f"checkpoint): {verb} the rows with this label (repeatable, e.g. --where "
+        "model=pythia-1b --where checkpoint=300B)",
+    )
 
 
 # ----------------------------------------------------------------------------- input

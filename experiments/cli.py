@@ -6,6 +6,8 @@ figure modules of :mod:`experiments`.
                     [--strategy cot|tot:B|bon:K] [--attention] [--method gradient|grid|continuation]
     ds3jax figure NAME|all [--quick] [--out DIR]
     ds3jax fit FILE.csv [--out DIR]            (experiments/_cli_fit.py)
+    ds3jax backtest FILE.csv [--fraction F]    (experiments/_cli_backtest.py: score the
+                                                pass@k routes on a thinned copy of the data)
     ds3jax fit-loss FILE.csv [--out DIR]       (experiments/_cli_fitloss.py; frontier
                                                 --loss-fit DIR [--bootstrap N] uses it)
     ds3jax sweep [--out DIR] [--quick] [--max-chunks K]   (resumable Fig. 9 sweep)
@@ -446,10 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quick", action="store_true", help="small, fast settings")
     g.add_argument("--out", default="out/figures", help="output folder (default out/figures)")
     g.set_defaults(func=cmd_figure)
-    from . import _cli_fit, _cli_forecast, _cli_sweep
+    from . import _cli_backtest, _cli_fit, _cli_forecast, _cli_sweep
 
     _compile_cache.register(p)
     _cli_fit.register(sub)
+    _cli_backtest.register(sub)
     _cli_fitloss.register(sub)
     _cli_forecast.register(sub)
     _cli_sweep.register(sub)

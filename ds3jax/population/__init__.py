@@ -14,8 +14,9 @@ of per-task success rates, their fits to curves and per-problem counts, and load
   parameter grids, averaged by held-out likelihood, BayesBag intervals; a Beta mixture, a
   smooth nonparametric population, the beta-binomial MLE, or the power-law baseline),
   ``fit_majority_curve`` (App. E-C); ``passk_bounds`` (the range of pass@k that counts allow
-  whatever the population: linear programs).  Fits carry a ``RESULTS`` code from the optimality
-  conditions.
+  whatever the population: linear programs); ``backtest_passk`` (score the routes on the
+  user's counts: forecast from a thinned fraction, compare with all samples).  Fits carry a
+  ``RESULTS`` code from the optimality conditions.
 * Data: ``load_curve``, ``load_curves``, ``load_counts``, ``load_count_groups``,
   ``make_curve``, ``make_counts``.
 * Push-forward (App. E-D, Eq. 64-70): ``PushForward``, ``pushforward_passk``,
@@ -23,6 +24,8 @@ of per-task success rates, their fits to curves and per-problem counts, and load
 * Plots: ``plot_population_fits`` (Fig. 10 style).
 """
 
+from ._backtest import Backtest as Backtest
+from ._backtest import backtest_passk as backtest_passk
 from ._bounds import passk_bounds as passk_bounds
 from ._count_models import FAMILIES as FAMILIES
 from ._counts import AUTO_FAMILIES as AUTO_FAMILIES
@@ -112,6 +115,8 @@ __all__ = [
     "fit_passk_curve",
     "fit_passk_counts",
     "passk_bounds",
+    "backtest_passk",
+    "Backtest",
     "fit_majority_curve",
     "betabinom_zero_loglik",
     "plateau",

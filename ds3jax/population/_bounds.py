@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._data import Counts, make_counts
+from ._data import as_counts
 
 __all__ = ["passk_bounds"]
 
@@ -59,11 +59,7 @@ def passk_bounds(
     """
     if k is None:
         raise ValueError("pass k, the numbers of samples at which to bound pass@k")
-    if not isinstance(counts, Counts):
-        if samples is None:
-            raise ValueError("pass samples (the number of samples per problem) with raw counts")
-        c = np.asarray(counts)
-        counts = make_counts(c, np.broadcast_to(np.asarray(samples), c.shape))
+    counts = as_counts(counts, samples)
     kk = np.asarray(k, float)
     if not np.all(np.isfinite(kk) & (kk >= 1)):
         raise ValueError(f"k must be finite and >= 1, got {k!r}")

@@ -81,7 +81,7 @@ from ._count_models import FAMILIES
 from ._counts_fit import CountsFit, _dtype, _gof, _log_choose_sum, _thin
 from ._counts_ml import LAMBDAS, _mixture_route, _mle_route, _nonparametric_route, _power_law_route
 from ._counts_routes import _EnsembleRoute, _GridRoute
-from ._data import Counts, make_counts
+from ._data import as_counts
 from ._families import log_moment
 from ._posterior import GRID_AXES, bounded_coordinates, grid_posterior
 from ._result import RESULTS
@@ -186,12 +186,7 @@ def fit_passk_counts(
     bad = [f for f in fams if f not in GRID_AXES]
     if bad or not fams:
         raise ValueError(f"families must be a non-empty subset of {tuple(GRID_AXES)}, got {fams}")
-    if not isinstance(counts, Counts):
-        c_arr = np.asarray(counts)
-        if samples is None:
-            raise ValueError("pass samples (the number of samples per problem) with raw counts")
-        n_arr = np.broadcast_to(np.asarray(samples), c_arr.shape)
-        counts = make_counts(c_arr, n_arr)
+    counts = as_counts(counts, samples)
     if not np.any(counts.correct > 0):
         raise ValueError(
             f"{counts.name or 'counts'}: every count is zero (no problem has a correct sample "

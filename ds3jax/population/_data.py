@@ -154,6 +154,17 @@ def make_counts(correct, samples, problem=None, name: str = "", *, where=None) -
     return Counts(problem, c.astype(np.int64), n.astype(np.int64), name)
 
 
+def as_counts(counts, samples=None) -> Counts:
+    """``counts`` if it is a :class:`Counts`, else raw correct counts with ``samples`` (a
+    scalar or one per problem) validated by :func:`make_counts`."""
+    if isinstance(counts, Counts):
+        return counts
+    if samples is None:
+        raise ValueError("pass samples (the number of samples per problem) with raw counts")
+    c = np.asarray(counts)
+    return make_counts(c, np.broadcast_to(np.asarray(samples), c.shape))
+
+
 def load_counts(path: str | os.PathLike, *, where: dict | None = None) -> Counts:
     """Read per-problem counts from a CSV with columns ``problem, correct, samples``.
 
