@@ -38,7 +38,6 @@ message naming the line, column or option; the CLI turns it into exit status 2.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -51,7 +50,7 @@ from ._common import UsageError, atomic_write, check_out_dir, status, to_jsonabl
 
 __all__ = ["register", "cmd_fit", "read_fit_csv"]
 
-_CURVE_COLS = {"k": "k", "x": "k", "accuracy": "y", "y": "y"}
+_CURVE_COLS = ("k", "x", "accuracy", "y")
 _COUNT_COLS = ("problem", "correct", "samples")
 _FORMATS = "either k, accuracy (or x, y) for a pass@k curve, or problem, correct, samples"
 # kept in step with ds3jax.population._counts.METHODS and _fit's curve families (the parser
@@ -167,80 +166,27 @@ def add_where_option(parser, verb: str) -> None:
 # ----------------------------------------------------------------------------- input
 
 
-def _rows(path: Path):
-    if not path.exists():
-        raise ValueError(f"no such file: {path}")
-    if not path.is_file():
-        raise ValueError(f"{path} is not a file")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: cannot read: {e}") from None
-    rows = [
-        (i + 1, [c.strip() for c in r])
-        for i, r in enumerate(csv.reader(io.StringIO(text)))
-        if any(c.strip() for c in r)
-    ]
-    if not rows:
-        raise ValueError(f"{path}: file is empty")
-    return rows
-
-
 def read_fit_csv(path, where=None):
     """Read a curve or counts CSV: returns ``("curve", Curve)`` or ``("counts", Counts)``.
 
-    A counts file may carry label columns (``model``, ``checkpoint``, ...); ``where``
-    ({column: value}) selects its rows (:func:`ds3jax.population.load_counts`).  Raises
-    ``ValueError`` naming the file line (1-based; the header is line 1) or the column.
+    Told apart by the header: any of ``problem, correct, samples`` makes a counts file
+    (:func:`ds3jax.population.load_counts`; ``where`` = {column: value} selects its rows),
+    else a curve (:func:`ds3jax.population.load_curve`).  Raises ``ValueError`` naming the
+    file line (1-based; the header is line 1) or the column.
     """
-    from ds3jax.population import load_counts, make_curve
+    from ds3jax._csv import read_rows
+    from ds3jax.population import load_counts, load_curve
 
     path = Path(path)
-    rows = _rows(path)
-    hline, header = rows[0]
+    hline, header = read_rows(path)[0]
     cols = [h.lower() for h in header]
     if set(_COUNT_COLS) & set(cols):
         return "counts", load_counts(path, where=where)
     if where:
         raise ValueError("--where selects rows of a per-problem counts file, not of a curve")
-    dup = sorted({c for c in cols if cols.count(c) > 1})
-    if dup:
-        raise ValueError(f"{path}: line {hline}: duplicate column {dup[0]!r}")
     if not set(_CURVE_COLS) & set(cols):
         raise ValueError(f"{path}: line {hline}: unrecognised header {header}; expected {_FORMATS}")
-    unknown = [h for h, c in zip(header, cols) if c not in _CURVE_COLS]
-    if unknown:
-        raise ValueError(
-            f"{path}: line {hline}: unknown column {unknown[0]!r} in a curve file; "
-            f"expected {_FORMATS}"
-        )
-    roles = [_CURVE_COLS[c] for c in cols]
-    for role, names in (("k", "k (or x)"), ("y", "accuracy (or y)")):
-        if roles.count(role) != 1:
-            raise ValueError(f"{path}: line {hline}: need exactly one column {names}, got {header}")
-    ik, iy = roles.index("k"), roles.index("y")
-    ks, ys, lines = [], [], []
-    for line, row in rows[1:]:
-        if len(row) != len(header):
-            raise ValueError(
-                f"{path}: line {line}: expected {len(header)} fields ({', '.join(header)}), "
-                f"got {len(row)}"
-            )
-        vals = []
-        for name, i in (("k", ik), ("accuracy", iy)):
-            try:
-                vals.append(float(row[i]))
-            except ValueError:
-                raise ValueError(
-                    f"{path}: line {line}: column {header[i]!r}: expected a number for {name}, "
-                    f"got {row[i]!r}"
-                ) from None
-        ks.append(vals[0])
-        ys.append(vals[1])
-        lines.append(f"line {line}")
-    if not ks:
-        raise ValueError(f"{path}: file has a header but no data rows")
-    return "curve", make_curve(ks, ys, name=path.stem, where=lines)
+    return "curve", load_curve(path)
 
 
 def parse_where(items) -> dict:

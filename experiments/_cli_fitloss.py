@@ -21,7 +21,6 @@ before anything is written.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
@@ -82,17 +81,10 @@ def add_frontier_options(parser) -> None:
 
 def read_runs_csv(path):
     """(n_params, n_tokens, loss, lines) from a runs CSV; ValueError naming the line."""
+    from ds3jax._csv import parse_number, read_rows
+
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no such file: {path}")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: cannot read: {e}") from None
-    rows = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(csv.reader(io.StringIO(text)))]
-    rows = [(i, r) for i, r in rows if any(r)]
-    if not rows:
-        raise ValueError(f"{path}: file is empty")
+    rows = read_rows(path)
     hline, header = rows[0]
     cols = [h.lower() for h in header]
     need = "columns n_params, loss and n_tokens or training_flops"
@@ -116,12 +108,7 @@ def read_runs_csv(path):
             raise ValueError(f"{path}: line {line}: expected {len(header)} fields, got {len(row)}")
         v = []
         for name, i in (("n_params", i_n), (header[i_d], i_d), ("loss", i_l)):
-            try:
-                x = float(row[i])
-            except ValueError:
-                raise ValueError(
-                    f"{path}: line {line}: {name}: expected a number, got {row[i]!r}"
-                ) from None
+            x = parse_number(path, line, name, row[i])
             if not (np.isfinite(x) and x > 0):
                 raise ValueError(
                     f"{path}: line {line}: {name} must be positive and finite, got {row[i]!r}"

@@ -59,7 +59,7 @@ def test_fit_loss_writes_json_and_figure(fitted, capsys):
         ("n_params,n_tokens,loss\n1e8,1e9,3.0\n-1e8,1e9,3.0\n", "line 3: n_params"),
         ("n_params,n_tokens,loss\n1e8,1e9,nan\n", "line 2: loss"),
         ("n_params,n_tokens,loss\n1e8,0,3.0\n", "line 2: n_tokens"),
-        ("n_params,n_tokens,loss\n1e8,1e9,abc\n", "line 2: loss: expected a number"),
+        ("n_params,n_tokens,loss\n1e8,1e9,abc\n", "line 2: column 'loss': expected a number"),
         ("n_params,n_tokens,loss\n1e8,1e9,3.0\n2e8,1e9,2.9\n", "need at least 6"),
         ("", "empty"),
     ],

@@ -166,7 +166,7 @@ def test_curve_loader_errors_name_the_row(tmp_path):
         load_curve(_write(tmp_path, "a.csv", "x, y\n1, 0.1\n0.5, 0.2\n"))
     with pytest.raises(ValueError, match=r"line 4: accuracy y = 1.2 must lie in \[0, 1\]"):
         load_curve(_write(tmp_path, "b.csv", "x, y\n1, 0.1\n2, 0.2\n3, 1.2\n"))
-    with pytest.raises(ValueError, match="line 2: expected two numbers"):
+    with pytest.raises(ValueError, match="line 2: column 'y': expected a number for accuracy"):
         load_curve(_write(tmp_path, "c.csv", "x, y\n1, abc\n"))
     with pytest.raises(ValueError, match="empty"):
         load_curve(_write(tmp_path, "d.csv", ""))
@@ -174,6 +174,23 @@ def test_curve_loader_errors_name_the_row(tmp_path):
         load_curve(_write(tmp_path, "e.csv", "x, y\n"))
     with pytest.raises(ValueError, match="index 1: accuracy"):
         make_curve([1, 2], [0.1, -0.1])
+    for exc in (FileNotFoundError, ValueError):  # either way of catching a missing file
+        with pytest.raises(exc, match="no such file"):
+            load_curve(tmp_path / "missing.csv")
+    with pytest.raises(ValueError, match="line 1: unknown column 'stderr'"):
+        load_curve(_write(tmp_path, "f.csv", "k,accuracy,stderr\n1,0.1,0.01\n"))
+    with pytest.raises(ValueError, match="line 3: expected 2 fields"):
+        load_curve(_write(tmp_path, "g.csv", "k,accuracy\n1,0.1\n2\n"))
+
+
+@pytest.mark.parametrize("header", ["x, y", "k,accuracy", "Accuracy,K"])
+def test_curve_loader_reads_either_header(tmp_path, header):
+    k_first = header.lower().startswith(("x", "k"))
+    rows = [(1, 0.1), (4, 0.3), (2, 0.2)]
+    text = header + "\n" + "".join(f"{a},{b}\n" if k_first else f"{b},{a}\n" for a, b in rows)
+    c = load_curve(_write(tmp_path, "h.csv", text))
+    np.testing.assert_array_equal(c.k, [1, 2, 4])
+    np.testing.assert_array_equal(c.y, [0.1, 0.2, 0.3])
 
 
 def test_counts_loader(tmp_path):

@@ -1,8 +1,9 @@
 """Loaders and validation for pass@k / majority-vote curves and per-problem counts.
 
-* Curves: CSV with two columns ``x`` (= k, number of samples) and ``y`` (accuracy in [0, 1]),
-  as digitised in ``shared/data/ds3_passk``.  Points may be unsorted and duplicated: exact
-  duplicate rows are dropped, repeated k are averaged, and the result is sorted by k.
+* Curves: CSV with two columns ``k`` (or ``x``: the number of samples) and ``accuracy`` (or
+  ``y``, in [0, 1]), as digitised in ``shared/data/ds3_passk``.  Points may be unsorted and
+  duplicated: exact duplicate rows are dropped, repeated k are averaged, and the result is
+  sorted by k.
 * Counts: CSV with columns ``problem, correct, samples`` (one row per problem) and any label
   columns (``model``, ``checkpoint``, ...) that tell several data sets in one file apart.
 
@@ -12,13 +13,14 @@ line 1) or array index and what is allowed.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import os
 from pathlib import Path
 
 import numpy as np
+
+from .._csv import parse_number, read_rows
 
 __all__ = [
     "Curve",
@@ -84,41 +86,55 @@ def make_curve(k, y, name: str = "", *, k_tolerance: float = 0.01, where=None) -
     return Curve(k=uk, y=y_sum / y_cnt, name=name)
 
 
-def _read_rows(path: Path):
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    with open(path, newline="") as fh:
-        rows = [r for r in csv.reader(fh)]
-    # keep line numbers, drop blank lines
-    numbered = [
-        (i + 1, [c.strip() for c in r]) for i, r in enumerate(rows) if any(c.strip() for c in r)
-    ]
-    if not numbered:
-        raise ValueError(f"{path}: file is empty")
-    return numbered
+_CURVE_COLS = {"k": "k", "x": "k", "accuracy": "y", "y": "y"}
+CURVE_FORMAT = "k, accuracy (or x, y)"
+
+
+def _check_fields(path, header, rows) -> None:
+    """Every data row has as many fields as the header, and there is one."""
+    if not rows:
+        raise ValueError(f"{path}: file has a header but no data rows")
+    for line, row in rows:
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path}: line {line}: expected {len(header)} fields ({', '.join(header)}), "
+                f"got {len(row)}"
+            )
+
+
+def _duplicate_column(path, line, cols) -> None:
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup:
+        raise ValueError(f"{path}: line {line}: duplicate column {dup[0]!r}")
 
 
 def load_curve(path: str | os.PathLike, *, k_tolerance: float = 0.01) -> Curve:
-    """Read a curve CSV with header ``x, y`` (k, accuracy); see :func:`make_curve`."""
+    """Read a curve CSV with columns ``k, accuracy`` (or ``x, y``, as digitised; names are
+    case-insensitive), one row per number of samples k; see :func:`make_curve`."""
     path = Path(path)
-    numbered = _read_rows(path)
+    numbered = read_rows(path)
     header_line, header = numbered[0]
     cols = [h.lower() for h in header]
-    if "x" not in cols or "y" not in cols:
+    _duplicate_column(path, header_line, cols)
+    unknown = [h for h, c in zip(header, cols) if c not in _CURVE_COLS]
+    if unknown:
         raise ValueError(
-            f"{path}: line {header_line}: header must name columns x and y, got {header}"
+            f"{path}: line {header_line}: unknown column {unknown[0]!r} in a curve file; "
+            f"expected {CURVE_FORMAT}"
         )
-    ix, iy = cols.index("x"), cols.index("y")
+    roles = [_CURVE_COLS[c] for c in cols]
+    for role, names in (("k", "k (or x)"), ("y", "accuracy (or y)")):
+        if roles.count(role) != 1:
+            raise ValueError(
+                f"{path}: line {header_line}: need exactly one column {names}, got {header}"
+            )
+    ik, iy = roles.index("k"), roles.index("y")
+    _check_fields(path, header, numbered[1:])
     ks, ys, where = [], [], []
     for line, row in numbered[1:]:
-        try:
-            ks.append(float(row[ix]))
-            ys.append(float(row[iy]))
-        except (ValueError, IndexError):
-            raise ValueError(f"{path}: line {line}: expected two numbers x, y, got {row}") from None
+        ks.append(parse_number(path, line, header[ik], row[ik], "a number for k"))
+        ys.append(parse_number(path, line, header[iy], row[iy], "a number for accuracy"))
         where.append(f"line {line}")
-    if not ks:
-        raise ValueError(f"{path}: file has a header but no data rows")
     return make_curve(ks, ys, name=path.stem, k_tolerance=k_tolerance, where=where)
 
 
@@ -213,12 +229,10 @@ class _CountTable:
 
     def __init__(self, path: Path):
         self.path = path
-        numbered = _read_rows(path)
+        numbered = read_rows(path)
         self.header_line, self.header = numbered[0]
         self.cols = [h.lower() for h in self.header]
-        dup = sorted({c for c in self.cols if self.cols.count(c) > 1})
-        if dup:
-            raise ValueError(f"{path}: line {self.header_line}: duplicate column {dup[0]!r}")
+        _duplicate_column(path, self.header_line, self.cols)
         missing = [c for c in _COUNT_COLS if c not in self.cols]
         if missing:
             raise ValueError(
@@ -226,14 +240,7 @@ class _CountTable:
                 f"samples; missing {missing}"
             )
         self.rows = numbered[1:]
-        if not self.rows:
-            raise ValueError(f"{path}: file has a header but no data rows")
-        for line, row in self.rows:
-            if len(row) != len(self.header):
-                raise ValueError(
-                    f"{path}: line {line}: expected {len(self.header)} fields "
-                    f"({', '.join(self.header)}), got {len(row)}"
-                )
+        _check_fields(path, self.header, self.rows)
 
     def column(self, name) -> int:
         if str(name).lower() not in self.cols:
@@ -262,15 +269,10 @@ class _CountTable:
         first: dict[str, tuple] = {}
         probs, cs, ns, where = [], [], [], []
         for line, row in rows:
-            vals = []
-            for i in (ic, i_n):
-                try:
-                    vals.append(float(row[i]))
-                except ValueError:
-                    raise ValueError(
-                        f"{self.path}: line {line}: column {self.header[i]!r}: expected an "
-                        f"integer, got {row[i]!r}"
-                    ) from None
+            vals = [
+                parse_number(self.path, line, self.header[i], row[i], "an integer")
+                for i in (ic, i_n)
+            ]
             if row[ip] in first:
                 self._duplicate(rows, row[ip], first[row[ip]], (line, row))
             first[row[ip]] = (line, row)
