@@ -508,12 +508,21 @@ def cmd_fit(args) -> int:
 
     counts_only = kind == "counts"
     # what the counts allow with no assumption on the population (pop.passk_bounds)
-    bounds, bounds_note = None, ""
+    bounds, bounds_note, measured = None, "", None
     if counts_only:
         try:
             bounds = pop.passk_bounds(data, k=K_FAR)
         except ValueError as e:  # counts no binomial mixture reproduces: said, not fatal
             bounds_note = str(e)
+        # where every problem has >= k samples, these problems' pass@k is measured; the
+        # bounds there are the population's, as wide as the noise of drawing P problems
+        inside = K_FAR <= np.min(data.samples)
+        if inside.any():
+            measured = np.where(
+                inside,
+                np.asarray(pop.passk_from_counts(data.correct, data.samples, K_FAR), float),
+                np.nan,
+            )
     result = {
         "input": str(path),
         "kind": kind,
@@ -532,6 +541,7 @@ def cmd_fit(args) -> int:
             "beyond_data": beyond,
             "data_alone_low90": None if bounds is None else bounds[0],
             "data_alone_high90": None if bounds is None else bounds[1],
+            "measured": measured,
             "note": fit.extrapolation_note or fit.interval_note,
         },
         "population_passk": {"k": K_FAR, "passk": pop_all},
@@ -580,13 +590,22 @@ def cmd_fit(args) -> int:
             if hi - lo > WIDE:
                 unpinned.append(_kfmt(kk))
         note = f"  (extrapolated: beyond {k_top:g} samples)" if beyond[i] else ""
-        if bounds is not None:
+        if measured is not None and np.isfinite(measured[i]):
+            note += f"; measured: {measured[i]:.4f}"
+        elif bounds is not None:
             note += f"; data alone: [{bounds[0][i]:.2f}, {bounds[1][i]:.2f}]"
         w(f"  pass@{_kfmt(kk)} = {far[i]:.4f}{iv}{note}")
-    if bounds is not None:
+    if measured is not None:
         w(
-            "  data alone: the range of pass@k that the counts allow whatever the success "
-            "rates' distribution (90%); the forecast's narrower interval rests on its families"
+            "  measured: the unbiased estimate from the counts, where every problem has at "
+            "least k samples"
+        )
+    if bounds is not None and (measured is None or not np.all(np.isfinite(measured))):
+        w(
+            "  data alone: the range of the population's pass@k over every distribution of "
+            "success rates whose counts match these within their noise (90%, including the "
+            f"noise of drawing {data.correct.size} problems); where the forecast's interval is "
+            "narrower, it rests on its families and the power law"
         )
     elif bounds_note:
         w(f"  data alone: no bounds: {bounds_note}")

@@ -6,6 +6,7 @@ nothing)."""
 import contextlib
 import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -146,6 +147,28 @@ def test_cli_passk_equals_the_library_called_directly(default_run):
     assert np.all(np.asarray(ex["data_alone_low90"]) <= np.asarray(ex["data_alone_high90"]))
     line = next(ln for ln in default_run[1].splitlines() if "pass@1e4 = " in ln)
     assert f"data alone: [{blo[1]:.2f}, {bhi[1]:.2f}]" in line
+
+
+def test_counts_fit_prints_the_measured_value_inside_the_data(tmp_path, capsys):
+    # every problem has 2,000 samples: pass@1e3 is measured (the unbiased estimate, written
+    # out with exact binomial coefficients here), pass@1e4 is not
+    rng = np.random.default_rng(8)
+    c = rng.binomial(2000, rng.beta(0.4, 60.0, 40))
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "problem,correct,samples\n" + "".join(f"p{i},{v},2000\n" for i, v in enumerate(c))
+    )
+    out = tmp_path / "o"
+    argv = ["fit", str(path), "--out", str(out), "--method", "beta", "--n-boot", "0"]
+    rc, stdout, err = _run(argv, capsys)
+    assert rc == 0, err
+    want = np.mean([1 - math.comb(2000 - int(v), 1000) / math.comb(2000, 1000) for v in c])
+    line3 = next(ln for ln in stdout.splitlines() if "pass@1e3 = " in ln)
+    line4 = next(ln for ln in stdout.splitlines() if "pass@1e4 = " in ln)
+    assert f"measured: {want:.4f}" in line3 and "data alone" not in line3
+    assert "data alone: [" in line4 and "measured" not in line4
+    ex = json.loads((out / "m_fit.json").read_text())["extrapolation"]
+    assert ex["measured"][0] == pytest.approx(want, abs=1e-12) and ex["measured"][1] is None
 
 
 def test_counts_power_law_route(tmp_path, capsys):
