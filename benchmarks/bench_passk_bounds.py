@@ -32,12 +32,13 @@ def main(argv=None):
     jax.config.update("jax_enable_x64", True)
     import ds3jax.population as P
 
-    from .bench_passk_forecast import DATA, checkpoints
+    from .bench_passk_forecast import DATA, checkpoints, require
     from .bench_passk_synthetic import POPULATIONS, exact_passk
 
     ks = np.array([2.0 * args.m, 1e3, 1e4])
     rows = []
-    for c, n in checkpoints(args.data or DATA).values():
+    data = args.data or DATA
+    for c, n in require(checkpoints(data), data, 32).values():
         truth = np.asarray(P.passk_from_counts(c, n, ks))
         for seed in range(args.seeds):
             cs = np.random.default_rng(seed).hypergeometric(c, n - c, args.m)

@@ -62,6 +62,18 @@ def checkpoints(path=DATA, min_samples=10_000, min_problems=32):
     return out
 
 
+def require(data, path, min_problems) -> dict:
+    """``data`` if it holds a data set, else exit saying why and what to use instead."""
+    if not data:
+        raise SystemExit(
+            f"{path}: no data set has >= {min_problems} problems with >= 10,000 samples and a "
+            "correct sample, which scoring pass@1e4 against the full data needs; for other "
+            "files, `ds3jax backtest FILE.csv` (or --adaptive F here) scores the routes on a "
+            "fraction of each problem's own samples"
+        )
+    return data
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--m", type=int, default=100, help="samples kept per problem")
@@ -94,7 +106,9 @@ def main(argv=None):
     routes = args.routes.split(",")
     if args.adaptive is not None:
         return adaptive(P, checkpoints(args.data, min_samples=0, min_problems=1), routes, args)
-    data = checkpoints(args.data, min_problems=args.min_problems)
+    data = require(
+        checkpoints(args.data, min_problems=args.min_problems), args.data, args.min_problems
+    )
     if args.timing:
         return timing(
             P, data.get(("pythia-160m", "20B")) or max(data.values(), key=_size), routes, args.m

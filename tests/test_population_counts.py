@@ -542,6 +542,11 @@ def test_forecast_benchmarks_run_end_to_end(capsys, tmp_path):
     assert out.startswith("1 checkpoints, m = 100 samples per problem, 3 seeds")
     row = next(ln for ln in out.splitlines() if ln.startswith("| `power_law`"))
     assert 0 <= float(row.split("|")[2]) < 0.5
+    # a file too lightly sampled to score pass@1e4 is said, with what to use instead
+    few = tmp_path / "few.csv"
+    few.write_text("problem,correct,samples\n" + "".join(f"q{i},3,1000\n" for i in range(40)))
+    with pytest.raises(SystemExit, match="ds3jax backtest"):
+        bench_passk_forecast.main(["--data", str(few), "--seeds", "1", "--routes", "power_law"])
     # the assumption-free bounds' benchmark, on the same file and one synthetic set each
     from benchmarks import bench_passk_bounds
 
