@@ -104,7 +104,7 @@ class Backtest:
         """The scores as a Markdown table, one row per route."""
         ks = ", ".join(f"{k:g}" for k in self.k)
         head = f"| route | fits | mean abs err (k = {ks}) | mean signed err |"
-        head += " 90% coverage |" if self.low is not None else ""
+        head += f" {self.level:.0%} coverage |" if self.low is not None else ""
         lines = [head, "|---" * (head.count("|") - 1) + "|"]
         cov = self.coverage
         for i, m in enumerate(self.methods):
