@@ -12,9 +12,8 @@ import pytest
 import scipy.special
 import scipy.stats
 
-from ds3jax.population import fit_passk_counts
+from ds3jax.population import betabinom_zero_loglik, fit_passk_counts, fit_passk_curve
 from ds3jax.population._data import load_curve
-from ds3jax.population._fit import betabinom_zero_loglik, fit_passk_curve
 from ds3jax.population._passk import BetaPopulation
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ds3_passk"

@@ -14,8 +14,8 @@ import pytest
 import scipy.special
 
 from ds3jax._majority import mv_log_table
+from ds3jax.population import fit_majority_curve, fit_passk_curve
 from ds3jax.population._data import load_curve
-from ds3jax.population._fit import fit_majority_curve, fit_passk_curve
 from ds3jax.population._majority_population import (
     geometric_error_weights,
     geometric_lambda,

@@ -45,12 +45,12 @@ from ._families import PointMass as PointMass
 from ._families import count_loglik as count_loglik
 from ._families import log_moment as log_moment
 from ._families import posterior_passk as posterior_passk
-from ._fit import MajorityFit as MajorityFit
 from ._fit import PopulationFit as PopulationFit
-from ._fit import betabinom_zero_loglik as betabinom_zero_loglik
-from ._fit import fit_majority_curve as fit_majority_curve
 from ._fit import fit_passk_curve as fit_passk_curve
-from ._fit import plateau as plateau
+from ._fit_counts import betabinom_zero_loglik as betabinom_zero_loglik
+from ._fit_majority import MajorityFit as MajorityFit
+from ._fit_majority import fit_majority_curve as fit_majority_curve
+from ._fit_majority import plateau as plateau
 from ._grid import grid_population as grid_population
 from ._majority_population import geometric_error_weights as geometric_error_weights
 from ._majority_population import geometric_lambda as geometric_lambda

@@ -132,7 +132,7 @@ def _mixture_route(counts, c, n, key, n_boot, resample):
 
 
 def _mle_route(counts, c, n, key, n_boot, resample, zero_mass):
-    from ._fit import _fit_beta_counts
+    from ._fit_counts import _fit_beta_counts
 
     fit = _fit_beta_counts(counts, zero_mass=zero_mass)
     p = fit.population

@@ -1,20 +1,15 @@
-"""Fitting task populations to pass@k curves and to per-problem counts (App. E-B).
+"""Fitting task populations to pass@k curves (App. E-B); the fit result shared with the
+counts' maximum-likelihood route (:mod:`._fit_counts`).
 
 * :func:`fit_passk_curve`: bounded nonlinear least squares of Eq. 59 to (k, pass@k) points,
   as in App. E-B (alpha, beta > 0, 0 < A <= 1), or the minimax (smallest worst-case error)
   variant; optionally of a richer family (two Beta components plus the zero mass).
   Residuals and Jacobians are jitted JAX functions handed to scipy.
-* :func:`fit_passk_counts`: maximum likelihood of the beta-binomial with a zero mass for
-  per-problem data (c_i correct of n_i samples):
 
-      P(c_i) = (1 - A) 1{c_i = 0} + A C(n_i, c_i) B(alpha + c_i, beta + n_i - c_i) / B(alpha, beta),
-
-  the exact marginal of Eq. 58 under binomial sampling.
-
-Both return a :class:`PopulationFit` with the fitted :class:`BetaPopulation` (or the curve
-fit's :class:`MixturePopulation` for the richer family), standard errors
-from the inverse Hessian (Gauss-Newton J^T J / s^2 for least squares, observed information
-for maximum likelihood), and goodness-of-fit numbers.
+Both it and the counts' maximum-likelihood route return a :class:`PopulationFit` with the
+fitted :class:`BetaPopulation` (or the curve fit's :class:`MixturePopulation` for the richer
+family), standard errors from the inverse Hessian (Gauss-Newton J^T J / s^2 for least
+squares, observed information for maximum likelihood), and goodness-of-fit numbers.
 """
 
 from __future__ import annotations
@@ -27,21 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.optimize as so
-from jax.scipy.special import gammaln
 
-from ._data import Counts, Curve, make_counts, make_curve
+from ._data import Curve, make_curve
 from ._families import MixturePopulation, PointMass
-from ._passk import BetaPopulation, log_gamma_ratio, passk, passk_from_counts
+from ._passk import BetaPopulation, passk
 from ._result import RESULTS, kkt_result
 
-__all__ = [
-    "PopulationFit",
-    "fit_passk_curve",
-    "betabinom_zero_loglik",
-    "MajorityFit",
-    "fit_majority_curve",
-    "plateau",
-]
+__all__ = ["PopulationFit", "fit_passk_curve"]
 
 _NAMES = ("alpha", "beta", "solvable")
 
@@ -454,273 +441,3 @@ def _minimax_kkt(r, J, th, lower=_LOWER, upper=_UPPER, tol=1e-6):
     resid = np.linalg.norm(G[free] @ mu) / max(np.abs(G[free]).max(), 1e-300)
     ok = np.isfinite(resid) and resid < 1e-3 and abs(mu.sum() - 1) < 1e-3
     return RESULTS.successful if ok else RESULTS.not_converged
-
-
-# ----------------------------------------------------------------------------- counts fits
-
-
-def betabinom_zero_loglik(population: BetaPopulation, correct, samples):
-    """Per-problem log-likelihood log P(c_i | n_i) of the beta-binomial with zero mass 1 - A.
-
-    log[(1 - A) 1{c = 0} + A C(n, c) B(alpha + c, beta + n - c) / B(alpha, beta)];
-    differentiable in alpha, beta, A.  Shapes broadcast.
-    """
-    a = jnp.asarray(population.alpha)
-    b = jnp.asarray(population.beta)
-    A = jnp.asarray(population.solvable)
-    c = jnp.asarray(correct, dtype=jnp.result_type(a, float))
-    n = jnp.asarray(samples, dtype=c.dtype)
-    log_choose = gammaln(n + 1) - gammaln(c + 1) - gammaln(n - c + 1)
-    # B(a + c, b + n - c) / B(a, b) as log-gamma ratios (no large lgamma differences)
-    lbb = log_choose - log_gamma_ratio(a, c) - log_gamma_ratio(b, n - c) + log_gamma_ratio(a + b, n)
-    with_zero = jnp.logaddexp(jnp.log1p(-jnp.minimum(A, 1.0)), jnp.log(A) + lbb)
-    return jnp.where(c == 0, with_zero, jnp.log(A) + lbb)
-
-
-def _nll_theta(th, c, n, zero_mass):
-    A = jax.nn.sigmoid(th[2]) if zero_mass else jnp.ones_like(th[2])
-    pop = BetaPopulation(jnp.exp(th[0]), jnp.exp(th[1]), A)
-    return -jnp.sum(betabinom_zero_loglik(pop, c, n))
-
-
-_nll_vg = jax.jit(jax.value_and_grad(_nll_theta), static_argnums=3)
-
-
-def _fd_hessian(th, c, n, zero_mass, dtype, h=1e-5):
-    """Hessian of the negative log-likelihood in theta by central differences of the exact
-    jitted gradient (compiling a second-derivative graph costs more than the fit itself)."""
-    g = lambda t: np.asarray(_nll_vg(jnp.asarray(t, dtype), c, n, zero_mass)[1], float)
-    H = np.zeros((3, 3))
-    for i in range(3):
-        e = np.zeros(3)
-        e[i] = h
-        H[:, i] = (g(th + e) - g(th - e)) / (2 * h)
-    return 0.5 * (H + H.T)
-
-
-_CLO = np.array([np.log(1e-4), np.log(1e-4), -30.0])
-_CHI = np.array([np.log(1e4), np.log(1e7), 30.0])
-
-
-def _moment_start(c, n):
-    pos = c > 0
-    A0 = float(np.clip(pos.mean() * 1.05, 0.05, 0.99)) if pos.any() else 0.5
-    phat = (c / n)[pos] if pos.any() else np.array([0.1])
-    m = float(np.clip(phat.mean(), 1e-3, 1 - 1e-3))
-    v = float(max(phat.var(), 1e-4))
-    s = max(m * (1 - m) / v - 1.0, 0.1)
-    return np.log(max(m * s, 1e-2)), np.log(max((1 - m) * s, 1e-2)), A0
-
-
-def _fit_beta_counts(counts, samples=None, *, zero_mass: bool = True) -> PopulationFit:
-    """Maximum-likelihood Beta + point-mass population from per-problem counts
-    (``fit_passk_counts(..., method="beta")``).
-
-    Args:
-      counts: a :class:`Counts` (e.g. from :func:`load_counts`) or an array of correct counts
-        c_i (then pass ``samples``).
-      samples: numbers of samples n_i per problem (scalar or array).
-      zero_mass: fit A (the fraction of solvable problems); False fixes A = 1.
-
-    Optimises (log alpha, log beta, logit A) with L-BFGS-B on the jitted exact likelihood and
-    gradient; standard errors come from the inverse observed information (the Hessian of the
-    negative log-likelihood in alpha, beta, A).  If A ends at 1 it is reported at the bound
-    with standard error 0 and the other two errors are computed with A fixed.
-
-    Goodness of fit: ``loglik``, ``aic``, and ``rmse`` / ``max_abs_error`` between the fitted
-    pass@k and the mean unbiased estimate at k = 1..min(n_i).
-    """
-    if not isinstance(counts, Counts):
-        c_arr = np.asarray(counts)
-        n_arr = np.broadcast_to(np.asarray(samples), c_arr.shape)
-        counts = make_counts(c_arr, n_arr)
-    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-    c = jnp.asarray(counts.correct, dtype)
-    n = jnp.asarray(counts.samples, dtype)
-    if not np.any(counts.correct > 0):
-        raise ValueError("no problem has a correct sample: alpha and beta are not identifiable")
-
-    la, lb, A0 = _moment_start(counts.correct.astype(float), counts.samples.astype(float))
-    starts = [(la, lb, np.log(A0 / (1 - A0))), (np.log(0.5), np.log(2.0), 2.0)]
-    best = None
-    for x0 in starts:
-        sol = so.minimize(
-            lambda th: tuple(
-                np.asarray(v, float) for v in _nll_vg(jnp.asarray(th, dtype), c, n, zero_mass)
-            ),
-            np.asarray(x0, float),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=list(zip(_CLO, _CHI)),
-            options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-9},
-        )
-        if best is None or sol.fun < best.fun:
-            best = sol
-    th = best.x
-    A = float(1.0 / (1.0 + np.exp(-th[2]))) if zero_mass else 1.0
-    p = np.array([np.exp(th[0]), np.exp(th[1]), A])
-    # Covariance in theta = (log alpha, log beta, logit A), mapped to (alpha, beta, A) by the
-    # delta method (exact for the Hessian at a stationary point).
-    H = _fd_hessian(th, c, n, zero_mass, dtype)
-    g = np.asarray(_nll_vg(jnp.asarray(th, dtype), c, n, zero_mass)[1], float)
-    lo, hi = _CLO.copy(), _CHI.copy()
-    if not zero_mass:
-        lo[2] = hi[2] = th[2]  # A = 1 is held fixed
-    res, at_lo, at_hi, _ = kkt_result(float(best.fun), g, H, th, lo, hi, atol=1e-7, rtol=1e-10)
-    on_bound = at_lo | at_hi
-    if zero_mass and A >= 1 - 1e-6:
-        on_bound[2] = True
-    at_bound = tuple(nm for nm, b in zip(_NAMES, on_bound) if b)
-    free = ~on_bound
-    jac = np.array([p[0], p[1], A * (1.0 - A)])
-    cov = np.full((3, 3), np.nan)
-    cov_t = np.linalg.pinv(H[np.ix_(free, free)])
-    cov[np.ix_(free, free)] = jac[free][:, None] * cov_t * jac[free][None, :]
-    loglik = -float(best.fun)
-    n_par = int(free.sum())
-
-    pop = BetaPopulation(*(jnp.asarray(v, dtype) for v in p))
-    stderr = {
-        nm: (0.0 if nm in at_bound else float(np.sqrt(cov[i, i]))) for i, nm in enumerate(_NAMES)
-    }
-    # alpha and beta have no natural bound: ending on the optimiser's limit, or with an error
-    # larger than the value, means the data do not determine them (A = 1 is a real value)
-    undetermined = [nm for nm in ("alpha", "beta") if nm in at_bound]
-    undetermined += [
-        nm
-        for i, nm in enumerate(_NAMES[:2])
-        if nm not in at_bound and not (np.isfinite(stderr[nm]) and stderr[nm] <= p[i])
-    ]
-    identified = not undetermined
-    message = f"{res.value} (optimiser: {best.message})"
-    if not identified:
-        message = (
-            f"the data do not determine {' and '.join(undetermined)}: "
-            + ", ".join(
-                f"{nm} = {p[i]:.4g}"
-                + (" (at the optimiser's bound)" if nm in at_bound else f" +- {stderr[nm]:.3g}")
-                for i, nm in enumerate(_NAMES[:2])
-                if nm in undetermined
-            )
-            + f"; {counts.correct.size} problems, {int((counts.correct > 0).sum())} with a "
-            "correct sample"
-        )
-        if res is RESULTS.successful:
-            res = RESULTS.not_identified
-    kmax = int(np.min(counts.samples))
-    ks = np.unique(np.round(np.geomspace(1, kmax, min(kmax, 40))))
-    emp = np.asarray(passk_from_counts(c, n, jnp.asarray(ks, dtype)))
-    r = np.asarray(passk(pop, jnp.asarray(ks, dtype))) - emp
-    return PopulationFit(
-        population=pop,
-        stderr=stderr,
-        cov=cov,
-        names=_NAMES,
-        rmse=float(np.sqrt(np.mean(r**2))),
-        max_abs_error=float(np.max(np.abs(r))),
-        n_obs=int(c.size),
-        at_bound=at_bound,
-        loglik=loglik,
-        aic=2 * n_par - 2 * loglik,
-        success=res is RESULTS.successful,
-        message=message,
-        result=res,
-        family="beta + zero mass" if zero_mass else "beta",
-        why="requested (method='beta')",
-        identified=identified,
-        extrapolation_note=(
-            f"beyond k ~ {int(np.max(counts.samples))} samples pass@k follows the Beta density's "
-            "tail near psi = 0 (exponent alpha), not data"
-        ),
-    )
-
-
-# ----------------------------------------------------------------------------- majority vote
-
-
-@dataclasses.dataclass(frozen=True)
-class MajorityFit:
-    """Majority-vote calibration (App. E-C) of a pass@k population to an MV curve.
-
-    Attributes:
-      population: the Beta + point-mass population (from the pass@k fit, not re-tuned).
-      p_inf: MV saturation level used for the calibration.
-      max_error_weight: c* from Eq. 62.
-      lam: decay of the truncated geometric error spectrum (Eq. 63).
-      error_weights: c_1..c_{|Y|-1}.
-      k: vote counts at which the model was evaluated (data k rounded to integers).
-      predicted: model MV accuracy at ``k``.
-      rmse, max_abs_error: against the data.
-    """
-
-    population: BetaPopulation
-    p_inf: float
-    max_error_weight: float
-    lam: float
-    error_weights: np.ndarray
-    k: np.ndarray
-    predicted: np.ndarray
-    rmse: float
-    max_abs_error: float
-
-    def accuracy(self, k):
-        """Model MV accuracy at integer k (int or sequence of ints)."""
-        from ._majority_population import mv_accuracy
-
-        return mv_accuracy(self.population, k, self.error_weights)
-
-
-def plateau(curve: Curve, decades: float = 2.0) -> float:
-    """Mean accuracy over the last ``decades`` decades of k: an estimate of P_inf for MV."""
-    sel = curve.k >= curve.k.max() / 10.0**decades
-    return float(np.mean(curve.y[sel]))
-
-
-def fit_majority_curve(curve, population, *, n_answers: int = 10, p_inf=None) -> MajorityFit:
-    """Calibrate the MV model (Eq. 61-63) to a majority-vote curve, as in App. E-C.
-
-    The pass@k population (alpha, beta, A) is carried over unchanged; the largest error
-    weight c* is set by Eq. 62 so the model saturates at ``p_inf`` (default: :func:`plateau`
-    of the curve, the mean over its last two decades of k), and the truncated geometric
-    spectrum over ``n_answers - 1`` wrong answers (Eq. 63) is pinned by c_1 = c*.  The model
-    is then evaluated exactly (no Monte Carlo) at the curve's k rounded to integers.
-    """
-    from ._majority_population import (
-        geometric_error_weights,
-        geometric_lambda,
-        max_error_weight_from_saturation,
-        mv_accuracy,
-    )
-
-    if isinstance(population, PopulationFit):
-        population = population.population
-    if not isinstance(curve, Curve):
-        raise TypeError("curve must be a Curve (see load_curve / make_curve)")
-    n_wrong = int(n_answers) - 1
-    if n_wrong < 1:
-        raise ValueError(f"n_answers must be >= 2, got {n_answers}")
-    A = float(population.solvable)
-    p = plateau(curve) if p_inf is None else float(p_inf)
-    if not 0.0 < p < A:
-        raise ValueError(f"p_inf = {p} must lie in (0, A = {A}) for the Eq. 62 calibration")
-    pop = BetaPopulation(*(jnp.asarray(float(v)) for v in (population.alpha, population.beta, A)))
-    c_star = float(max_error_weight_from_saturation(pop, p))
-    c_star_clipped = min(max(c_star, 1.0 / n_wrong), 1.0)
-    lam = float(geometric_lambda(c_star_clipped, n_wrong))
-    c = np.asarray(geometric_error_weights(lam, n_wrong), dtype=float)
-    c = c / c.sum()
-    ks = np.unique(np.maximum(1, np.round(curve.k)).astype(int))
-    pred_u = np.asarray(mv_accuracy(pop, ks, c), dtype=float)
-    pred = np.interp(np.maximum(1, np.round(curve.k)), ks, pred_u)
-    r = pred - curve.y
-    return MajorityFit(
-        population=pop,
-        p_inf=p,
-        max_error_weight=c_star,
-        lam=lam,
-        error_weights=c,
-        k=ks,
-        predicted=pred_u,
-        rmse=float(np.sqrt(np.mean(r**2))),
-        max_abs_error=float(np.max(np.abs(r))),
-    )
