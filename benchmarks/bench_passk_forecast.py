@@ -196,13 +196,12 @@ def adaptive(P, data, routes, args):
             )
         except ValueError:  # no thinning kept a correct sample
             continue
+        error, inside = bt.error, bt.inside
         for i, r in enumerate(routes):
             ok = np.isfinite(bt.passk[i, :, 0])
-            err[r].extend(bt.passk[i, ok, 0] - bt.measured[0])
-            if bt.low is not None:
-                cover[r].extend(
-                    (bt.low[i, ok, 0] <= bt.measured[0]) & (bt.measured[0] <= bt.high[i, ok, 0])
-                )
+            err[r].extend(error[i, ok, 0])
+            if inside is not None:
+                cover[r].extend(inside[i, ok, 0])
             if r == "ensemble":
                 weight.extend(bt.power_law_weight[i, ok, 0])
     print(

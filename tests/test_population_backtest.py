@@ -80,6 +80,19 @@ def test_backtest_records_a_route_that_cannot_fit():
     assert bt.best == "beta" and "| `power_law` | 0 | - |" in bt.table()
 
 
+def test_backtest_a_fit_whose_interval_fails_counts_as_failed(monkeypatch):
+    # every number of a fit or none: a forecast without its interval is not scored
+    def no_interval(self, k, level=0.9):
+        raise ValueError("fewer than 20 replicates are finite: no interval")
+
+    monkeypatch.setattr(P.CountsFit, "passk_interval", no_interval)
+    rng = np.random.default_rng(7)
+    c = rng.binomial(200, rng.beta(0.5, 10.0, 40))
+    bt = P.backtest_passk(c, 200, methods="beta", seeds=2, n_boot=40)
+    assert bt.fits.tolist() == [0] and np.isnan(bt.passk).all()
+    assert np.isnan(bt.power_law_weight).all() and len(bt.failures["beta"]) == 2
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -77,22 +77,34 @@ class Backtest:
             return np.where(ok.any(1), np.nansum(x, 1) / np.maximum(ok.sum(1), 1), np.nan)
 
     @property
+    def error(self) -> np.ndarray:
+        """Forecast - measured, [M, S, K] (NaN where no fit): > 0 is over-prediction."""
+        return self.passk - self.measured
+
+    @property
+    def inside(self) -> np.ndarray | None:
+        """1.0 where the interval holds the measured value, 0.0 where not, NaN where no fit,
+        [M, S, K]; None without intervals."""
+        if self.low is None:
+            return None
+        hit = (self.low <= self.measured) & (self.measured <= self.high)
+        return np.where(np.isfinite(self.low), hit.astype(float), np.nan)
+
+    @property
     def mean_abs_error(self) -> np.ndarray:
         """Mean |forecast - measured| over seeds, [M, K] (NaN for a route with no fit)."""
-        return self._mean(np.abs(self.passk - self.measured))
+        return self._mean(np.abs(self.error))
 
     @property
     def mean_error(self) -> np.ndarray:
         """Mean signed error over seeds, [M, K]: > 0 is over-prediction."""
-        return self._mean(self.passk - self.measured)
+        return self._mean(self.error)
 
     @property
     def coverage(self) -> np.ndarray | None:
         """Share of seeds whose interval holds the measured value, [M, K]."""
-        if self.low is None:
-            return None
-        inside = (self.low <= self.measured) & (self.measured <= self.high)
-        return self._mean(np.where(np.isfinite(self.low), inside.astype(float), np.nan))
+        inside = self.inside
+        return None if inside is None else self._mean(inside)
 
     @property
     def best(self) -> str | None:
@@ -200,11 +212,12 @@ def backtest_passk(
                 fit = fit_passk_counts(
                     cs, thin, method=m, n_boot=n_boot, seed=seed + s, **fit_options
                 )
-                pred[i, s] = np.asarray(fit.passk(kk), float)
-                law[i, s] = fit.power_law_weight(kk)
-                if n_boot:
-                    lo, hi = fit.passk_interval(kk, level=level)
-                    low[i, s], high[i, s] = lo, hi
+                # every number of a fit, or none: a fit whose interval fails is a failure
+                y = np.asarray(fit.passk(kk), float)
+                iv = fit.passk_interval(kk, level=level) if n_boot else None
+                pred[i, s], law[i, s] = y, fit.power_law_weight(kk)
+                if iv is not None:
+                    low[i, s], high[i, s] = iv
             except ValueError as e:  # e.g. no power law from < 2 usable k
                 failures[m].append(f"seed {s}: {e}")
             done += 1
