@@ -8,7 +8,13 @@ import csv
 import io
 from pathlib import Path
 
-__all__ = ["MissingFileError", "read_rows", "parse_number"]
+__all__ = [
+    "MissingFileError",
+    "read_rows",
+    "parse_number",
+    "check_fields",
+    "check_unique_columns",
+]
 
 
 class MissingFileError(FileNotFoundError, ValueError):
@@ -44,3 +50,22 @@ def parse_number(path, line: int, column: str, text: str, what: str = "a number"
         raise ValueError(
             f"{path}: line {line}: column {column!r}: expected {what}, got {text!r}"
         ) from None
+
+
+def check_fields(path, header, rows) -> None:
+    """There is a data row, and every data row has as many fields as the header."""
+    if not rows:
+        raise ValueError(f"{path}: file has a header but no data rows")
+    for line, row in rows:
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path}: line {line}: expected {len(header)} fields ({', '.join(header)}), "
+                f"got {len(row)}"
+            )
+
+
+def check_unique_columns(path, line: int, cols) -> None:
+    """No column name (compared as given, e.g. lower-cased) appears twice in the header."""
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup:
+        raise ValueError(f"{path}: line {line}: duplicate column {dup[0]!r}")

@@ -81,7 +81,7 @@ def add_frontier_options(parser) -> None:
 
 def read_runs_csv(path):
     """(n_params, n_tokens, loss, lines) from a runs CSV; ValueError naming the line."""
-    from ds3jax._csv import parse_number, read_rows
+    from ds3jax._csv import check_fields, check_unique_columns, parse_number, read_rows
 
     path = Path(path)
     rows = read_rows(path)
@@ -97,15 +97,12 @@ def read_runs_csv(path):
             f"{path}: line {hline}: need exactly one of 'n_tokens' or 'training_flops', "
             f"got {header}"
         )
-    dup = sorted({c for c in cols if cols.count(c) > 1})
-    if dup:
-        raise ValueError(f"{path}: line {hline}: duplicate column {dup[0]!r}")
+    check_unique_columns(path, hline, cols)
     i_n, i_l = cols.index("n_params"), cols.index("loss")
     i_d = cols.index("n_tokens" if has_d else "training_flops")
+    check_fields(path, header, rows[1:])
     vals, lines = [], []
     for line, row in rows[1:]:
-        if len(row) != len(header):
-            raise ValueError(f"{path}: line {line}: expected {len(header)} fields, got {len(row)}")
         v = []
         for name, i in (("n_params", i_n), (header[i_d], i_d), ("loss", i_l)):
             x = parse_number(path, line, name, row[i])
@@ -116,8 +113,6 @@ def read_runs_csv(path):
             v.append(x)
         vals.append(v)
         lines.append(line)
-    if not vals:
-        raise ValueError(f"{path}: file has a header but no data rows")
     a = np.asarray(vals)
     n, d, loss = a[:, 0], a[:, 1], a[:, 2]
     if not has_d:

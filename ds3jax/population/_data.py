@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._csv import parse_number, read_rows
+from .._csv import check_fields, check_unique_columns, parse_number, read_rows
 
 __all__ = [
     "Curve",
@@ -90,24 +90,6 @@ _CURVE_COLS = {"k": "k", "x": "k", "accuracy": "y", "y": "y"}
 CURVE_FORMAT = "k, accuracy (or x, y)"
 
 
-def _check_fields(path, header, rows) -> None:
-    """Every data row has as many fields as the header, and there is one."""
-    if not rows:
-        raise ValueError(f"{path}: file has a header but no data rows")
-    for line, row in rows:
-        if len(row) != len(header):
-            raise ValueError(
-                f"{path}: line {line}: expected {len(header)} fields ({', '.join(header)}), "
-                f"got {len(row)}"
-            )
-
-
-def _duplicate_column(path, line, cols) -> None:
-    dup = sorted({c for c in cols if cols.count(c) > 1})
-    if dup:
-        raise ValueError(f"{path}: line {line}: duplicate column {dup[0]!r}")
-
-
 def load_curve(path: str | os.PathLike, *, k_tolerance: float = 0.01) -> Curve:
     """Read a curve CSV with columns ``k, accuracy`` (or ``x, y``, as digitised; names are
     case-insensitive), one row per number of samples k; see :func:`make_curve`."""
@@ -115,7 +97,7 @@ def load_curve(path: str | os.PathLike, *, k_tolerance: float = 0.01) -> Curve:
     numbered = read_rows(path)
     header_line, header = numbered[0]
     cols = [h.lower() for h in header]
-    _duplicate_column(path, header_line, cols)
+    check_unique_columns(path, header_line, cols)
     unknown = [h for h, c in zip(header, cols) if c not in _CURVE_COLS]
     if unknown:
         raise ValueError(
@@ -129,7 +111,7 @@ def load_curve(path: str | os.PathLike, *, k_tolerance: float = 0.01) -> Curve:
                 f"{path}: line {header_line}: need exactly one column {names}, got {header}"
             )
     ik, iy = roles.index("k"), roles.index("y")
-    _check_fields(path, header, numbered[1:])
+    check_fields(path, header, numbered[1:])
     ks, ys, where = [], [], []
     for line, row in numbered[1:]:
         ks.append(parse_number(path, line, header[ik], row[ik], "a number for k"))
@@ -232,7 +214,7 @@ class _CountTable:
         numbered = read_rows(path)
         self.header_line, self.header = numbered[0]
         self.cols = [h.lower() for h in self.header]
-        _duplicate_column(path, self.header_line, self.cols)
+        check_unique_columns(path, self.header_line, self.cols)
         missing = [c for c in _COUNT_COLS if c not in self.cols]
         if missing:
             raise ValueError(
@@ -240,7 +222,7 @@ class _CountTable:
                 f"samples; missing {missing}"
             )
         self.rows = numbered[1:]
-        _check_fields(path, self.header, self.rows)
+        check_fields(path, self.header, self.rows)
 
     def column(self, name) -> int:
         if str(name).lower() not in self.cols:
