@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._cli_fit import METHODS, add_where_option, output_stem, parse_where
+from ._cli_fit import METHODS, add_where_option, check_n_boot, output_stem, parse_where
 from ._common import Progress, UsageError, atomic_write, check_out_dir, status, to_jsonable
 
 __all__ = ["register", "cmd_backtest"]
@@ -88,8 +88,7 @@ def _options(args):
         raise UsageError(f"--fraction must lie in (0, 1), got {args.fraction:g}")
     if args.seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
-    if args.n_boot < 0 or 0 < args.n_boot < 20:
-        raise UsageError(f"--n-boot must be 0 (no intervals) or at least 20, got {args.n_boot}")
+    check_n_boot(args.n_boot)
     k = None
     if args.k is not None:
         try:

@@ -50,9 +50,6 @@ from ._common import UsageError, atomic_write, check_out_dir, status, to_jsonabl
 
 __all__ = ["register", "cmd_fit", "read_fit_csv"]
 
-_CURVE_COLS = ("k", "x", "accuracy", "y")
-_COUNT_COLS = ("problem", "correct", "samples")
-_FORMATS = "either k, accuracy (or x, y) for a pass@k curve, or problem, correct, samples"
 # kept in step with ds3jax.population._counts.METHODS and _fit's curve families (the parser
 # is built without importing JAX; a test checks the lists agree)
 METHODS = (
@@ -176,6 +173,7 @@ def read_fit_csv(path, where=None):
     """
     from ds3jax._csv import read_rows
     from ds3jax.population import load_counts, load_curve
+    from ds3jax.population._data import _COUNT_COLS, _CURVE_COLS, CURVE_FORMAT
 
     path = Path(path)
     hline, header = read_rows(path)[0]
@@ -185,7 +183,10 @@ def read_fit_csv(path, where=None):
     if where:
         raise ValueError("--where selects rows of a per-problem counts file, not of a curve")
     if not set(_CURVE_COLS) & set(cols):
-        raise ValueError(f"{path}: line {hline}: unrecognised header {header}; expected {_FORMATS}")
+        raise ValueError(
+            f"{path}: line {hline}: unrecognised header {header}; expected either "
+            f"{CURVE_FORMAT} for a pass@k curve, or {', '.join(_COUNT_COLS)}"
+        )
     return "curve", load_curve(path)
 
 
@@ -305,8 +306,13 @@ def check_count_options(args) -> None:
             "--no-zero-mass applies to --method mle (the other routes choose or fix the "
             "zero mass by their family)"
         )
-    if args.n_boot < 0 or 0 < args.n_boot < 20:
-        raise UsageError(f"--n-boot must be 0 (no intervals) or at least 20, got {args.n_boot}")
+    check_n_boot(args.n_boot)
+
+
+def check_n_boot(n_boot: int) -> None:
+    """``--n-boot``: 0 (no intervals) or enough replicates for an interval."""
+    if n_boot < 0 or 0 < n_boot < 20:
+        raise UsageError(f"--n-boot must be 0 (no intervals) or at least 20, got {n_boot}")
 
 
 def fit_counts(pop, counts, args):

@@ -78,7 +78,7 @@ def _moment_start(c, n):
 
 def _fit_beta_counts(counts, samples=None, *, zero_mass: bool = True) -> PopulationFit:
     """Maximum-likelihood Beta + point-mass population from per-problem counts
-    (``fit_passk_counts(..., method="beta")``).
+    (``fit_passk_counts(..., method="mle")``).
 
     Args:
       counts: a :class:`Counts` (e.g. from :func:`load_counts`) or an array of correct counts
