@@ -253,6 +253,52 @@ def test_grid_posterior_matches_scipy_on_its_grid():
     assert float(w @ a) == pytest.approx(ref, rel=0.02)
 
 
+def _grid_objective(w, c, n, lam):
+    # the nonparametric route's penalised negative log-likelihood, written in numpy/scipy from
+    # the module docstring: binomial mixture on the grid (atom at psi = 0 first) plus
+    # (lam / 2) h sum (second difference of log w / h^2)^2 over the non-atom nodes
+    from ds3jax.population._grid import GRID_H, GRID_Z
+
+    psi = np.concatenate([[0.0], scipy.special.expit(GRID_Z)])
+    L = scipy.stats.binom.pmf(c[:, None], n, psi[None, :])
+    d2 = np.diff(np.log(w[1:]), 2) / GRID_H**2
+    return -np.sum(np.log(L @ w)) + 0.5 * lam * GRID_H * np.sum(d2**2)
+
+
+@pytest.mark.parametrize("unsolved", [True, False])
+def test_grid_route_reaches_the_penalised_optimum(unsolved):
+    # without an unsolved problem the atom's weight goes to 0, where the fit used to stop
+    # short and report not_converged; the optimum is checked against SciPy's L-BFGS on the
+    # objective written independently above
+    r = np.random.default_rng(7)
+    psi = r.beta(0.5, 2.0, 60) if unsolved else r.beta(2.0, 1.0, 60)
+    c = r.binomial(100, psi)
+    assert (c == 0).any() == unsolved
+    fit = P.fit_passk_counts(c, 100, method="grid", n_boot=0)
+    assert fit.result is P.RESULTS.successful and fit.identified, fit.message
+    lam = float(fit.family.split("=")[1].rstrip(")"))
+    w = np.asarray(fit.population.weights, float)
+    ours = _grid_objective(np.maximum(w, 1e-300), c, 100, lam)
+
+    def f(u):
+        return _grid_objective(scipy.special.softmax(u), c, 100, lam)
+
+    ref = min(
+        scipy.optimize.minimize(f, u0, method="L-BFGS-B", options=dict(maxiter=20000)).fun
+        for u0 in (np.zeros(w.size), np.log(np.maximum(w, 1e-12)))
+    )
+    assert ours <= ref + 1e-6 * abs(ref)
+    if not unsolved:
+        assert w[0] < 1e-6
+
+
+def test_grid_route_on_all_or_nothing_counts_is_not_identified():
+    c = np.array([100] * 20 + [0] * 5)
+    fit = P.fit_passk_counts(c, 100, method="grid", n_boot=0)
+    assert not fit.identified and fit.result is P.RESULTS.not_identified
+    assert "no problem has both correct and wrong samples" in fit.message
+
+
 def test_repeated_and_mixed_sample_sizes_match_scipy_problem_by_problem():
     # the likelihood and the predictions are computed once per distinct (c, n) pair; with
     # repeated pairs and mixed sample sizes they must equal the problem-by-problem sums
@@ -485,6 +531,62 @@ def test_default_is_the_ensemble_of_the_families_and_the_power_law():
     assert abs(only_law[:, 4].mean() - 0.5) < 0.15
     lo, hi = fit.passk_interval(ks)
     assert np.all(lo <= fit.passk(ks) + 1e-9) and np.all(fit.passk(ks) <= hi + 1e-9)
+
+
+def test_ensemble_replicate_falls_back_to_the_families_where_the_power_law_cannot_fit():
+    # 4 of 60 problems solved: some resamples hold fewer than two solved problems' worth of
+    # curve and the power law cannot be refitted; the ensemble's replicate there is the
+    # families' (as the route itself is on such data), not a NaN that drops it
+    c = np.zeros(60, int)
+    c[:4] = [1, 1, 2, 5]
+    ks = np.array([1e3, 1e4, 1e6])
+    R, Ra, Rl = (
+        P.fit_passk_counts(c, 100, method=m, n_boot=400, seed=4).passk_replicates(ks)
+        for m in ("ensemble", "auto", "power_law")
+    )
+    failed = ~np.isfinite(Rl)
+    assert failed[:, 0].any()
+    assert np.all(np.isfinite(R))
+    np.testing.assert_array_equal(R[failed], Ra[failed])
+
+
+def test_ensemble_interval_is_monotone_in_k_and_only_tightens():
+    # 40% unsolvable problems: the power law's replicates, which the ensemble's take over as
+    # w(k) grows, run apart from the families', so the plain quantiles of its replicates
+    # dip as k grows, which pass@k cannot
+    r = np.random.default_rng(1)
+    c = r.binomial(100, np.where(r.random(128) < 0.6, r.beta(0.4, 20, 128), 0))
+    fit = P.fit_passk_counts(c, 100, n_boot=200, seed=1)
+    ks = np.geomspace(1, 1e7, 300)
+    reps = fit.passk_replicates(ks)
+    raw_lo, raw_hi = np.quantile(reps, 0.05, axis=0), np.quantile(reps, 0.95, axis=0)
+    assert np.diff(raw_lo).min() < -1e-3 and np.diff(raw_hi).min() < -1e-3  # the dip
+    lo, hi = fit.passk_interval(ks)
+    assert np.all(np.diff(lo) >= 0) and np.all(np.diff(hi) >= 0)
+    # a bound at k' <= k (low) or k' >= k (high) is a bound at k: only tighter than the raw
+    assert np.all(lo >= raw_lo - 1e-12) and np.all(hi <= raw_hi + 1e-12)
+    assert np.all(lo <= fit.passk(ks) + 1e-9) and np.all(fit.passk(ks) <= hi + 1e-9)
+    # asked alone, k's interval is the raw one tightened by the fixed grid; asked with other
+    # k it can only tighten further
+    for k in (150.0, 2e3, 3e5):
+        one = fit.passk_interval(k)
+        more = fit.passk_interval(np.array([k / 2, k, 2 * k]))
+        assert more[0][1] >= one[0] and more[1][1] <= one[1]
+        assert one[0] <= fit.passk(k) <= one[1]
+    # a single-model route's replicates are monotone curves: its interval is the plain one
+    law = P.fit_passk_counts(c, 100, method="auto", n_boot=200, seed=1)
+    reps = law.passk_replicates(ks)
+    lo, hi = law.passk_interval(ks)
+    np.testing.assert_allclose(lo, np.quantile(reps, 0.05, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(hi, np.quantile(reps, 0.95, axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [np.nan, -1.0, [10.0, -5.0]])
+def test_counts_fit_refuses_a_k_that_is_not_a_number_of_samples(k):
+    fit = P.fit_passk_counts(np.array([1, 0, 3, 0, 5, 2, 0, 1] * 4), 100, n_boot=50)
+    for f in (fit.passk, fit.population_passk, fit.passk_replicates, fit.passk_interval):
+        with pytest.raises(ValueError, match="k must be >= 0"):
+            f(k)
 
 
 def test_ensemble_weight_with_mixed_sample_sizes_and_without_a_power_law():

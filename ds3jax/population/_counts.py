@@ -58,9 +58,11 @@ refit each replicate, vmapped: the problems resampled (``resample="problems"``),
 redrawn as Binom(n_i, c_i / n_i) (``"counts"``), or both; the population routes then draw
 pass@k from the problems' own spread as above.  ``"ensemble"``: replicate b is the power
 law's replicate b where u_b < w(k) (u_b uniform, one per replicate, so a replicate that
-takes the power law at some k takes it at every larger k), else ``"auto"``'s: the law of
+takes the power law at some k takes it at every larger k; on a resample the power law
+cannot fit, ``"auto"``'s, as the route does on such data), else ``"auto"``'s: the law of
 the mixture of the two, as in Bayesian model averaging, so the intervals span their
-disagreement.
+disagreement; as that law can shift down with k, its bounds are made monotone in k
+(``CountsFit.passk_interval``).
 
 Layout: this module holds the entry point and the grid-posterior routes; the result type and
 shared helpers live in :mod:`._counts_fit`, the routes' predictions (pass@k, replicate draws)

@@ -19,6 +19,14 @@ def _dtype():
     return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
 
+def _as_k(k):
+    k = np.asarray(k, float)
+    bad = np.isnan(k) | (k < 0)
+    if bad.any():
+        raise ValueError(f"k must be >= 0 (inf allowed), got {k[bad].ravel()[0]!r}")
+    return k
+
+
 def _thin(c, n, splits, seed):
     rng = np.random.default_rng(seed)
     nf = n // 2
@@ -86,19 +94,19 @@ class CountsFit:
 
     def passk(self, k):
         """Predicted pass@k of the fitted problems after k samples each (numpy, shape of k)."""
-        k = np.asarray(k, float)
+        k = _as_k(k)
         return np.asarray(self._route.mean(k.ravel())).reshape(k.shape)
 
     def population_passk(self, k):
         """pass@k of a new problem drawn from the fitted population (shape of k); for
         ``"ensemble"`` combined with the power law by w(k), as ``passk`` is."""
-        k = np.asarray(k, float)
+        k = _as_k(k)
         return np.asarray(self._route.population_mean(k.ravel())).reshape(k.shape)
 
     def power_law_weight(self, k):
         """The power law's weight in ``passk(k)``: w(k) for ``"ensemble"`` (module doc), 1 for
         ``"power_law"``, 0 for the other routes (numpy, shape of k)."""
-        k = np.asarray(k, float)
+        k = _as_k(k)
         share = getattr(self._route, "share", None)  # the ensemble's w(k)
         if share is not None:
             return share(k).reshape(k.shape)
@@ -108,21 +116,37 @@ class CountsFit:
         """Replicate draws of pass@k: shape [n_boot, *shape(k)]."""
         if self.interval_note:
             raise ValueError(f"this fit has no bootstrap replicates: {self.interval_note}")
-        k = np.asarray(k, float)
+        k = _as_k(k)
         d = np.asarray(self._route.draws(k.ravel()))
         return d.reshape((d.shape[0],) + k.shape)
 
     def passk_interval(self, k, level: float = 0.9):
-        """Equal-tailed interval ``(low, high)`` for pass@k at ``k`` (numpy, shape of k)."""
+        """Equal-tailed interval ``(low, high)`` for pass@k at ``k`` (numpy, shape of k).
+
+        Each k's quantiles are taken over the replicates finite at that k. For
+        ``"ensemble"``, whose replicates switch from the families to the power law as w(k)
+        grows (so the law of its replicates can shift down with k), the bounds are made
+        monotone in k, as pass@k is: low(k) is the largest lower quantile at any k' <= k,
+        high(k) the smallest upper quantile at any k' >= k, k' running over the k asked for
+        and a fixed grid where w moves (4 per decade). A bound at k' <= k is a bound at k for
+        a quantity that cannot fall with k, so this only tightens them; asking for more k
+        at once can tighten them further, never loosen them."""
         if not 0.0 < float(level) < 1.0:
             raise ValueError(f"level must lie in (0, 1), got {level!r}")
-        reps = self.passk_replicates(k)
-        flat = reps.reshape(reps.shape[0], -1)
-        reps = reps[np.all(np.isfinite(flat), axis=1)]
-        if reps.shape[0] < 20:
+        k = _as_k(k)
+        envelope = getattr(self._route, "envelope_k", None)
+        grid = np.union1d(k.ravel(), envelope() if envelope else [])
+        reps = self.passk_replicates(grid)
+        finite = np.isfinite(reps)
+        if finite.sum(axis=0).min() < 20:
             raise ValueError("fewer than 20 replicates are finite: no interval")
         q = (1.0 - float(level)) / 2.0
-        return np.quantile(reps, q, axis=0), np.quantile(reps, 1.0 - q, axis=0)
+        reps = np.where(finite, reps, np.nan)
+        low, high = np.nanquantile(reps, q, axis=0), np.nanquantile(reps, 1.0 - q, axis=0)
+        if envelope:
+            low, high = np.fmax.accumulate(low), np.fmin.accumulate(high[::-1])[::-1]
+        at = np.searchsorted(grid, k.ravel())
+        return low[at].reshape(k.shape), high[at].reshape(k.shape)
 
 
 def _gof(route, c, n):

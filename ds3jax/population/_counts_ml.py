@@ -13,7 +13,15 @@ from ._count_models import FAMILIES, newton_fit
 from ._counts_fit import CountsFit, _gof, _log_choose_sum, _resampled, _thin
 from ._counts_routes import _PointRoute, _PowerLawRoute
 from ._families import log_moment
-from ._grid import grid_fit, grid_loglik, grid_newton, grid_population, grid_psi, loglik_matrix
+from ._grid import (
+    grid_fit,
+    grid_loglik,
+    grid_newton,
+    grid_population,
+    grid_psi,
+    grid_result,
+    loglik_matrix,
+)
 from ._passk import DiscretePopulation
 from ._powerlaw import PowerLawCurve, powerlaw_fit, powerlaw_ks
 from ._result import RESULTS, kkt_result
@@ -206,7 +214,18 @@ def _nonparametric_route(counts, c, n, key, n_boot, resample, splits, seed):
     scores = {f"grid(lam={lam:g})": float(s) for lam, s in zip(LAMBDAS, sc)}
     lam_best = LAMBDAS[int(np.argmax(sc))]
     th, val, g, H = grid_fit(Mfull, jnp.ones_like(c), lam_best)
-    res, _, _, dec = kkt_result(val, g, H, th, -np.inf, np.inf, atol=1e-6)
+    res, dec = grid_result(th, val, g, H)
+    message = f"{res.value} (Newton decrement {dec:.2g})"
+    # with every problem all-correct or all-wrong the counts say nothing about where between
+    # 0 and 1 the rates lie: the density's shape is the penalty's, not the data's
+    identified = bool(np.any((counts.correct > 0) & (counts.correct < counts.samples)))
+    if not identified:
+        res = RESULTS.not_identified
+        message = (
+            f"no problem has both correct and wrong samples ({counts.correct.size} problems): "
+            "the density between the all-wrong and all-correct problems follows the smoothness "
+            "penalty, not the data"
+        )
     pop = grid_population(jnp.asarray(th, dtype))
     reps = None
     if n_boot:
@@ -235,9 +254,9 @@ def _nonparametric_route(counts, c, n, key, n_boot, resample, splits, seed):
         + ", ".join(f"{k} {v - ranked[0][1]:+.2f}" for k, v in ranked),
         population=pop,
         params={},
-        identified=True,
+        identified=identified,
         result=res,
-        message=f"{res.value} (Newton decrement {dec:.2g})",
+        message=message,
         n_obs=int(c.size),
         rmse=rmse,
         max_abs_error=mae,

@@ -180,6 +180,13 @@ class _EnsembleRoute:
         k = np.asarray(k, float)
         return 0.5 * np.mean(np.maximum(0.0, 1.0 - self.n[:, None] / k.ravel()[None, :]), 0)
 
+    def envelope_k(self):
+        """Where w(k) moves (min n_i to 100 max n_i, where it is within 1% of 1/2; 4 per
+        decade): the replicates' quantiles can fall with k there, as the law's share grows
+        (see ``CountsFit.passk_interval``)."""
+        lo, hi = float(self.n.min()), 100.0 * float(self.n.max())
+        return np.geomspace(lo, hi, int(np.ceil(4 * np.log10(hi / lo))) + 1)
+
     def mean(self, k):
         w = self.share(k)
         return (1.0 - w) * np.asarray(self.pop.mean(k)) + w * np.asarray(self.law.mean(k))
@@ -195,4 +202,7 @@ class _EnsembleRoute:
         pop = np.asarray(self.pop.draws(k))
         if not use_law.any():
             return pop
-        return np.where(use_law, np.asarray(self.law.draws(k)), pop)
+        law = np.asarray(self.law.draws(k))
+        # a resample the power law cannot fit (too few k with 0 < pass@k < 1) gets what the
+        # route gives such data: the families alone
+        return np.where(use_law & np.isfinite(law), law, pop)
