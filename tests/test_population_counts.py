@@ -557,7 +557,7 @@ def test_ensemble_interval_is_monotone_in_k_and_only_tightens():
     r = np.random.default_rng(1)
     c = r.binomial(100, np.where(r.random(128) < 0.6, r.beta(0.4, 20, 128), 0))
     fit = P.fit_passk_counts(c, 100, n_boot=200, seed=1)
-    ks = np.geomspace(1, 1e7, 300)
+    ks = np.geomspace(30, 1e5, 128)  # where w(k) moves, densely enough to catch the dip
     reps = fit.passk_replicates(ks)
     raw_lo, raw_hi = np.quantile(reps, 0.05, axis=0), np.quantile(reps, 0.95, axis=0)
     assert np.diff(raw_lo).min() < -1e-3 and np.diff(raw_hi).min() < -1e-3  # the dip
@@ -658,3 +658,22 @@ def test_forecast_benchmarks_run_end_to_end(capsys, tmp_path):
     for ln in lines:
         widths = [float(w) for w in re.findall(r"width (\d\.\d+)", ln)]
         assert len(widths) == 3 and all(0 <= w <= 1 for w in widths), ln
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bayesbag_draws_ignore_problems_a_replicate_left_out(dtype):
+    # support point 0 cannot produce problem 1; point 1 can. A replicate draws 2P = 4 problems:
+    # with probability 1/16 all are problem 0, and then both points are equally likely, so
+    # point 0 is drawn in 1/32 of the replicates. (A log-likelihood of -inf times the weight 0
+    # of an undrawn problem must not turn into NaN: in float32 it did, and doubled that share.)
+    import jax
+    import jax.numpy as jnp
+
+    from ds3jax.population._posterior import grid_replicates
+
+    L = jnp.asarray([[0.0, -np.inf], [0.0, -50.0]], dtype)
+    zero = jnp.zeros(2, dtype)
+    n = 40_000
+    idx = np.asarray(grid_replicates(jax.random.key(0), L, zero, zero, n_boot=n, resample=True))
+    share = (idx == 0).mean()
+    assert abs(share - 1 / 32) < 4 * np.sqrt(1 / 32 * (31 / 32) / n)

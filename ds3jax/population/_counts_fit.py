@@ -27,6 +27,17 @@ def _as_k(k):
     return k
 
 
+def _on_route(f, k):
+    """``f`` (a route's method of a flat k array, k on the last axis of its result) at
+    ``k.ravel()``, the k padded with its last value to a power of two (at least 8): the
+    routes compile per length of k, so asking for a new set of k reuses a compilation
+    instead of paying seconds for one."""
+    flat = k.ravel()
+    size = max(8, 1 << int(np.ceil(np.log2(max(flat.size, 1)))))
+    padded = np.concatenate([flat, np.full(size - flat.size, flat[-1] if flat.size else 1.0)])
+    return np.asarray(f(padded))[..., : flat.size]
+
+
 def _thin(c, n, splits, seed):
     rng = np.random.default_rng(seed)
     nf = n // 2
@@ -95,13 +106,13 @@ class CountsFit:
     def passk(self, k):
         """Predicted pass@k of the fitted problems after k samples each (numpy, shape of k)."""
         k = _as_k(k)
-        return np.asarray(self._route.mean(k.ravel())).reshape(k.shape)
+        return _on_route(self._route.mean, k).reshape(k.shape)
 
     def population_passk(self, k):
         """pass@k of a new problem drawn from the fitted population (shape of k); for
         ``"ensemble"`` combined with the power law by w(k), as ``passk`` is."""
         k = _as_k(k)
-        return np.asarray(self._route.population_mean(k.ravel())).reshape(k.shape)
+        return _on_route(self._route.population_mean, k).reshape(k.shape)
 
     def power_law_weight(self, k):
         """The power law's weight in ``passk(k)``: w(k) for ``"ensemble"`` (module doc), 1 for
@@ -117,7 +128,7 @@ class CountsFit:
         if self.interval_note:
             raise ValueError(f"this fit has no bootstrap replicates: {self.interval_note}")
         k = _as_k(k)
-        d = np.asarray(self._route.draws(k.ravel()))
+        d = _on_route(self._route.draws, k)
         return d.reshape((d.shape[0],) + k.shape)
 
     def passk_interval(self, k, level: float = 0.9):
@@ -153,7 +164,7 @@ def _gof(route, c, n):
     kmax = int(np.min(n))
     ks = np.unique(np.round(np.geomspace(1, kmax, min(kmax, 6))))
     emp = np.asarray(passk_from_counts(c, n, jnp.asarray(ks, c.dtype)))
-    r = route.mean(ks) - emp
+    r = _on_route(route.mean, ks) - emp
     return float(np.sqrt(np.mean(r**2))), float(np.max(np.abs(r)))
 
 

@@ -129,7 +129,7 @@ def _mesh(lo, hi, npts):
 
 
 def distinct_counts(correct, samples, weights=None):
-    """The distinct (c, n) pairs of the data, padded with (0, 0) to a power of two (at least 8)
+    """The distinct (c, n) pairs of the data, padded with (0, 0) to a power of two (at least 32)
     so that few array shapes, and compilations, occur: ``(c_u, n_u, v_u, inverse)`` with
     ``v_u`` the summed problem weights of each pair (0 on the padding) and ``inverse`` the
     pair of each problem.  Benchmarks repeat pairs heavily (every unsolved problem at the same
@@ -139,7 +139,7 @@ def distinct_counts(correct, samples, weights=None):
     v = np.ones_like(c) if weights is None else np.asarray(weights, dtype=float)
     pairs, inv = np.unique(np.stack([c, n], axis=1), axis=0, return_inverse=True)
     inv = np.asarray(inv).reshape(-1)
-    size = max(8, 1 << int(np.ceil(np.log2(len(pairs)))))
+    size = _padded_size(len(pairs), 32)
     cu, nu, vu = np.zeros(size), np.zeros(size), np.zeros(size)
     cu[: len(pairs)], nu[: len(pairs)] = pairs[:, 0], pairs[:, 1]
     np.add.at(vu, inv, v)
@@ -298,23 +298,45 @@ def grid_moments(name, thetas, c, n, k, mult=None, variance: bool = True):
     return jax.lax.map(one, thetas, batch_size=64)
 
 
-@functools.partial(jax.jit, static_argnames=("n_boot", "resample"))
 def grid_replicates(key, loglik, logw, logq, *, n_boot: int, resample: bool):
     """Support indices of ``n_boot`` BayesBag draws: each resamples the problems (if
     ``resample``) and draws theta from the posterior given the resampled problems, by
     reweighting the support (``logq`` = the proposal's log density minus the log prior)."""
     G, P = loglik.shape
     k1, k2 = jax.random.split(key)
-    if resample:
-        # bootstrap samples of size 2P: their posterior is half as wide and their spread half
-        # the resampling variance, so a correct model keeps its nominal coverage while a
-        # wrong one is widened towards the sandwich variance (Huggins & Miller's BayesBag
-        # with M = 2N)
-        idx = jax.random.randint(k1, (n_boot, 2 * P), 0, P)
-        V = jax.vmap(lambda i: jnp.zeros(P, loglik.dtype).at[i].add(1.0))(idx)
-        L = jnp.where(jnp.isfinite(loglik), loglik, -1e300)
-        lp = V @ L.T - logq[None, :]  # [B, G]
-        lp = jnp.where(jnp.isfinite(logw)[None, :], lp, -jnp.inf)
-    else:
-        lp = jnp.broadcast_to(logw, (n_boot, G))
-    return jax.random.categorical(k2, lp, axis=1)
+    if not resample:
+        return _support_draws(k2, jnp.broadcast_to(logw, (n_boot, G)))
+    # the reweighting runs on problems padded to a power of two (weight 0, log-likelihood 0),
+    # so data sets of different sizes share its compilation; only the cheap draw of the
+    # problem weights is compiled per size
+    size = _padded_size(P, 32)
+    V = jnp.pad(_problem_weights(k1, n_boot, P, loglik.dtype), ((0, 0), (0, size - P)))
+    L = jnp.pad(loglik, ((0, 0), (0, size - P)))
+    return _support_draws(k2, _reweighted(V, L, logw, logq))
+
+
+def _padded_size(n, least):
+    return max(least, 1 << int(np.ceil(np.log2(max(n, 1)))))
+
+
+@functools.partial(jax.jit, static_argnames=("n_boot", "P", "dtype"))
+def _problem_weights(key, n_boot, P, dtype):
+    # bootstrap samples of size 2P: their posterior is half as wide and their spread half
+    # the resampling variance, so a correct model keeps its nominal coverage while a wrong
+    # one is widened towards the sandwich variance (Huggins & Miller's BayesBag with M = 2N)
+    idx = jax.random.randint(key, (n_boot, 2 * P), 0, P)
+    return jax.vmap(lambda i: jnp.zeros(P, dtype).at[i].add(1.0))(idx)
+
+
+@jax.jit
+def _reweighted(V, loglik, logw, logq):
+    # a problem a support point cannot produce gets the dtype's most negative number, not
+    # -inf, so that a problem the replicate did not draw (weight 0) adds 0, not NaN
+    L = jnp.where(jnp.isfinite(loglik), loglik, jnp.finfo(loglik.dtype).min / 4)
+    lp = V @ L.T - logq[None, :]  # [B, G]
+    return jnp.where(jnp.isfinite(logw)[None, :], lp, -jnp.inf)
+
+
+@jax.jit
+def _support_draws(key, lp):
+    return jax.random.categorical(key, lp, axis=1)
