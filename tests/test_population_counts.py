@@ -677,3 +677,20 @@ def test_bayesbag_draws_ignore_problems_a_replicate_left_out(dtype):
     idx = np.asarray(grid_replicates(jax.random.key(0), L, zero, zero, n_boot=n, resample=True))
     share = (idx == 0).mean()
     assert abs(share - 1 / 32) < 4 * np.sqrt(1 / 32 * (31 / 32) / n)
+
+
+def test_padding_k_to_a_power_of_two_changes_no_prediction():
+    # the k asked for are padded (with the last k) before they reach the routes, so that few
+    # lengths compile; every prediction at k must be the one asked for k alone
+    r = np.random.default_rng(4)
+    c = r.binomial(100, np.where(r.random(64) < 0.7, r.beta(0.5, 10, 64), 0))
+    fit = P.fit_passk_counts(c, 100, n_boot=50, seed=0)
+    ks = np.array([[3.0, 50.0, 400.0], [2e3, 1e4, np.inf]])
+    one = np.array([[float(fit.passk(k)) for k in row] for row in ks])
+    np.testing.assert_allclose(fit.passk(ks), one, rtol=1e-12)
+    pop = np.array([[float(fit.population_passk(k)) for k in row] for row in ks])
+    np.testing.assert_allclose(fit.population_passk(ks), pop, rtol=1e-12)
+    reps = fit.passk_replicates(ks)
+    assert reps.shape == (50, 2, 3)
+    np.testing.assert_allclose(reps[:, 1, 1], fit.passk_replicates(1e4), rtol=1e-12)
+    assert fit.passk([]).shape == (0,) and fit.passk_replicates([]).shape == (50, 0)
