@@ -10,6 +10,7 @@ import numpy as np
 
 from ._families import log_choose
 from ._passk import passk_from_counts
+from ._posterior import padded_size
 from ._result import RESULTS
 
 __all__ = ["CountsFit"]
@@ -33,7 +34,7 @@ def _on_route(f, k):
     routes compile per length of k, so asking for a new set of k reuses a compilation
     instead of paying seconds for one."""
     flat = k.ravel()
-    size = max(8, 1 << int(np.ceil(np.log2(max(flat.size, 1)))))
+    size = padded_size(flat.size, 8)
     padded = np.concatenate([flat, np.full(size - flat.size, flat[-1] if flat.size else 1.0)])
     return np.asarray(f(padded))[..., : flat.size]
 

@@ -13,7 +13,13 @@ import numpy as np
 from ._count_models import FAMILIES
 from ._families import MixturePopulation, log_moment
 from ._passk import DiscretePopulation
-from ._posterior import distinct_counts, grid_moments, grid_replicates, problem_moments
+from ._posterior import (
+    distinct_counts,
+    grid_moments,
+    grid_replicates,
+    padded_size,
+    problem_moments,
+)
 from ._powerlaw import powerlaw_passk
 
 
@@ -53,7 +59,7 @@ class _GridRoute:
             used[extra] = True
         sel = np.nonzero(used)[0]
         # pad to a power of two so that few shapes (and compilations) occur
-        size = max(64, 1 << int(np.ceil(np.log2(sel.size))))
+        size = padded_size(sel.size, 64)
         pad = np.concatenate([sel, np.full(size - sel.size, sel[0])])
         dt = p.correct.dtype
         kk = jnp.asarray(k, dt)

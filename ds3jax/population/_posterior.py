@@ -58,6 +58,7 @@ __all__ = [
     "grid_moments",
     "problem_moments",
     "distinct_counts",
+    "padded_size",
     "grid_replicates",
 ]
 
@@ -128,6 +129,12 @@ def _mesh(lo, hi, npts):
     return np.stack([g.ravel() for g in grid], axis=1)
 
 
+def padded_size(n: int, least: int) -> int:
+    """The smallest power of two >= n, and at least ``least``: the length arrays are padded to
+    so that few shapes, and compilations, occur."""
+    return max(least, 1 << int(np.ceil(np.log2(max(n, 1)))))
+
+
 def distinct_counts(correct, samples, weights=None):
     """The distinct (c, n) pairs of the data, padded with (0, 0) to a power of two (at least 32)
     so that few array shapes, and compilations, occur: ``(c_u, n_u, v_u, inverse)`` with
@@ -139,7 +146,7 @@ def distinct_counts(correct, samples, weights=None):
     v = np.ones_like(c) if weights is None else np.asarray(weights, dtype=float)
     pairs, inv = np.unique(np.stack([c, n], axis=1), axis=0, return_inverse=True)
     inv = np.asarray(inv).reshape(-1)
-    size = _padded_size(len(pairs), 32)
+    size = padded_size(len(pairs), 32)
     cu, nu, vu = np.zeros(size), np.zeros(size), np.zeros(size)
     cu[: len(pairs)], nu[: len(pairs)] = pairs[:, 0], pairs[:, 1]
     np.add.at(vu, inv, v)
@@ -309,14 +316,10 @@ def grid_replicates(key, loglik, logw, logq, *, n_boot: int, resample: bool):
     # the reweighting runs on problems padded to a power of two (weight 0, log-likelihood 0),
     # so data sets of different sizes share its compilation; only the cheap draw of the
     # problem weights is compiled per size
-    size = _padded_size(P, 32)
+    size = padded_size(P, 32)
     V = jnp.pad(_problem_weights(k1, n_boot, P, loglik.dtype), ((0, 0), (0, size - P)))
     L = jnp.pad(loglik, ((0, 0), (0, size - P)))
     return _support_draws(k2, _reweighted(V, L, logw, logq))
-
-
-def _padded_size(n, least):
-    return max(least, 1 << int(np.ceil(np.log2(max(n, 1)))))
 
 
 @functools.partial(jax.jit, static_argnames=("n_boot", "P", "dtype"))
