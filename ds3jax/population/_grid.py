@@ -168,7 +168,7 @@ def grid_result(theta, value, grad, hess):
     boundary w = 0 of the simplex), where the gradient has to point outward."""
     theta = np.asarray(theta, float)
     lower = np.full(theta.shape, -np.inf)
-    if float(jax.nn.softmax(jnp.asarray(theta))[0]) < 1e-6:
+    if np.exp(theta[0] - np.logaddexp.reduce(theta)) < 1e-6:  # the atom's softmax weight
         lower[0] = theta[0]
     res, _, _, dec = kkt_result(value, grad, hess, theta, lower, np.inf, atol=1e-6)
     return res, dec
