@@ -1,7 +1,7 @@
 """pass@k forecasts on synthetic benchmarks from known populations: the check off the Pythia file.
 
     python -m benchmarks.bench_passk_synthetic [--m 100] [--sets 30] [--n-boot 400]
-        [--routes ensemble,auto,power_law] [--problems 128]
+        [--routes ensemble,auto,power_law] [--problems 128] [--curves]
 
 Each set draws ``--problems`` success rates from a known population, then m samples per
 problem (binomial); every route predicts pass@1e3 and pass@1e4 of those problems, compared
@@ -11,11 +11,23 @@ Kumaraswamy), so the table says how the routes extrapolate where their assumptio
 Prints mean |error|, mean signed error, 90%-interval coverage and width per population and
 route, and the mean over populations.  Sets with no correct sample are skipped, as are sets a
 route cannot fit (the power law needs two k with 0 < pass@k < 1).
+
+``--curves`` replaces the hand-made populations by ones read off real measurements: the
+paper's pass@k curves that run to k = 1e4 (``../shared/data/ds3_passk``: Pythia-2.8B,
+Gemma-2B, Llama-3-8B on MATH, Llama-3-8B/70B-Instruct with an oracle verifier), each fitted
+by the two-Beta + zero-mass curve family (within 0.007 of every point).  The distribution of
+m <= 100 counts depends on the population only through pass@1 ... pass@m, and the truth at
+k <= 1e4 only through pass@k there, so any population that follows the curve gives the same
+benchmark: this is "128 problems of that model, m samples each", up to the fit's error.
+A row "population known" gives the error of a predictor that knows the population exactly
+(each problem's posterior pass@k with the true population as prior): the floor that the
+problems' own randomness leaves.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -36,6 +48,65 @@ POPULATIONS = {
 }
 
 
+CURVE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "ds3_passk"
+CURVES = (
+    "pythia28B",
+    "gemma2B",
+    "llama8BpassN",
+    "llama38Binstruct_oracle",
+    "llama370Binstruct_oracle",
+)
+
+
+def _mixture_draw(pop):
+    # component j with probability weights[j]; a Beta or a point mass
+    w = np.asarray(pop.weights, float)
+
+    def draw(r, P):
+        j = r.choice(len(w), size=P, p=w / w.sum())
+        psi = np.empty(P)
+        for i, comp in enumerate(pop.components):
+            sel = j == i
+            if hasattr(comp, "alpha"):
+                psi[sel] = r.beta(float(comp.alpha), float(comp.beta), sel.sum())
+            else:
+                psi[sel] = float(comp.psi)
+        return psi
+
+    draw.population = pop
+    return draw
+
+
+def oracle_passk(pop, c, m, ks):
+    """pass@k of the problems at hand by a predictor that knows the population: each
+    problem's posterior given its counts with the true population as prior (the best any
+    route can do on average)."""
+    import ds3jax.population as P
+
+    c = np.asarray(c, float)[:, None]
+    return np.asarray(P.posterior_passk(pop, c, m, ks[None, :])).mean(axis=0)
+
+
+def curve_population(name, folder=None):
+    """(curve, fit, draw): the paper's curve ``name``, its two-Beta + zero-mass fit and a
+    sampler ``draw(rng, P)`` of P success rates from the fitted population."""
+    import ds3jax.population as P
+
+    folder = Path(folder) if folder else CURVE_DIR
+    curve = P.load_curve(folder / f"{name}.csv")
+    fit = P.fit_passk_curve(curve, family="beta-mixture+zero")
+    return curve, fit, _mixture_draw(fit.population)
+
+
+def curve_populations(folder=None):
+    """{label: draw(rng, P)}: populations whose pass@k follows the paper's measured curves."""
+    out = {}
+    for name in CURVES:
+        _, fit, draw = curve_population(name, folder)
+        out[f"{name} (curve fit within {fit.max_abs_error:.3f})"] = draw
+    return out
+
+
 def exact_passk(psi, k):
     k = np.asarray(k, float)
     return np.mean(-np.expm1(k[:, None] * np.log1p(-psi)[None, :]), axis=1)
@@ -48,6 +119,9 @@ def main(argv=None):
     ap.add_argument("--n-boot", type=int, default=400)
     ap.add_argument("--routes", default="ensemble,auto,power_law")
     ap.add_argument("--problems", type=int, default=128)
+    ap.add_argument(
+        "--curves", action="store_true", help="populations that follow the paper's pass@k curves"
+    )
     args = ap.parse_args(argv)
     import jax
 
@@ -66,8 +140,11 @@ def main(argv=None):
     )
     print("|---|---|---|---|---|---|")
     summary = {r: [] for r in routes}
-    for name, draw in POPULATIONS.items():
+    floor = []
+    populations = curve_populations() if args.curves else POPULATIONS
+    for name, draw in populations.items():
         res = {r: [] for r in routes}
+        oracle = []
         for s in range(args.sets):
             rng = np.random.default_rng(7000 + s)
             psi = draw(rng, args.problems)
@@ -75,6 +152,8 @@ def main(argv=None):
             if not c.any():
                 continue
             truth = exact_passk(psi, ks)
+            if hasattr(draw, "population"):
+                oracle.append(oracle_passk(draw.population, c, args.m, ks) - truth)
             for r in routes:
                 try:
                     fit = P.fit_passk_counts(c, args.m, method=r, n_boot=args.n_boot, seed=s)
@@ -91,6 +170,15 @@ def main(argv=None):
                 f"{cov[0]:.0%} / {cov[1]:.0%} | {wd.mean(0)[0]:.2f} / {wd.mean(0)[1]:.2f} |",
                 flush=True,
             )
+        if oracle:
+            e = np.array(oracle)
+            mae = np.abs(e).mean(0)
+            floor.append(mae)
+            print(
+                f"| {name} | population known | {mae[0]:.3f} / {mae[1]:.3f} | "
+                f"{e[:, 1].mean():+.3f} | | |",
+                flush=True,
+            )
     for r in routes:
         mae = np.mean([x[0] for x in summary[r]], axis=0)
         cov = np.mean([x[1] for x in summary[r]], axis=0)
@@ -98,6 +186,9 @@ def main(argv=None):
             f"mean over populations, `{r}`: mean |error| {mae[0]:.3f} / {mae[1]:.3f}, "
             f"coverage {cov[0]:.0%} / {cov[1]:.0%}"
         )
+    if floor:
+        mae = np.mean(floor, axis=0)
+        print(f"mean over populations, population known: mean |error| {mae[0]:.3f} / {mae[1]:.3f}")
 
 
 if __name__ == "__main__":

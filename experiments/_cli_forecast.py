@@ -18,6 +18,7 @@ bootstrap bands, trained and held-out checkpoints told apart) and ``passk_vs_N.p
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -66,6 +67,13 @@ def register(subparsers) -> None:
         action="store_true",
         help="fit the loss law's A, B, alpha, beta to the counts too (default: epoch_refit, fixed)",
     )
+    f.add_argument(
+        "--errors-along",
+        choices=("N", "D"),
+        default=None,
+        help="widen the plotted 90%% bands by forward-chained forecast errors of the trained "
+        "checkpoints along N or D (ds3jax.forecast.extrapolation_errors; several more fits)",
+    )
     f.set_defaults(func=cmd_forecast)
 
 
@@ -100,7 +108,13 @@ def _empirical_curve(table, j, ks):
     return np.array(kept), np.array(ys)
 
 
-def _fig_passk_vs_k(table, fit, train_mask):
+def _band_label(errors, where=""):
+    if errors is None:
+        return "90% bootstrap over problems"
+    return f"90%, widened{where} by {len(errors)} forward-chained errors along {errors.along}"
+
+
+def _fig_passk_vs_k(table, fit, train_mask, errors=None):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -116,6 +130,14 @@ def _fig_passk_vs_k(table, fit, train_mask):
     ks_data = np.unique(np.round(np.logspace(0, np.log10(max(table.samples.max(), 2)), 30)))
     ks = np.logspace(0, 4, 40)
     lo, hi = fit.passk_interval(table.N[:, None], table.D[:, None], ks[None, :])
+    if errors is not None and not train_mask.all():
+        # the forward-chained errors widen the bands of the held-out checkpoints only
+        held = ~np.asarray(train_mask)
+        wlo, whi = fit.passk_interval(
+            table.N[held, None], table.D[held, None], ks[None, :], errors=errors
+        )
+        lo, hi = lo.copy(), hi.copy()
+        lo[held], hi[held] = wlo, whi
     mid = fit.passk(table.N[:, None], table.D[:, None], ks[None, :])
     for ax, D in zip(axes, Ds):
         for j in np.flatnonzero(table.D == D):
@@ -144,7 +166,8 @@ def _fig_passk_vs_k(table, fit, train_mask):
     axes[0].set_ylabel("pass@k (mean over problems)")
     fig.suptitle(
         "DS3 forecast of pass@k per checkpoint: lines = fit (solid: trained, dashed: held out, "
-        "band: 90% bootstrap over problems); points = unbiased estimate from counts "
+        f"band: {_band_label(errors, ' for held-out lines')}); points = unbiased estimate "
+        "from counts "
         "(filled: trained, open: held out)",
         fontsize=9,
     )
@@ -153,7 +176,7 @@ def _fig_passk_vs_k(table, fit, train_mask):
     return buf.getvalue()
 
 
-def _fig_passk_vs_N(table, fit, train_mask):
+def _fig_passk_vs_N(table, fit, train_mask, errors=None):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -168,7 +191,7 @@ def _fig_passk_vs_N(table, fit, train_mask):
     axes = fig.subplots(1, 2)
     for ax, k in zip(axes, (1, 100)):
         mid = fit.passk(grid_n[None, :], Ds[:, None], k)
-        lo, hi = fit.passk_interval(grid_n[None, :], Ds[:, None], k)
+        lo, hi = fit.passk_interval(grid_n[None, :], Ds[:, None], k, errors=errors)
         est = empirical_problem_passk(table, k)
         for i, D in enumerate(Ds):
             c = colors[D]
@@ -193,7 +216,10 @@ def _fig_passk_vs_N(table, fit, train_mask):
         )
         ax.grid(alpha=0.3, which="both", lw=0.5)
         ax.legend(fontsize=7, ncol=2)
-    fig.suptitle("points: data (filled: trained, open: held out)", fontsize=9)
+    fig.suptitle(
+        f"points: data (filled: trained, open: held out); bands: {_band_label(errors)}",
+        fontsize=9,
+    )
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return buf.getvalue()
@@ -347,8 +373,25 @@ def cmd_forecast(args) -> int:
                     "" if r["reuse"] is None else r["reuse"],
                 ]
             )
-    png_k = _fig_passk_vs_k(table, fit, train_mask)
-    png_n = _fig_passk_vs_N(table, fit, train_mask)
+    errors = None
+    if args.errors_along is not None:
+        err_kw = {k: v for k, v in fit_kw.items() if k not in ("n_boot", "seed")}
+        errors = forecast.extrapolation_errors(
+            table.select(train_mask),
+            along=args.errors_along,
+            fit_kwargs=err_kw,
+            progress=_bar(f"forward steps along {args.errors_along}"),
+        )
+        q = np.quantile(errors.residual, [0.05, 0.5, 0.95])
+        w(
+            f"\nforward-chained errors along {errors.along}: {len(errors)} logit residuals "
+            f"(measured - forecast), 5/50/95%: {q[0]:+.2f} / {q[1]:+.2f} / {q[2]:+.2f}; "
+            "the plotted bands include them\n"
+        )
+        result["extrapolation_errors"] = dataclasses.asdict(errors)
+    result["settings"]["errors_along"] = args.errors_along
+    png_k = _fig_passk_vs_k(table, fit, train_mask, errors)
+    png_n = _fig_passk_vs_N(table, fit, train_mask, errors)
     atomic_write(
         out / "forecast.json", json.dumps(to_jsonable(result), indent=1, allow_nan=False).encode()
     )

@@ -99,6 +99,21 @@ def test_forecast_of_unseen_size_matches_the_true_model(synthetic, synthetic_fit
             assert lo <= fit.passk(1e9, 1e11, k) <= hi
 
 
+def test_intervals_broadcast_over_k_like_the_forecasts(synthetic_fits):
+    """An array of k with scalar N, D (a pass@k curve) gives, point by point, the intervals
+    of each k alone (it raised a broadcasting error before)."""
+    _, fit, _ = synthetic_fits
+    ks = np.array([1.0, 10.0, 100.0, 1000.0])
+    lo, hi = fit.passk_interval(2e9, 5e10, ks)
+    plo, phi = fit.problem_passk_interval(2e9, 5e10, ks)
+    assert lo.shape == hi.shape == (4,) and plo.shape == phi.shape == (4, 40)
+    for j, k in enumerate(ks):
+        np.testing.assert_allclose((lo[j], hi[j]), fit.passk_interval(2e9, 5e10, k), rtol=1e-12)
+        np.testing.assert_allclose(plo[j], fit.problem_passk_interval(2e9, 5e10, k)[0])
+    grid = fit.passk_interval(np.array([1e8, 1e9])[:, None], 5e10, ks)[1]
+    assert grid.shape == (2, 4) and np.all(np.diff(grid, axis=1) >= 0)
+
+
 def test_problem_passk_is_the_cot_chain(synthetic_fits):
     """problem_passk(k) = 1 - (1 - I_q(m, T - m + 1))^k from the fitted parameters (SciPy)."""
     _, _, fit = synthetic_fits
@@ -128,6 +143,12 @@ def test_unidentified_parameters_are_reported(synthetic_fits):
     assert 1 / np.sqrt(14) * 0.95 < se < 1 / np.sqrt(14) * 1.3
 
 
+def _unbiased(n, c, k):
+    """Per-problem unbiased pass@k, 1 - C(n - c, k) / C(n, k), from SciPy's log-gamma."""
+    log_ratio = gammaln(n - c + 1) - gammaln(n - c - k + 1) + gammaln(n - k + 1) - gammaln(n + 1)
+    return np.where(n - c >= k, 1 - np.exp(np.where(n - c >= k, log_ratio, 0.0)), 1.0)
+
+
 def test_holdout_scores_match_independent_estimator(synthetic):
     res = forecast.forecast_holdout(
         synthetic["table"],
@@ -142,32 +163,81 @@ def test_holdout_scores_match_independent_estimator(synthetic):
         j = [i for i, c in enumerate(tab.checkpoints()) if c == (r["N"], r["D"])][0]
         n, c = tab.samples[:, j], tab.correct[:, j]
         k = r["k"]
-        est = np.where(
-            n - c >= k,
-            1
-            - np.exp(
-                gammaln(n - c + 1) - gammaln(n - c - k + 1) + gammaln(n - k + 1) - gammaln(n + 1)
-            ),
-            1.0,
-        )
+        est = _unbiased(n, c, k)
         assert r["data"] == pytest.approx(est.mean(), rel=1e-9, abs=1e-12)
         src = [i for i, cc in enumerate(tab.checkpoints()) if cc == (3e8, r["D"])][0]
         n2, c2 = tab.samples[:, src], tab.correct[:, src]
-        est2 = np.where(
-            n2 - c2 >= k,
-            1
-            - np.exp(
-                gammaln(n2 - c2 + 1)
-                - gammaln(n2 - c2 - k + 1)
-                + gammaln(n2 - k + 1)
-                - gammaln(n2 + 1)
-            ),
-            1.0,
-        )
+        est2 = _unbiased(n2, c2, k)
         assert r["reuse"] == pytest.approx(est2.mean(), rel=1e-9, abs=1e-12)
         assert r["err_ds3"] == pytest.approx(abs(r["ds3"] - r["data"]))
     # data drawn from the DS3 chain: its forecast beats reusing the smaller model's curve
     assert res.mean_abs_error["ds3"] < res.mean_abs_error["reuse"]
+
+
+def test_extrapolation_errors_are_forward_chained_logit_residuals(synthetic):
+    """Each residual is logit(measured) - logit(forecast) at the next size, from a fit on the
+    sizes up to the one before (recomputed here with SciPy's log-gamma estimator)."""
+    from scipy.special import logit
+
+    tab = forecast.load_table(synthetic["table"])
+    errs = forecast.extrapolation_errors(tab, along="N", k=(1, 10), fit_kwargs=dict(law=LAW))
+    assert set(errs.trained_to) == {1e8, 3e8} and set(errs.k) == {1.0, 10.0}
+    assert len(errs) == 2 * len(DS) * 2  # two steps x three D x two k, all inside (0, 1)
+    fit = forecast.fit_checkpoints(tab.select(lambda N, D: N <= 1e8), law=LAW, n_boot=0)
+    for D in DS:
+        j = tab.checkpoints().index((3e8, D))
+        for k in (1, 10):
+            data = _unbiased(tab.samples[:, j], tab.correct[:, j], k).mean()
+            want = logit(data) - logit(fit.passk(3e8, D, k))
+            got = errs.residual[(errs.N == 3e8) & (errs.D == D) & (errs.k == k)]
+            np.testing.assert_allclose(got, [want], rtol=0, atol=1e-6)  # two fits, tol 1e-6
+    # at a scored k its residuals; beyond the scored k the nearest's; between two, each
+    # checkpoint's pair interpolated in log k (sqrt(10) is half way)
+    np.testing.assert_array_equal(errs.at(1.0), errs.residual[errs.k == 1.0])
+    np.testing.assert_array_equal(errs.at(10.0), errs.residual[errs.k == 10.0])
+    np.testing.assert_array_equal(errs.at(5e3), errs.residual[errs.k == 10.0])
+    np.testing.assert_array_equal(errs.at(0.5), errs.residual[errs.k == 1.0])
+    half = sorted(errs.at(np.sqrt(10.0)))
+    at10 = errs.k == 10.0
+    pairs = [
+        0.5 * (errs.residual[(errs.k == 1.0) & (errs.N == n) & (errs.D == d)][0] + r)
+        for n, d, r in zip(errs.N[at10], errs.D[at10], errs.residual[at10])
+    ]
+    np.testing.assert_allclose(half, sorted(pairs), rtol=1e-12)
+    with pytest.raises(ValueError, match="along"):
+        forecast.extrapolation_errors(tab, along="k")
+    with pytest.raises(ValueError, match="no forward step"):
+        forecast.extrapolation_errors(tab.select(lambda N, D: N == 1e8), along="N")
+
+
+def test_errors_widen_the_band_by_the_residuals(synthetic_fits):
+    """With one residual e the band is the bootstrap band moved by e in logit (a monotone
+    map of every replicate); with residuals -1 and +1 it is wider on both sides, but no
+    wider than the bands moved by -1 and +1."""
+    from scipy.special import logit
+
+    _, fit, _ = synthetic_fits
+
+    class Fixed:
+        def __init__(self, r):
+            self.r = np.asarray(r, float)
+
+        def at(self, k):
+            return self.r
+
+    k = np.array([1.0, 100.0])
+    lo, hi = fit.passk_interval(1e9, 1e11, k)
+    for e in (0.0, 0.7, -2.0):
+        elo, ehi = fit.passk_interval(1e9, 1e11, k, errors=Fixed([e]))
+        np.testing.assert_allclose(elo, expit(logit(lo) + e), rtol=2e-3)
+        np.testing.assert_allclose(ehi, expit(logit(hi) + e), rtol=2e-3)
+    wlo, whi = fit.passk_interval(1e9, 1e11, k, errors=Fixed([-1.0, 1.0]))
+    # F_mix = (F_down + F_up) / 2 <= F_down, so the mixture's 5% point is at or above the
+    # moved-down band's; and it is below the plain band (the replicates spread far less
+    # than 1 in logit)
+    assert np.all(wlo < lo) and np.all(whi > hi)
+    assert np.all(wlo >= expit(logit(lo) - 1.0) * (1 - 2e-3))
+    assert np.all(whi <= expit(logit(hi) + 1.0) * (1 + 2e-3))
 
 
 # ----------------------------------------------------------------------------- bad tables
@@ -268,6 +338,18 @@ def test_cli_forecast_writes_outputs(synthetic, tmp_path):
     assert set(res["holdout"]["mean_abs_error"]) == {"ds3", "baseline", "reuse"}
     assert "E" in res["ds3"]["not_pinned"]
     assert "mean |error|" in stdout
+    assert res["settings"]["errors_along"] is None and "extrapolation_errors" not in res
+    # the bands widened by forward-chained errors: the one step 1e8 -> 3e8 at every D and k
+    out2 = tmp_path / "out2"
+    args = ["forecast", str(path), "--train-max-params", "3e8", "--out", str(out2)]
+    rc, stdout, err = _cli([*args, "--boot", "10", "--errors-along", "N"])
+    assert rc == 0, err
+    res = json.loads((out2 / "forecast.json").read_text())
+    errs = res["extrapolation_errors"]
+    assert errs["along"] == "N" and set(errs["trained_to"]) == {1e8} and set(errs["N"]) == {3e8}
+    assert len(errs["residual"]) == len(DS) * len(forecast.DEFAULT_K)
+    assert "forward-chained errors along N" in stdout
+    assert (out2 / "passk_vs_k.png").stat().st_size > 0
 
 
 def test_cli_forecast_bad_input(tmp_path):

@@ -621,6 +621,16 @@ def test_forecast_benchmarks_run_end_to_end(capsys, tmp_path):
     out = capsys.readouterr().out
     rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "`power_law`" in ln]
     assert len(rows) == len(bench_passk_synthetic.POPULATIONS)
+    # the populations read off the paper's curves, with the known-population floor
+    bench_passk_synthetic.main(
+        ["--curves", "--sets", "1", "--n-boot", "20", "--routes", "power_law", "--problems", "48"]
+    )
+    out = capsys.readouterr().out
+    known = [ln for ln in out.splitlines() if "| population known |" in ln]
+    assert len(known) == len(bench_passk_synthetic.CURVES)
+    for ln in known:
+        err = [float(x) for x in ln.split("|")[3].split("/")]
+        assert all(0 <= x < 0.5 for x in err), ln
     bench_passk_forecast.main(
         ["--adaptive", "0.1", "--seeds", "1", "--n-boot", "50", "--routes", "power_law"]
     )
@@ -694,3 +704,33 @@ def test_padding_k_to_a_power_of_two_changes_no_prediction():
     assert reps.shape == (50, 2, 3)
     np.testing.assert_allclose(reps[:, 1, 1], fit.passk_replicates(1e4), rtol=1e-12)
     assert fit.passk([]).shape == (0,) and fit.passk_replicates([]).shape == (50, 0)
+
+
+def test_curve_benchmark_populations_follow_the_measured_curves():
+    # bench_passk_synthetic --curves draws problems from populations fitted to the paper's
+    # measured pass@k curves; the drawn success rates' exact pass@k (Monte Carlo over
+    # 200,000 problems) must follow each digitised curve, at every point to 1e4, within the
+    # fit's error plus 4 Monte Carlo standard errors
+    from benchmarks import bench_passk_synthetic as B
+
+    for name in B.CURVES:
+        curve, fit, draw = B.curve_population(name)
+        assert curve.k.max() > 9e3  # digitised to ~1e4
+        psi = draw(np.random.default_rng(3), 200_000)
+        assert psi.min() >= 0 and psi.max() <= 1
+        solved = -np.expm1(curve.k[:, None] * np.log1p(-psi)[None, :])
+        mc, se = solved.mean(1), solved.std(1) / np.sqrt(psi.size)
+        np.testing.assert_array_less(np.abs(mc - curve.y), fit.max_abs_error + 4 * se + 1e-9)
+        # and the mass at psi = 0 is the fit's
+        zero = float(fit.population.weights[-1])
+        assert abs(np.mean(psi == 0) - zero) < 4 * np.sqrt(zero * (1 - zero) / psi.size) + 1e-9
+    # the known-population predictor is each problem's Beta posterior for a Beta population
+    # (SciPy's log-beta)
+    pop = P.BetaPopulation(0.3, 20.0)
+    c = np.array([0, 0, 1, 4, 30])
+    k = np.array([1e3, 1e4])
+    post = 1 - np.exp(
+        scipy.special.betaln(0.3 + c[:, None], 20.0 + 100 - c[:, None] + k)
+        - scipy.special.betaln(0.3 + c[:, None], 20.0 + 100 - c[:, None])
+    )
+    np.testing.assert_allclose(B.oracle_passk(pop, c, 100, k), post.mean(0), rtol=1e-10)

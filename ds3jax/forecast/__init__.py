@@ -14,12 +14,17 @@ including models larger or longer-trained than any in the data.
 * ``forecast_holdout(table, train=..., test=...)``: fit on some checkpoints, score pass@k on
   the others against the unbiased estimator (DS3, baseline and "reuse the nearest trained
   checkpoint").
+* ``extrapolation_errors(table, along="N")``: forward-chained forecast errors (fit the sizes
+  up to one, forecast the next); ``fit.passk_interval(..., errors=...)`` widens the bootstrap
+  band with them into a band for the measurement at a new checkpoint.
 * ``load_table``, ``CheckpointTable``, ``empirical_problem_passk``: data.
 """
 
 from ._api import PINNED_SE as PINNED_SE
 from ._api import fit_baseline as fit_baseline
 from ._api import fit_checkpoints as fit_checkpoints
+from ._calibrate import ExtrapolationErrors as ExtrapolationErrors
+from ._calibrate import extrapolation_errors as extrapolation_errors
 from ._fit import ForecastFit as ForecastFit
 from ._holdout import DEFAULT_K as DEFAULT_K
 from ._holdout import HoldoutResult as HoldoutResult
@@ -35,6 +40,8 @@ __all__ = [
     "fit_checkpoints",
     "fit_baseline",
     "forecast_holdout",
+    "extrapolation_errors",
+    "ExtrapolationErrors",
     "ForecastFit",
     "HoldoutResult",
     "DS3Model",

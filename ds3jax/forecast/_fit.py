@@ -233,7 +233,8 @@ class ForecastFit:
             raise ValueError("N and D must be finite and > 0")
         if np.any(k < 1) or not np.all(np.isfinite(k)):
             raise ValueError("k must be finite and >= 1")
-        N, D = np.broadcast_arrays(N, D)
+        # N and D take k's shape too: a bootstrap's leading replicate axis then lines up
+        N, D, k = np.broadcast_arrays(N, D, k)
         dt = _float_dtype()
         return jnp.asarray(np.log(N), dt), jnp.asarray(np.log(D), dt), k
 
@@ -272,13 +273,29 @@ class ForecastFit:
         lo, hi = np.quantile(b, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return lo, hi
 
-    def passk_interval(self, N, D, k, level: float = 0.9):
+    def passk_interval(self, N, D, k, level: float = 0.9, errors=None):
         """(low, high) bootstrap interval over problems of the mean pass@k: replicate r
-        averages its own forecasts with its problem weights w_r."""
+        averages its own forecasts with its problem weights w_r.
+
+        ``errors`` (an :class:`ExtrapolationErrors` from :func:`extrapolation_errors`) widens
+        it into a band for the measurement: every replicate's mean is moved by every logit
+        residual at k (``errors.at(k)``), expit(logit(mean_r) + e_j), before the quantiles.
+        Without it the band holds the fitted model's uncertainty only (loss law and transfer
+        taken as right)."""
         b = self._boot(N, D, k)  # [B, S..., P]
         w = self.boot_weights.reshape((b.shape[0],) + (1,) * (b.ndim - 2) + (b.shape[-1],))
         means = (b * w).sum(axis=-1) / w.sum(axis=-1)
-        lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        q = [(1 - level) / 2, (1 + level) / 2]
+        if errors is None:
+            lo, hi = np.quantile(means, q, axis=0)
+            return lo, hi
+        kk = np.broadcast_to(np.asarray(k, float), means.shape[1:])
+        lo, hi = np.empty(kk.shape), np.empty(kk.shape)
+        for idx in np.ndindex(kk.shape):
+            m = np.clip(means[(slice(None),) + idx], 1e-300, 1.0 - 1e-16)
+            logit = np.log(m) - np.log1p(-m)
+            moved = logit[:, None] + np.asarray(errors.at(kk[idx]))[None, :]
+            lo[idx], hi[idx] = np.quantile(1.0 / (1.0 + np.exp(-moved)), q)
         return lo, hi
 
     # ------------------------------------------------------------------ reporting
