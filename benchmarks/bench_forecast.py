@@ -121,14 +121,13 @@ def external(fit, table, fit_law=False):
     """Print the forecast for Pythia-2.8B at 300B tokens against the paper's measured curve."""
     import numpy as np
 
+    from ds3jax.forecast import extrapolation_errors
     from ds3jax.population import load_curve, passk_from_counts
 
     curve = load_curve(CURVE)
     k, y = np.asarray(curve.k), np.asarray(curve.y)
     pred = np.asarray(fit.passk(2.8e9, 3e11, k))
     lo, hi = (np.asarray(a) for a in fit.passk_interval(2.8e9, 3e11, k))
-    from ds3jax.forecast import extrapolation_errors
-
     errors = extrapolation_errors(table, along="N", fit_kwargs=dict(fit_law=fit_law))
     wlo, whi = (np.asarray(a) for a in fit.passk_interval(2.8e9, 3e11, k, errors=errors))
     N, D = np.asarray(table.N), np.asarray(table.D)

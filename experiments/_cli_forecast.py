@@ -136,7 +136,6 @@ def _fig_passk_vs_k(table, fit, train_mask, errors=None):
         wlo, whi = fit.passk_interval(
             table.N[held, None], table.D[held, None], ks[None, :], errors=errors
         )
-        lo, hi = lo.copy(), hi.copy()
         lo[held], hi[held] = wlo, whi
     mid = fit.passk(table.N[:, None], table.D[:, None], ks[None, :])
     for ax, D in zip(axes, Ds):

@@ -24,17 +24,13 @@ import dataclasses
 from collections.abc import Callable
 
 import numpy as np
+from scipy.special import logit
 
 from ._api import fit_checkpoints
-from ._holdout import DEFAULT_K, empirical_problem_passk
+from ._holdout import DEFAULT_K, checkpoint_means
 from ._table import load_table
 
 __all__ = ["ExtrapolationErrors", "extrapolation_errors"]
-
-
-def _logit(p):
-    p = np.asarray(p, float)
-    return np.log(p) - np.log1p(-p)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,15 +118,9 @@ def extrapolation_errors(
         fit = fit_checkpoints(tab.select(axis <= values[j]), **kw)
         test = tab.select(axis == values[j + 1])
         for kk in ks:
-            est = empirical_problem_passk(test, kk)
-            pred = np.asarray(fit.problem_passk(test.N, test.D, kk))  # [checkpoints, P]
-            for c in range(test.n_checkpoints):
-                ok = test.samples[:, c] >= kk
-                if not ok.any():
-                    continue
-                data, fc = float(np.mean(est[ok, c])), float(np.mean(pred[c, ok]))
+            for c, _, data, (fc,) in checkpoint_means(test, kk, (fit,)):
                 if 0.0 < data < 1.0 and 0.0 < fc < 1.0:
-                    rows.append((kk, _logit(data) - _logit(fc), test.N[c], test.D[c], values[j]))
+                    rows.append((kk, logit(data) - logit(fc), test.N[c], test.D[c], values[j]))
         if progress is not None:
             progress(done + 1, len(steps))
     if not rows:

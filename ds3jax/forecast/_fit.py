@@ -34,6 +34,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.special
 
 __all__ = ["ForecastFit", "fit_model", "PINNED_SE"]
 
@@ -290,12 +291,12 @@ class ForecastFit:
             lo, hi = np.quantile(means, q, axis=0)
             return lo, hi
         kk = np.broadcast_to(np.asarray(k, float), means.shape[1:])
+        at = {v: np.asarray(errors.at(v)) for v in np.unique(kk)}  # once per distinct k
+        lg = scipy.special.logit(np.clip(means, 1e-300, 1.0 - 1e-16))
         lo, hi = np.empty(kk.shape), np.empty(kk.shape)
         for idx in np.ndindex(kk.shape):
-            m = np.clip(means[(slice(None),) + idx], 1e-300, 1.0 - 1e-16)
-            logit = np.log(m) - np.log1p(-m)
-            moved = logit[:, None] + np.asarray(errors.at(kk[idx]))[None, :]
-            lo[idx], hi[idx] = np.quantile(1.0 / (1.0 + np.exp(-moved)), q)
+            moved = lg[(slice(None),) + idx][:, None] + at[kk[idx]][None, :]
+            lo[idx], hi[idx] = np.quantile(scipy.special.expit(moved), q)
         return lo, hi
 
     # ------------------------------------------------------------------ reporting

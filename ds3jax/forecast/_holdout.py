@@ -35,6 +35,19 @@ def empirical_problem_passk(table: CheckpointTable, k) -> np.ndarray:
     return np.where(ok, est, np.nan)
 
 
+def checkpoint_means(table: CheckpointTable, k: float, fits):
+    """For each checkpoint of ``table`` with a problem sampled >= k times: ``(j, ok, data,
+    forecasts)`` with ``ok`` those problems, ``data`` their mean unbiased pass@k and
+    ``forecasts`` each fit's mean pass@k over them (how held-out checkpoints are scored)."""
+    est = empirical_problem_passk(table, k)
+    preds = [np.asarray(f.problem_passk(table.N, table.D, k)) for f in fits]  # [K, P] each
+    for j in range(table.n_checkpoints):
+        ok = table.samples[:, j] >= k
+        if ok.any():
+            data = float(np.mean(est[ok, j]))
+            yield j, ok, data, [float(np.mean(p[j, ok])) for p in preds]
+
+
 def _reuse_source(train: CheckpointTable, N: float, D: float):
     same_d = [j for j in range(train.n_checkpoints) if train.D[j] == D and train.N[j] <= N]
     if same_d:
@@ -125,15 +138,8 @@ def forecast_holdout(
     ks = [int(x) for x in np.atleast_1d(k)]
     rows = []
     for kk in ks:
-        est_te = empirical_problem_passk(te, kk)
         est_tr = empirical_problem_passk(tr, kk)
-        f_ds3 = ds3.problem_passk(te.N, te.D, kk)  # [K, P]
-        f_base = base.problem_passk(te.N, te.D, kk)
-        for j in range(te.n_checkpoints):
-            ok = te.samples[:, j] >= kk
-            if not ok.any():
-                continue
-            data = float(np.mean(est_te[ok, j]))
+        for j, ok, data, (f_ds3, f_base) in checkpoint_means(te, kk, (ds3, base)):
             src = _reuse_source(tr, te.N[j], te.D[j])
             reuse = None
             if src is not None:
@@ -148,8 +154,8 @@ def forecast_holdout(
                     k=kk,
                     n_problems=int(ok.sum()),
                     data=data,
-                    ds3=float(np.mean(f_ds3[j, ok])),
-                    baseline=float(np.mean(f_base[j, ok])),
+                    ds3=f_ds3,
+                    baseline=f_base,
                     reuse=reuse,
                 )
             )
