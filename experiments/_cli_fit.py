@@ -11,7 +11,8 @@ Two CSV formats, told apart by the header (names are case-insensitive, blanks ig
   :mod:`._cli_fit_groups`); fitted by
   :func:`ds3jax.population.fit_passk_counts`.  ``--method`` picks the route (its ``METHODS``):
   ``ensemble`` (default) combines ``auto`` with the power law (far beyond the data, half
-  each); ``auto`` averages the families of ``AUTO_FAMILIES`` (Beta, Beta + zero mass,
+  each where few problems are solved, leaning on the power law where many are); ``auto``
+  averages the families of ``AUTO_FAMILIES`` (Beta, Beta + zero mass,
   Beta + mass at 1, logit-normal) by held-out likelihood; ``beta``, ``beta+zero``, ``beta+one``,
   ``logit-normal``, ``logit-normal+zero`` take one family's exact grid posterior;
   ``beta-mixture`` fits two Betas by maximum likelihood; ``grid`` is the smooth
@@ -101,8 +102,9 @@ def register(subparsers) -> None:
         choices=METHODS,
         default=None,
         metavar="ROUTE",
-        help="counts fits: ensemble (default: auto combined with power_law, half each far "
-        "beyond the data); auto (beta, beta+zero, beta+one and logit-normal averaged "
+        help="counts fits: ensemble (default: auto combined with power_law beyond the data, "
+        "half each where few problems are solved, leaning on power_law where many are); "
+        "auto (beta, beta+zero, beta+one and logit-normal averaged "
         "by held-out likelihood); one family's grid posterior: beta, beta+zero, beta+one, "
         "logit-normal, logit-normal+zero; beta-mixture (two Betas, maximum likelihood); "
         "grid (smooth nonparametric); mle (beta-binomial + zero mass, maximum likelihood, "

@@ -494,10 +494,20 @@ def test_cli_png_axes_fit_data_and_curve_extends_to_1e4(tmp_path, capsys):
 # ----------------------------------------------------------------------------- the default
 
 
-def _law_weight(n, k):
-    # hand-derived: half the mean over problems of the share of k samples beyond n_i
+def _lean(c, n=100):
+    # hand-derived: with up to 100 samples per problem (median), 1/2 up to 10% of the
+    # problems solved, 1 from 30%, linear between; from 1,000 samples 1/2; between, the
+    # solved part scaled by log10(1000 / m)
+    s, m = np.mean(np.asarray(c) > 0), np.median(n)
+    part = 0.0 if s <= 0.1 else 1.0 if s >= 0.3 else (s - 0.1) / 0.2
+    scale = 1.0 if m <= 100 else 0.0 if m >= 1000 else np.log10(1000 / m)
+    return 0.5 + 0.5 * part * scale
+
+
+def _law_weight(n, k, lean=0.5):
+    # hand-derived: the lean times the mean over problems of the share of k samples beyond n_i
     n = np.asarray(n, float)
-    return np.array([0.5 * np.mean(np.maximum(0.0, 1.0 - n / kk)) for kk in np.atleast_1d(k)])
+    return np.array([lean * np.mean(np.maximum(0.0, 1.0 - n / kk)) for kk in np.atleast_1d(k)])
 
 
 def test_default_is_the_ensemble_of_the_families_and_the_power_law():
@@ -507,20 +517,23 @@ def test_default_is_the_ensemble_of_the_families_and_the_power_law():
     pop = P.fit_passk_counts(c, 100, method="auto", n_boot=200, seed=3)
     law = P.fit_passk_counts(c, 100, method="power_law", n_boot=200, seed=3)
     assert fit.method == "ensemble" and fit.family == pop.family
-    w = _law_weight(np.full(c.size, 100), ks)
+    lean = _lean(c)
+    w = _law_weight(np.full(c.size, 100), ks, lean)
     np.testing.assert_allclose(fit.power_law_weight(ks), w, rtol=1e-12)
-    assert np.all(w[:2] == 0) and w[-1] == pytest.approx(0.5, abs=1e-4)
+    assert np.all(w[:2] == 0) and w[-1] == pytest.approx(lean, abs=1e-4)
     ref = (1 - w) * pop.passk(ks) + w * law.passk(ks)
     np.testing.assert_allclose(fit.passk(ks), ref, rtol=1e-12)
     ref = (1 - w) * pop.population_passk(ks) + w * law.population_passk(ks)
     np.testing.assert_allclose(fit.population_passk(ks), ref, rtol=1e-12)
-    assert fit.weights["power_law"] == 0.5 and sum(fit.weights.values()) == pytest.approx(1.0)
+    assert fit.weights["power_law"] == pytest.approx(lean)
+    assert sum(fit.weights.values()) == pytest.approx(1.0)
     for f in pop.weights:
-        assert fit.weights[f] == pytest.approx(0.5 * pop.weights[f])
+        assert fit.weights[f] == pytest.approx((1 - lean) * pop.weights[f])
     assert "power law" in fit.why and pop.why in fit.why
     assert fit.params == pop.params and fit.identified == pop.identified
     # replicate b is the population's or the power law's replicate b (a mixture of the two
-    # laws): inside the data always the population's, far out about half of each, and a
+    # laws, even whatever the lean): inside the data always the population's, far out
+    # about half of each, and a
     # replicate that takes the power law at 1e3 takes it at 1e4 too (w grows with k)
     R, Ra, Rl = (f.passk_replicates(ks) for f in (fit, pop, law))
     from_pop, from_law = np.isclose(R, Ra, rtol=0, atol=0), np.isclose(R, Rl, rtol=0, atol=0)
@@ -529,6 +542,47 @@ def test_default_is_the_ensemble_of_the_families_and_the_power_law():
     only_law = from_law & ~from_pop
     assert np.all(only_law[:, 2] <= from_law[:, 3])
     assert abs(only_law[:, 4].mean() - 0.5) < 0.15
+    lo, hi = fit.passk_interval(ks)
+    assert np.all(lo <= fit.passk(ks) + 1e-9) and np.all(fit.passk(ks) <= hi + 1e-9)
+
+
+@pytest.mark.parametrize(
+    "solved, n, lean",
+    [
+        (6, 100, 0.5),
+        (12, 100, 0.5),
+        (24, 100, 0.75),
+        (30, 100, 0.875),
+        (60, 100, 1.0),
+        (60, 40, 1.0),
+        (60, 1000, 0.5),
+        (60, 5000, 0.5),
+        (60, 316, 0.5 + 0.5 * np.log10(1000 / 316)),
+    ],
+)
+def test_ensemble_leans_on_the_power_law_as_more_problems_are_solved(solved, n, lean):
+    # 120 problems, ``solved`` of them with a correct sample in n samples each: the power
+    # law's far-out weight in the point forecast (hand values, see _lean), while the
+    # replicates stay the even mixture of the two routes'
+    r = np.random.default_rng(solved)
+    c = np.zeros(120, int)
+    c[:solved] = 1 + r.binomial(n - 1, r.beta(0.5, 6.0, solved))
+    assert _lean(c, n) == pytest.approx(lean, abs=1e-12)
+    ks = np.array([n / 2, 10.0 * n, 1e3 * n])
+    fit, pop, law = (
+        P.fit_passk_counts(c, n, method=m, n_boot=200, seed=5)
+        for m in ("ensemble", "auto", "power_law")
+    )
+    assert fit.weights["power_law"] == pytest.approx(lean, abs=1e-12)
+    w = _law_weight(np.full(c.size, n), ks, lean)
+    np.testing.assert_allclose(fit.power_law_weight(ks), w, rtol=1e-12)
+    np.testing.assert_allclose(
+        fit.passk(ks), (1 - w) * pop.passk(ks) + w * law.passk(ks), rtol=1e-12
+    )
+    R, Ra, Rl = (f.passk_replicates(ks) for f in (fit, pop, law))
+    took_law = np.isclose(R, Rl, rtol=0, atol=0) & ~np.isclose(R, Ra, rtol=0, atol=0)
+    assert not took_law[:, 0].any() and abs(took_law[:, 2].mean() - 0.5) < 0.12
+    assert f"{lean:.2f} far beyond" in fit.why
     lo, hi = fit.passk_interval(ks)
     assert np.all(lo <= fit.passk(ks) + 1e-9) and np.all(fit.passk(ks) <= hi + 1e-9)
 
@@ -596,8 +650,9 @@ def test_ensemble_weight_with_mixed_sample_sizes_and_without_a_power_law():
     fit = P.fit_passk_counts(c, n, n_boot=0)
     ks = np.array([50.0, 100.0, 500.0, 5e3])
     # at k = 100 only the 40 problems with 50 samples extrapolate, by half: w = 1/8
-    np.testing.assert_allclose(fit.power_law_weight(ks), _law_weight(n, ks), rtol=1e-12)
-    assert fit.power_law_weight(100.0) == pytest.approx(0.125)
+    lean = _lean(c, n)
+    np.testing.assert_allclose(fit.power_law_weight(ks), _law_weight(n, ks, lean), rtol=1e-12)
+    assert fit.power_law_weight(100.0) == pytest.approx(0.25 * lean)
     # one sample per problem: the unbiased curve has a single point, no power law: the
     # families alone, and the result says why
     c1 = r.binomial(1, 0.3, 60)

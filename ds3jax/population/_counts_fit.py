@@ -54,8 +54,8 @@ class CountsFit:
       method: the route asked for; ``family``: the family used (the heaviest for ``"auto"``
         and ``"ensemble"``).
       weights: family -> weight in the prediction (one entry except for ``"auto"``; for
-        ``"ensemble"`` the weights far beyond the data, ``"power_law"`` 1/2; at k see
-        :meth:`power_law_weight`).
+        ``"ensemble"`` the weights far beyond the data, ``"power_law"`` its lean, 1/2 to 1;
+        at k see :meth:`power_law_weight`).
       scores: family -> held-out log-likelihood (``"auto"``, ``"grid"``), else None.
       why: the choice in words.
       population: the family's fitted population (the posterior mode for grid routes, the
