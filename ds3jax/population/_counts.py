@@ -31,7 +31,7 @@ Routes (``method``):
   and the point forecast follows it (lean 1); with 1,000 samples the families gained it
   back and the lean is 1/2 again.  The lean is a fixed rule, not a fitted weight (weights
   estimated from one data set are noisy); its thresholds were chosen on the benchmarks in
-  the README (between m = 100 and 1,000 it interpolates, unmeasured).  Where the power law
+  the README (measured at m = 100 and 1,000 only; between, it interpolates).  Where the power law
   cannot be fitted (fewer than two k with 0 < pass@k < 1) the route is ``"auto"`` and
   ``fit.why`` says so.
 * ``"auto"``: the families in ``AUTO_FAMILIES`` (Beta, Beta + zero mass, Beta +
