@@ -533,8 +533,8 @@ def test_default_is_the_ensemble_of_the_families_and_the_power_law():
     assert fit.params == pop.params and fit.identified == pop.identified
     # replicate b is the population's or the power law's replicate b (a mixture of the two
     # laws, even whatever the lean): inside the data always the population's, far out
-    # about half of each, and a
-    # replicate that takes the power law at 1e3 takes it at 1e4 too (w grows with k)
+    # about half of each, and a replicate that takes the power law at 1e3 takes it at 1e4
+    # too (w grows with k)
     R, Ra, Rl = (f.passk_replicates(ks) for f in (fit, pop, law))
     from_pop, from_law = np.isclose(R, Ra, rtol=0, atol=0), np.isclose(R, Rl, rtol=0, atol=0)
     assert np.all(from_pop | from_law)

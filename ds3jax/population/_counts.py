@@ -90,7 +90,15 @@ import numpy as np
 from ._count_models import FAMILIES
 from ._counts_fit import CountsFit, _dtype, _gof, _log_choose_sum, _thin
 from ._counts_ml import LAMBDAS, _mixture_route, _mle_route, _nonparametric_route, _power_law_route
-from ._counts_routes import _EnsembleRoute, _GridRoute, ensemble_lean
+from ._counts_routes import (
+    _LEAN_FROM,
+    _LEAN_FULL_N,
+    _LEAN_NONE_N,
+    _LEAN_TO,
+    _EnsembleRoute,
+    _GridRoute,
+    ensemble_lean,
+)
 from ._data import as_counts
 from ._families import log_moment
 from ._posterior import GRID_AXES, bounded_coordinates, grid_posterior
@@ -323,7 +331,8 @@ def _ensemble_route(fams, counts, c, n, key, n_boot, resample, splits, seed):
         f"weight is {lean:.2f} times the share of the k samples that lie beyond each "
         f"problem's data (0 within the data, {lean:.2f} far beyond), as {solved:.0%} of the "
         f"problems have a correct sample in a median {median_n:g} samples (1/2 where at most "
-        "10% do or from 1,000 samples on; 1 where 30% do in up to 100 samples: the power "
+        f"{_LEAN_FROM:.0%} do or from {_LEAN_NONE_N:,.0f} samples on; 1 where {_LEAN_TO:.0%} "
+        f"do in up to {_LEAN_FULL_N:.0f} samples: the power "
         "law's slope under-predicts when few problems are solved, and was the better on "
         "measured curves when many are solved in few samples); the intervals are "
         "the even mixture's. The two err in different ways (the families through the "
