@@ -1,7 +1,7 @@
 """pass@k forecasts on synthetic benchmarks from known populations: the check off the Pythia file.
 
     python -m benchmarks.bench_passk_synthetic [--m 100] [--sets 30] [--n-boot 400]
-        [--routes ensemble,auto,power_law] [--problems 128] [--curves]
+        [--routes ensemble,auto,power_law] [--problems 128] [--curves] [--weaker DELTA]
 
 Each set draws ``--problems`` success rates from a known population, then m samples per
 problem (binomial); every route predicts pass@1e3 and pass@1e4 of those problems, compared
@@ -22,6 +22,13 @@ benchmark: this is "128 problems of that model, m samples each", up to the fit's
 A row "population known" gives the error of a predictor that knows the population exactly
 (each problem's posterior pass@k with the true population as prior): the floor that the
 problems' own randomness leaves.
+
+``--weaker DELTA`` lowers every drawn success rate's log-odds by DELTA before the samples are
+drawn, logit(psi') = logit(psi) - DELTA: the same kind of problems for a weaker model (rare
+successes e^DELTA times rarer, sure ones still likely).  With ``--curves`` it turns the
+measured curves into populations with few problems solved in m samples, the regime the
+measured curves themselves do not cover (no "population known" row: the shifted population
+is not one of the families).
 """
 
 from __future__ import annotations
@@ -112,6 +119,16 @@ def exact_passk(psi, k):
     return np.mean(-np.expm1(k[:, None] * np.log1p(-psi)[None, :]), axis=1)
 
 
+def weaker(psi, delta):
+    """Success rates with their log-odds lowered by ``delta`` (0 and 1 stay put)."""
+    if not delta:
+        return psi
+    from scipy.special import expit, logit
+
+    with np.errstate(divide="ignore"):
+        return expit(logit(np.asarray(psi, float)) - delta)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--m", type=int, default=100, help="samples per problem")
@@ -121,6 +138,12 @@ def main(argv=None):
     ap.add_argument("--problems", type=int, default=128)
     ap.add_argument(
         "--curves", action="store_true", help="populations that follow the paper's pass@k curves"
+    )
+    ap.add_argument(
+        "--weaker",
+        type=float,
+        default=0.0,
+        help="lower every success rate's log-odds by this much (a weaker model)",
     )
     args = ap.parse_args(argv)
     import jax
@@ -133,6 +156,7 @@ def main(argv=None):
     print(
         f"{args.problems} problems x {args.m} samples, {args.sets} sets per population, "
         f"n_boot = {args.n_boot}; mean |error| and 90% coverage at k = 1e3 / 1e4"
+        + (f"; log-odds lowered by {args.weaker:g}" if args.weaker else "")
     )
     print(
         "| population | route | mean abs err 1e3 / 1e4 | mean signed err 1e4 "
@@ -147,12 +171,12 @@ def main(argv=None):
         oracle = []
         for s in range(args.sets):
             rng = np.random.default_rng(7000 + s)
-            psi = draw(rng, args.problems)
+            psi = weaker(draw(rng, args.problems), args.weaker)
             c = rng.binomial(args.m, psi)
             if not c.any():
                 continue
             truth = exact_passk(psi, ks)
-            if hasattr(draw, "population"):
+            if hasattr(draw, "population") and not args.weaker:
                 oracle.append(oracle_passk(draw.population, c, args.m, ks) - truth)
             for r in routes:
                 try:

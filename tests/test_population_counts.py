@@ -686,6 +686,19 @@ def test_forecast_benchmarks_run_end_to_end(capsys, tmp_path):
     for ln in known:
         err = [float(x) for x in ln.split("|")[3].split("/")]
         assert all(0 <= x < 0.5 for x in err), ln
+    # weaker-model versions of the curves: log-odds lowered by hand, 0 and 1 kept; no floor
+    psi = np.array([0.0, 1e-7, 0.01, 0.5, 0.99, 1.0])
+    e = np.exp(-2.0)
+    np.testing.assert_allclose(
+        bench_passk_synthetic.weaker(psi, 2.0), psi * e / (1 - psi + psi * e), rtol=1e-12
+    )
+    bench_passk_synthetic.main(
+        ["--curves", "--weaker", "2", "--sets", "1", "--n-boot", "20", "--routes", "power_law"]
+    )
+    out = capsys.readouterr().out
+    assert "log-odds lowered by 2" in out.splitlines()[0] and "population known" not in out
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "`power_law`" in ln]
+    assert len(rows) == len(bench_passk_synthetic.CURVES)
     bench_passk_forecast.main(
         ["--adaptive", "0.1", "--seeds", "1", "--n-boot", "50", "--routes", "power_law"]
     )
