@@ -31,9 +31,9 @@ Routes (``method``):
   and the point forecast follows it (lean 1); with 1,000 samples the families gained it
   back and the lean is 1/2 again.  The lean is a fixed rule, not a fitted weight (weights
   estimated from one data set are noisy); its thresholds were chosen on the benchmarks in
-  the README (measured at m = 100 and 1,000 only; between, it interpolates).  Where the power law
-  cannot be fitted (fewer than two k with 0 < pass@k < 1) the route is ``"auto"`` and
-  ``fit.why`` says so.
+  the README at m = 100 and 1,000 (between, it interpolates in log m; checked afterwards at
+  m = 50 and 300).  Where the power law cannot be fitted (fewer than two k with
+  0 < pass@k < 1) the route is ``"auto"`` and ``fit.why`` says so.
 * ``"auto"``: the families in ``AUTO_FAMILIES`` (Beta, Beta + zero mass, Beta +
   mass at 1, logit-normal), each with its exact grid posterior, averaged with weights from
   their held-out likelihood (below).  ``fit.family`` names the heaviest, ``fit.why`` gives
@@ -98,6 +98,7 @@ from ._counts_routes import (
     _EnsembleRoute,
     _GridRoute,
     ensemble_lean,
+    lean_inputs,
 )
 from ._data import as_counts
 from ._families import log_moment
@@ -318,14 +319,13 @@ def _ensemble_route(fams, counts, c, n, key, n_boot, resample, splits, seed):
         return dataclasses.replace(
             pop, method="ensemble", why=f"{pop.why}; the power law is left out: {err}"
         )
-    lean = ensemble_lean(counts.correct, counts.samples)
+    solved, median_n = lean_inputs(counts.correct, counts.samples)
+    lean = ensemble_lean(solved, median_n)
     route = _EnsembleRoute(
         pop._route, law._route, counts.samples, jax.random.fold_in(key, 11), n_boot, lean
     )
     weights = {nm: (1.0 - lean) * w for nm, w in pop.weights.items()}
     weights["power_law"] = lean
-    solved = float(np.mean(counts.correct > 0))
-    median_n = float(np.median(counts.samples))
     why = (
         "the population families' forecast and the power law's, averaged: the power law's "
         f"weight is {lean:.2f} times the share of the k samples that lie beyond each "

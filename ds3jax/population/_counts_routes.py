@@ -176,7 +176,13 @@ _LEAN_FROM, _LEAN_TO = 0.1, 0.3
 _LEAN_FULL_N, _LEAN_NONE_N = 100.0, 1000.0
 
 
-def ensemble_lean(correct, samples) -> float:
+def lean_inputs(correct, samples) -> tuple[float, float]:
+    """(s, m): the share of problems with a correct sample and the median number of samples
+    per problem, the two numbers :func:`ensemble_lean` reads."""
+    return float(np.mean(np.asarray(correct) > 0)), float(np.median(np.asarray(samples, float)))
+
+
+def ensemble_lean(s, m) -> float:
     """The power law's weight far beyond the data in the ensemble's point forecast,
 
         lean = 1/2 + 1/2 clip((s - 0.1) / 0.2, 0, 1) clip(log10(1000 / m), 0, 1),
@@ -192,8 +198,6 @@ def ensemble_lean(correct, samples) -> float:
     see enough of the left tail to gain it back, and the even average was the better
     there (between 100 and 1,000 the rule interpolates in log m; checked afterwards at
     m = 50 and 300 on the measured curves and weaker-model versions of them, README)."""
-    s = float(np.mean(np.asarray(correct) > 0))
-    m = float(np.median(np.asarray(samples, float)))
     solved = np.clip((s - _LEAN_FROM) / (_LEAN_TO - _LEAN_FROM), 0.0, 1.0)
     few = np.clip(np.log10(_LEAN_NONE_N / m) / np.log10(_LEAN_NONE_N / _LEAN_FULL_N), 0.0, 1.0)
     return 0.5 + 0.5 * float(solved * few)
