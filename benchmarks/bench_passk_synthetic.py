@@ -127,17 +127,6 @@ def exact_passk(psi, k):
     return np.mean(-np.expm1(k[:, None] * np.log1p(-psi)[None, :]), axis=1)
 
 
-def measured_passk(c, n, k):
-    """The unbiased estimate of pass@k from c correct of n samples per problem, averaged."""
-    from scipy.special import gammaln
-
-    c, k = np.asarray(c, float)[None, :], np.asarray(k, float)[:, None]
-    if np.any(k > n):
-        raise ValueError(f"k must not exceed the {n} measured samples")
-    lf = gammaln(n - c + 1) - gammaln(n - c - k + 1) - gammaln(n + 1) + gammaln(n - k + 1)
-    return np.mean(np.where(n - c >= k, -np.expm1(lf), 1.0), axis=1)
-
-
 def weaker(psi, delta):
     """Success rates with their log-odds lowered by ``delta`` (0 and 1 stay put)."""
     if not delta:
@@ -216,7 +205,7 @@ def main(argv=None):
             exact = truth = exact_passk(psi, ks)
             if args.measured:
                 full = c + rng.binomial(args.measured - args.m, psi)
-                truth = measured_passk(full, args.measured, ks)
+                truth = np.asarray(P.passk_from_counts(full, args.measured, ks))
             if hasattr(draw, "population") and not args.weaker:
                 oracle.append(oracle_passk(draw.population, c, args.m, ks) - truth)
             for r in routes:
