@@ -30,7 +30,8 @@ Two CSV formats, told apart by the header (names are case-insensitive, blanks ig
 
 Prints the route, the family chosen and why, the parameters (estimate and 90% interval, or
 standard errors), pass@k at k = 1e3, 1e4, 1e5, 1e6 with 90% intervals (marking the k beyond
-the data as extrapolations and the intervals too wide to say anything), the goodness of fit,
+the data as extrapolations and the intervals too wide to say anything), for ``ensemble`` and
+``auto`` what each averaged family and the power law forecast alone, the goodness of fit,
 and a warning when the data do not determine the fit (``--strict`` then exits 3).  Writes
 ``<name>_fit.json`` and ``<name>_fit.png`` (data, fitted curve and its 90% band on a log-k
 axis, residuals) to ``--out`` (atomically).  Bad input raises ``ValueError`` with a one-line
@@ -515,6 +516,10 @@ def cmd_fit(args) -> int:
     beyond = K_FAR > k_top
 
     counts_only = kind == "counts"
+    # what each averaged family (and the power law) forecasts on its own
+    parts = (
+        fit.passk_components(K_FAR) if counts_only and fit.method in ("auto", "ensemble") else None
+    )
     # what the counts allow with no assumption on the population (pop.passk_bounds)
     bounds, bounds_note, measured = None, "", None
     if counts_only:
@@ -553,6 +558,7 @@ def cmd_fit(args) -> int:
             "note": fit.extrapolation_note or fit.interval_note,
         },
         "population_passk": {"k": K_FAR, "passk": pop_all},
+        "components": None if parts is None else {"k": K_FAR, **parts},
         "n_obs": fit.n_obs,
         "parameters": params,
         "covariance": None if counts_only else {"names": list(fit.names), "matrix": fit.cov},
@@ -603,6 +609,10 @@ def cmd_fit(args) -> int:
         elif bounds is not None:
             note += f"; data alone: [{bounds[0][i]:.2f}, {bounds[1][i]:.2f}]"
         w(f"  pass@{_kfmt(kk)} = {far[i]:.4f}{iv}{note}")
+    if parts is not None:
+        w(f"  each part alone, pass@{' / '.join(_kfmt(kk) for kk in K_FAR)}:")
+        for name, v in parts.items():
+            w(f"    {name:<18}" + " / ".join(f"{x:.4f}" for x in v))
     if measured is not None:
         w(
             "  measured: the unbiased estimate from the counts, where every problem has at "

@@ -154,6 +154,14 @@ def test_cli_passk_equals_the_library_called_directly(default_run):
     assert np.all(np.asarray(ex["data_alone_low90"]) <= np.asarray(ex["data_alone_high90"]))
     line = next(ln for ln in default_run[1].splitlines() if "pass@1e4 = " in ln)
     assert f"data alone: [{blo[1]:.2f}, {bhi[1]:.2f}]" in line
+    # what each family and the power law forecast alone, as the library's single routes do
+    parts = res["components"]
+    assert parts["k"] == ex["k"] and set(parts) == {"k", *AUTO_FAMILIES, "power_law"}
+    for name in (*AUTO_FAMILIES, "power_law"):
+        one = P.fit_passk_counts(c, n, method=name, n_boot=0, seed=0)
+        np.testing.assert_allclose(parts[name], one.passk(np.asarray(ex["k"])), rtol=1e-9)
+        row = next(ln for ln in default_run[1].splitlines() if ln.startswith(f"    {name} "))
+        assert " / ".join(f"{x:.4f}" for x in parts[name]) in row
 
 
 def test_counts_fit_prints_the_measured_value_inside_the_data(tmp_path, capsys):

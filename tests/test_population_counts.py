@@ -710,6 +710,14 @@ def test_forecast_benchmarks_run_end_to_end(capsys, tmp_path):
     assert re.search(r"`power_law` against the exact pass@k: coverage \d+% / \d+%", out)
     with pytest.raises(SystemExit):
         bench_passk_synthetic.main(["--curves", "--only", "no such curve"])
+    assert capsys.readouterr().out == ""  # the error comes before any table
+    # --seed0: the default's sets are seed 7000 + s; another seed0 draws other sets
+    toy = "--curves --only gemma --sets 1 --n-boot 20 --routes power_law --problems 48".split()
+    tables = []
+    for extra in ([], ["--seed0", "7000"], ["--seed0", "9000"]):
+        bench_passk_synthetic.main(toy + extra)
+        tables.append([ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| ")])
+    assert tables[0] == tables[1] and tables[0] != tables[2]
     bench_passk_forecast.main(
         ["--adaptive", "0.1", "--seeds", "1", "--n-boot", "50", "--routes", "power_law"]
     )
@@ -813,3 +821,40 @@ def test_curve_benchmark_populations_follow_the_measured_curves():
         - scipy.special.betaln(0.3 + c[:, None], 20.0 + 100 - c[:, None])
     )
     np.testing.assert_allclose(B.oracle_passk(pop, c, 100, k), post.mean(0), rtol=1e-10)
+
+
+def test_passk_components_are_the_parts_the_forecast_averages():
+    # each family's part is what that family's own route forecasts (a separate fit), and
+    # passk is their held-out-weighted average, then mixed with the power law by w(k)
+    rng = np.random.default_rng(31)
+    c = rng.binomial(100, rng.beta(0.3, 25.0, 96))
+    k = np.array([[3.0, 100.0], [1e3, 1e5]])
+    single = {
+        nm: P.fit_passk_counts(c, 100, method=nm, n_boot=0, seed=4).passk(k)
+        for nm in (*P.AUTO_FAMILIES, "power_law")
+    }
+    auto = P.fit_passk_counts(c, 100, method="auto", n_boot=0, seed=4)
+    parts = auto.passk_components(k)
+    assert set(parts) == set(P.AUTO_FAMILIES)
+    for nm, v in parts.items():
+        assert v.shape == k.shape
+        np.testing.assert_allclose(v, single[nm], rtol=1e-10)
+    mix = sum(auto.weights[nm] * parts[nm] for nm in parts)
+    np.testing.assert_allclose(mix, auto.passk(k), rtol=1e-10)
+
+    ens = P.fit_passk_counts(c, 100, n_boot=0, seed=4)
+    parts = ens.passk_components(k)
+    assert set(parts) == {*P.AUTO_FAMILIES, "power_law"}
+    for nm, v in parts.items():
+        np.testing.assert_allclose(v, single[nm], rtol=1e-10)
+    s = np.array([ens.scores[nm] for nm in P.AUTO_FAMILIES])
+    a = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
+    fams = sum(ai * parts[nm] for ai, nm in zip(a, P.AUTO_FAMILIES))
+    w = ens.power_law_weight(k)
+    assert np.all(w[k <= 100] == 0) and np.all(w[k > 100] > 0)  # within the data: families
+    np.testing.assert_allclose((1 - w) * fams + w * parts["power_law"], ens.passk(k), rtol=1e-10)
+
+    one = P.fit_passk_counts(c, 100, method="beta", n_boot=0, seed=4)
+    parts = one.passk_components(k)
+    assert list(parts) == ["beta"]
+    np.testing.assert_array_equal(parts["beta"], one.passk(k))

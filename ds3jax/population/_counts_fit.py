@@ -36,7 +36,10 @@ def _on_route(f, k):
     flat = k.ravel()
     size = padded_size(flat.size, 8)
     padded = np.concatenate([flat, np.full(size - flat.size, flat[-1] if flat.size else 1.0)])
-    return np.asarray(f(padded))[..., : flat.size]
+    out = f(padded)
+    if isinstance(out, dict):
+        return {name: np.asarray(v)[..., : flat.size] for name, v in out.items()}
+    return np.asarray(out)[..., : flat.size]
 
 
 def _thin(c, n, splits, seed):
@@ -114,6 +117,22 @@ class CountsFit:
         ``"ensemble"`` combined with the power law by w(k), as ``passk`` is."""
         k = _as_k(k)
         return _on_route(self._route.population_mean, k).reshape(k.shape)
+
+    def passk_components(self, k) -> dict:
+        """What each averaged part forecasts for the fitted problems: {name: pass@k} (numpy,
+        shape of k).
+
+        ``"auto"``: every family's own posterior forecast; ``passk(k)`` is their average
+        with ``weights``.  ``"ensemble"``: the same and ``"power_law"``; ``passk(k)`` is
+        (1 - w) sum_f a_f family_f + w power_law, with w = ``power_law_weight(k)`` and a_f
+        the families' held-out weights (softmax of ``scores``).  Other routes: one entry,
+        the route's own forecast.  Far beyond the data the parts can disagree by more than
+        any one interval is wide: the forecast then rests on the weights."""
+        k = _as_k(k)
+        parts = getattr(self._route, "components", None)
+        if parts is None:
+            return {self.family: self.passk(k)}
+        return {name: v.reshape(k.shape) for name, v in _on_route(parts, k).items()}
 
     def power_law_weight(self, k):
         """The power law's weight in ``passk(k)``: w(k) for ``"ensemble"`` (module doc), 1 for

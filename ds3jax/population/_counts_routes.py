@@ -77,12 +77,17 @@ class _GridRoute:
         M[sel], V[sel] = np.asarray(m)[: sel.size], np.asarray(v)[: sel.size]
         return w, M, V
 
-    def mean(self, k):
-        out = np.zeros(k.size)
+    def components(self, k):
+        """Each family's posterior-mean pass@k for these problems: {family: [K]}."""
+        out = {}
         for nm in self.names:
             w, M, _ = self._support_moments(nm, k, variance=False)
-            out += self.weights[nm] * (w @ M)
+            out[nm] = w @ M
         return out
+
+    def mean(self, k):
+        comps = self.components(k)
+        return sum(self.weights[nm] * comps[nm] for nm in self.names)
 
     def population_mean(self, k):
         out = np.zeros(k.size)
@@ -234,6 +239,14 @@ class _EnsembleRoute:
         law's share grows (see ``CountsFit.passk_interval``)."""
         lo, hi = float(self.n.min()), 100.0 * float(self.n.max())
         return np.geomspace(lo, hi, int(np.ceil(4 * np.log10(hi / lo))) + 1)
+
+    def components(self, k):
+        """The families' forecasts (each family's, for the grid posteriors) and the power
+        law's: {name: [K]}."""
+        pop = getattr(self.pop, "components", None)
+        out = dict(pop(k)) if pop else {"families": np.asarray(self.pop.mean(k))}
+        out["power_law"] = np.asarray(self.law.mean(k))
+        return out
 
     def mean(self, k):
         w = self.share(k)
