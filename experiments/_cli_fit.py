@@ -69,6 +69,7 @@ METHODS = (
 )
 CURVE_FAMILIES = ("beta+zero", "beta-mixture+zero")
 K_FAR = np.array([1e3, 1e4, 1e5, 1e6])  # the printed pass@k
+PLAUSIBLE = 0.05  # a family's least held-out weight to count in the parts' disagreement
 N_MODEL = 60  # log-spaced k of the drawn curve (one array shape: one compilation)
 N_DATA = 40  # at most this many k of the unbiased estimate from counts
 WIDE = 0.5  # a 90% interval wider than this does not pin pass@k
@@ -613,6 +614,22 @@ def cmd_fit(args) -> int:
         w(f"  each part alone, pass@{' / '.join(_kfmt(kk) for kk in K_FAR)}:")
         for name, v in parts.items():
             w(f"    {name:<18}" + " / ".join(f"{x:.4f}" for x in v))
+        if far_iv is not None:
+            # the parts the data leave in play: the power law and every family whose
+            # held-out weight (softmax of the scores) is at least PLAUSIBLE
+            sc = np.array([fit.scores[nm] for nm in fit.scores])
+            held = dict(zip(fit.scores, np.exp(sc - sc.max()) / np.exp(sc - sc.max()).sum()))
+            live = [v for nm, v in parts.items() if held.get(nm, 1.0) >= PLAUSIBLE]
+            spread = np.ptp(np.stack(live), axis=0)
+            apart = [_kfmt(kk) for kk, d, a, b in zip(K_FAR, spread, *far_iv) if d > b - a]
+            if apart:
+                who = f"the families of held-out weight >= {PLAUSIBLE}"
+                if "power_law" in parts:
+                    who = "the power law and " + who
+                w(
+                    f"  at k = {', '.join(apart)} {who} lie further apart than the 90% "
+                    "interval is wide: the forecast there rests on their weights"
+                )
     if measured is not None:
         w(
             "  measured: the unbiased estimate from the counts, where every problem has at "

@@ -134,6 +134,52 @@ def test_counts_default_route_prints_family_and_passk_with_intervals(default_run
     assert (out / "sparse_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _check_parts_apart(res, stdout):
+    """The line on the parts' disagreement is printed exactly where the power law and the
+    families the data leave in play (held-out weight, softmax of the scores, >= 0.05) differ
+    by more than the 90% interval is wide, recomputed here from the JSON; returns those k."""
+    ex, parts, sc = res["extrapolation"], res["components"], res["scores"]
+    top = max(sc.values())
+    tot = sum(math.exp(v - top) for v in sc.values())
+    live = [nm for nm, v in sc.items() if math.exp(v - top) / tot >= 0.05]
+    law = "power_law" in parts
+    spread = np.ptp([parts[nm] for nm in live + ["power_law"] * law], axis=0)
+    width = np.asarray(ex["high90"]) - np.asarray(ex["low90"])
+    apart = [kk for kk, d, wd in zip(("1e3", "1e4", "1e5", "1e6"), spread, width) if d > wd]
+    said = [ln for ln in stdout.splitlines() if "lie further apart than" in ln]
+    want = (
+        f"  at k = {', '.join(apart)} {'the power law and ' * law}the families of held-out "
+        "weight >= 0.05 lie further apart than the 90% interval is wide: the forecast there "
+        "rests on their weights"
+    )
+    assert said == ([want] if apart else [])
+    return apart
+
+
+def test_counts_fit_says_where_the_parts_disagree_beyond_the_interval(tmp_path, capsys):
+    # 128 problems x 100 samples of a Beta(0.3, 25) population: the families' forecasts
+    # spread far out (logit-normal high, beta+zero low) beyond the interval's width
+    rng = np.random.default_rng(3)
+    c = rng.binomial(100, rng.beta(0.3, 25.0, 128))
+    path = tmp_path / "b.csv"
+    path.write_text(
+        "problem,correct,samples\n" + "".join(f"p{i},{v},100\n" for i, v in enumerate(c))
+    )
+    out = tmp_path / "o"
+    rc, stdout, err = _run(["fit", str(path), "--out", str(out), "--n-boot", "200"], capsys)
+    assert rc == 0, err
+    res = json.loads((out / "b_fit.json").read_text())
+    assert _check_parts_apart(res, stdout)  # non-empty on these data
+    # auto: the same parts without the power law, the same rule
+    out2 = tmp_path / "o2"
+    argv = ["fit", str(path), "--out", str(out2), "--n-boot", "200", "--method", "auto"]
+    rc, stdout, err = _run(argv, capsys)
+    assert rc == 0, err
+    res = json.loads((out2 / "b_fit.json").read_text())
+    assert set(res["components"]) == {"k", *AUTO_FAMILIES}
+    _check_parts_apart(res, stdout)
+
+
 def test_cli_passk_equals_the_library_called_directly(default_run):
     import ds3jax.population as P
 
@@ -162,6 +208,7 @@ def test_cli_passk_equals_the_library_called_directly(default_run):
         np.testing.assert_allclose(parts[name], one.passk(np.asarray(ex["k"])), rtol=1e-9)
         row = next(ln for ln in default_run[1].splitlines() if ln.startswith(f"    {name} "))
         assert " / ".join(f"{x:.4f}" for x in parts[name]) in row
+    _check_parts_apart(res, default_run[1])
 
 
 def test_counts_fit_prints_the_measured_value_inside_the_data(tmp_path, capsys):
