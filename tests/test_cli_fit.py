@@ -24,6 +24,13 @@ def _passk_scipy(k, alpha, beta, A):
     )
 
 
+def _write_counts(path, correct, samples):
+    """A counts CSV (problem, correct, samples), one row per problem; returns the path."""
+    rows = "".join(f"p{i},{v},{samples}\n" for i, v in enumerate(correct))
+    path.write_text("problem,correct,samples\n" + rows)
+    return path
+
+
 def _run(argv, capsys):
     rc = main(argv)
     out = capsys.readouterr()
@@ -161,10 +168,7 @@ def test_counts_fit_says_where_the_parts_disagree_beyond_the_interval(tmp_path, 
     # spread far out (logit-normal high, beta+zero low) beyond the interval's width
     rng = np.random.default_rng(3)
     c = rng.binomial(100, rng.beta(0.3, 25.0, 128))
-    path = tmp_path / "b.csv"
-    path.write_text(
-        "problem,correct,samples\n" + "".join(f"p{i},{v},100\n" for i, v in enumerate(c))
-    )
+    path = _write_counts(tmp_path / "b.csv", c, 100)
     out = tmp_path / "o"
     rc, stdout, err = _run(["fit", str(path), "--out", str(out), "--n-boot", "200"], capsys)
     assert rc == 0, err
@@ -216,10 +220,7 @@ def test_counts_fit_prints_the_measured_value_inside_the_data(tmp_path, capsys):
     # out with exact binomial coefficients here), pass@1e4 is not
     rng = np.random.default_rng(8)
     c = rng.binomial(2000, rng.beta(0.4, 60.0, 40))
-    path = tmp_path / "m.csv"
-    path.write_text(
-        "problem,correct,samples\n" + "".join(f"p{i},{v},2000\n" for i, v in enumerate(c))
-    )
+    path = _write_counts(tmp_path / "m.csv", c, 2000)
     out = tmp_path / "o"
     argv = ["fit", str(path), "--out", str(out), "--method", "beta", "--n-boot", "0"]
     rc, stdout, err = _run(argv, capsys)
