@@ -617,8 +617,11 @@ def cmd_fit(args) -> int:
         if far_iv is not None:
             # the parts the data leave in play: the power law and every family whose
             # held-out weight (softmax of the scores) is at least PLAUSIBLE
-            sc = np.array([fit.scores[nm] for nm in fit.scores])
-            held = dict(zip(fit.scores, np.exp(sc - sc.max()) / np.exp(sc - sc.max()).sum()))
+            held = {}  # no scores when a single family was asked for: every part counts
+            if fit.scores:
+                sc = np.array(list(fit.scores.values()))
+                a = np.exp(sc - sc.max())
+                held = dict(zip(fit.scores, a / a.sum()))
             live = [v for nm, v in parts.items() if held.get(nm, 1.0) >= PLAUSIBLE]
             spread = np.ptp(np.stack(live), axis=0)
             apart = [_kfmt(kk) for kk, d, a, b in zip(K_FAR, spread, *far_iv) if d > b - a]
