@@ -616,12 +616,8 @@ def cmd_fit(args) -> int:
             w(f"    {name:<18}" + " / ".join(f"{x:.4f}" for x in v))
         if far_iv is not None:
             # the parts the data leave in play: the power law and every family whose
-            # held-out weight (softmax of the scores) is at least PLAUSIBLE
-            held = {}  # no scores when a single family was asked for: every part counts
-            if fit.scores:
-                sc = np.array(list(fit.scores.values()))
-                a = np.exp(sc - sc.max())
-                held = dict(zip(fit.scores, a / a.sum()))
+            # held-out weight is at least PLAUSIBLE
+            held = fit.family_weights
             live = [v for nm, v in parts.items() if held.get(nm, 1.0) >= PLAUSIBLE]
             spread = np.ptp(np.stack(live), axis=0)
             apart = [_kfmt(kk) for kk, d, a, b in zip(K_FAR, spread, *far_iv) if d > b - a]

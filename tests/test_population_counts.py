@@ -849,6 +849,8 @@ def test_passk_components_are_the_parts_the_forecast_averages():
         np.testing.assert_allclose(v, single[nm], rtol=1e-10)
     s = np.array([ens.scores[nm] for nm in P.AUTO_FAMILIES])
     a = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
+    np.testing.assert_allclose([ens.family_weights[nm] for nm in P.AUTO_FAMILIES], a, rtol=1e-12)
+    assert auto.family_weights == auto.weights
     fams = sum(ai * parts[nm] for ai, nm in zip(a, P.AUTO_FAMILIES))
     w = ens.power_law_weight(k)
     assert np.all(w[k <= 100] == 0) and np.all(w[k > 100] > 0)  # within the data: families
@@ -856,5 +858,5 @@ def test_passk_components_are_the_parts_the_forecast_averages():
 
     one = P.fit_passk_counts(c, 100, method="beta", n_boot=0, seed=4)
     parts = one.passk_components(k)
-    assert list(parts) == ["beta"]
+    assert list(parts) == ["beta"] and one.family_weights == {"beta": 1.0}
     np.testing.assert_array_equal(parts["beta"], one.passk(k))

@@ -125,7 +125,7 @@ class CountsFit:
         ``"auto"``: every family's own posterior forecast; ``passk(k)`` is their average
         with ``weights``.  ``"ensemble"``: the same and ``"power_law"``; ``passk(k)`` is
         (1 - w) sum_f a_f family_f + w power_law, with w = ``power_law_weight(k)`` and a_f
-        the families' held-out weights (softmax of ``scores``).  Other routes: one entry,
+        = ``family_weights[f]``.  Other routes: one entry,
         the route's own forecast.  Far beyond the data the parts can disagree by more than
         any one interval is wide: the forecast then rests on the weights."""
         k = _as_k(k)
@@ -133,6 +133,14 @@ class CountsFit:
         if parts is None:
             return {self.family: self.passk(k)}
         return {name: v.reshape(k.shape) for name, v in _on_route(parts, k).items()}
+
+    @property
+    def family_weights(self) -> dict:
+        """The families' own weights in their average, from the held-out likelihood (softmax
+        of ``scores``): for ``"auto"`` the same as ``weights``; for ``"ensemble"`` before the
+        power law's share is taken out (``weights`` scales them by 1 - lean); one family:
+        {family: 1}."""
+        return dict(getattr(self._route, "family_weights", None) or {self.family: 1.0})
 
     def power_law_weight(self, k):
         """The power law's weight in ``passk(k)``: w(k) for ``"ensemble"`` (module doc), 1 for

@@ -77,6 +77,10 @@ class _GridRoute:
         M[sel], V[sel] = np.asarray(m)[: sel.size], np.asarray(v)[: sel.size]
         return w, M, V
 
+    @property
+    def family_weights(self):
+        return self.weights
+
     def components(self, k):
         """Each family's posterior-mean pass@k for these problems: {family: [K]}."""
         out = {}
@@ -240,11 +244,13 @@ class _EnsembleRoute:
         lo, hi = float(self.n.min()), 100.0 * float(self.n.max())
         return np.geomspace(lo, hi, int(np.ceil(4 * np.log10(hi / lo))) + 1)
 
+    @property
+    def family_weights(self):
+        return self.pop.family_weights
+
     def components(self, k):
-        """The families' forecasts (each family's, for the grid posteriors) and the power
-        law's: {name: [K]}."""
-        pop = getattr(self.pop, "components", None)
-        out = dict(pop(k)) if pop else {"families": np.asarray(self.pop.mean(k))}
+        """Each family's forecast and the power law's: {name: [K]}."""
+        out = dict(self.pop.components(k))
         out["power_law"] = np.asarray(self.law.mean(k))
         return out
 
