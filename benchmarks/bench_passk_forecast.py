@@ -21,6 +21,9 @@ own samples (hypergeometric), pass@k predicted at k = the smallest full sample s
 the unbiased estimate from all samples exists): a 1/F-fold extrapolation for the least
 sampled problems, none for the most sampled.
 
+Several data sets on the same problems (this file: 6 models x 8 checkpoints) can also be
+pooled: ``bench_passk_shared`` scores ``fit_passk_shared`` on the same subsamples.
+
 ``--timing``: on one checkpoint with 128 problems (pythia-160m at 20B tokens, or the file's
 largest data set), with 100 samples
 per problem and with m + i samples for problem i (no two problems alike), the median of 5

@@ -100,6 +100,13 @@ def register(subparsers) -> None:
         "<name>_by-<columns>_fits.json and .png",
     )
     f.add_argument(
+        "--shared",
+        action="store_true",
+        help="with --by: pool the data sets (several models or checkpoints on the same "
+        "problems) by shared problem difficulty (fit_passk_shared) instead of fitting each "
+        "alone",
+    )
+    f.add_argument(
         "--method",
         choices=METHODS,
         default=None,
@@ -454,6 +461,8 @@ def cmd_fit(args) -> int:
         if not by:
             raise UsageError(f"--by takes label columns separated by commas, got {args.by!r}")
         return cmd_fit_groups(args, where, by, stem, K_FAR)
+    if args.shared:
+        raise UsageError("--shared pools several data sets: name them with --by COLUMNS")
     check_out_dir(args.out, files=(f"{stem}_fit.json", f"{stem}_fit.png"))
     path = Path(args.csv)
     kind, data = read_fit_csv(path, where)

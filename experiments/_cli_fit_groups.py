@@ -7,6 +7,10 @@ pass@k at k = 1e3 .. 1e6 with 90% intervals.  Data sets with no correct sample a
 skipped (nothing identifies a population there).  Writes ``<name>_fits.json`` (every data
 set's forecast, weights and notes) and ``<name>_fits.png`` (the forecasts with their
 intervals, one column per data set, beside the largest-k pass@k the data measure).
+
+``--shared`` pools the data sets instead (``fit_passk_shared``: one difficulty per problem,
+one level per data set), and each line is that data set's forecast given every data set's
+counts; the route column reads ``shared``.
 """
 
 from __future__ import annotations
@@ -35,13 +39,22 @@ def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
     import ds3jax.population as pop
 
     groups = pop.load_count_groups(args.csv, by, where=where)
-    method = args.method or "ensemble"
+    if args.shared and args.method is not None:
+        raise UsageError("--shared is its own route: leave out --method")
+    method = "shared" if args.shared else args.method or "ensemble"
     print(
         f"ds3jax fit: {args.csv}: {len(groups)} data sets by {', '.join(by)}; route {method}, "
         f"{args.n_boot} replicates"
     )
     heads = " ".join(f"{'pass@' + _kfmt(k):>22}" for k in k_far)
     print(f"  {'data set':<32} {'problems':>8} {'samples':>13} {'family':<14} {heads}")
+    shared = None
+    if args.shared:
+        print("  fitting the shared difficulty of every data set ...", flush=True)
+        try:
+            shared = pop.fit_passk_shared(groups, None, n_boot=max(args.n_boot, 1), seed=args.seed)
+        except ValueError as e:
+            raise UsageError(f"--shared: {e}") from None
     bar = Progress(len(groups), "fits")
     rows, unidentified = [], []
     for key, counts in groups.items():
@@ -58,6 +71,23 @@ def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
         if not np.any(counts.correct > 0):
             row["skipped"] = "every count is zero: no population is identified"
             print(f"  {label:<32} {counts.correct.size:>8} {n_txt:>13} skipped: no correct sample")
+        elif shared is not None:
+            fit = shared
+            y = np.asarray(fit.passk(key, k_far), float)
+            lo, hi = fit.passk_interval(key, k_far) if args.n_boot else (None, None)
+            row.update(
+                family="shared",
+                level=fit.levels[key],
+                tau=fit.tau,
+                identified=fit.converged,
+                message=fit.message,
+                why=(
+                    f"shared difficulty over {len(fit.names)} data sets: level "
+                    f"{fit.levels[key]:+.2f} (the strongest 0), interaction tau {fit.tau:.2f}"
+                ),
+                passk={"k": k_far, "passk": y, "low90": lo, "high90": hi},
+                beyond_data=k_far > n_hi,
+            )
         else:
             fit = fit_counts(pop, counts, args)
             y = np.asarray(fit.passk(k_far), float)
@@ -72,15 +102,17 @@ def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
                 passk={"k": k_far, "passk": y, "low90": lo, "high90": hi},
                 beyond_data=k_far > n_hi,
             )
+        if "passk" in row:
             cells = " ".join(
                 f"{y[i]:.3f}" + ("" if lo is None else f" [{lo[i]:.2f}, {hi[i]:.2f}]")
                 for i in range(k_far.size)
             )
-            flag = "" if fit.identified else "  (not determined by the data)"
+            flag = "" if row["identified"] else "  (not determined by the data)"
             print(
-                f"  {label:<32} {counts.correct.size:>8} {n_txt:>13} {fit.family:<14} {cells}{flag}"
+                f"  {label:<32} {counts.correct.size:>8} {n_txt:>13} {row['family']:<14} "
+                f"{cells}{flag}"
             )
-            if not fit.identified:
+            if not row["identified"]:
                 unidentified.append(label)
         rows.append(row)
         bar.update(1)

@@ -31,6 +31,14 @@ def _write_counts(path, correct, samples):
     return path
 
 
+def _write_labelled(path, column, counts, samples):
+    """A counts CSV with one label column: {label: correct counts}, problems q0, q1, ..."""
+    rows = [f"{column},problem,correct,samples"]
+    rows += [f"{r},q{i},{v},{samples}" for r, cc in counts.items() for i, v in enumerate(cc)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 def _run(argv, capsys):
     rc = main(argv)
     out = capsys.readouterr()
@@ -423,10 +431,7 @@ def test_by_fits_every_data_set_of_a_labelled_file(tmp_path, capsys):
     rng = np.random.default_rng(4)
     c = {"s1": rng.binomial(40, rng.beta(0.5, 4.0, 30)), "s2": rng.binomial(40, rng.beta(1, 3, 30))}
     c["s0"] = np.zeros(30, int)
-    rows = ["run,problem,correct,samples"]
-    rows += [f"{r},q{i},{v},40" for r, cc in c.items() for i, v in enumerate(cc)]
-    path = tmp_path / "runs.csv"
-    path.write_text("\n".join(rows) + "\n")
+    path = _write_labelled(tmp_path / "runs.csv", "run", c, 40)
     out = tmp_path / "out"
     rc, text, _ = _run(
         ["fit", str(path), "--by", "run", "--n-boot", "40", "--out", str(out)], capsys
@@ -449,6 +454,42 @@ def test_by_fits_every_data_set_of_a_labelled_file(tmp_path, capsys):
     assert (out / "runs_by-run_fits.png").stat().st_size > 10_000
     rc, _, err = _run(["fit", str(path), "--by", "rn", "--out", str(tmp_path / "o2")], capsys)
     assert rc == 2 and "no column 'rn'" in err
+
+
+def test_by_shared_pools_the_data_sets(tmp_path, capsys):
+    """--by ... --shared: one shared-difficulty fit of every data set (the library's numbers
+    for each), a set with no correct sample skipped; --shared without --by, or with
+    --method, exits 2."""
+    rng = np.random.default_rng(8)
+    d = rng.normal(3.0, 2.0, 40)
+    c = {
+        f"m{j}": rng.binomial(50, scipy.special.expit(lv - d + 0.5 * rng.standard_normal(40)))
+        for j, lv in enumerate((-1.0, 0.0))
+    }
+    c["none"] = np.zeros(40, int)
+    path = _write_labelled(tmp_path / "models.csv", "model", c, 50)
+    out = tmp_path / "out"
+    argv = ["fit", str(path), "--by", "model", "--shared", "--n-boot", "40", "--out", str(out)]
+    rc, text, _ = _run(argv, capsys)
+    assert rc == 0, text
+    assert "route shared" in text and "model=none" in text and "skipped" in text
+    res = json.loads((out / "models_by-model_fits.json").read_text())
+    fits = {f["labels"]["model"]: f for f in res["fits"]}
+    import ds3jax.population as P
+
+    alone = P.fit_passk_shared(P.load_count_groups(path, ("model",)), None, n_boot=40, seed=0)
+    for r in ("m0", "m1"):
+        p = fits[r]["passk"]
+        assert fits[r]["family"] == "shared"
+        np.testing.assert_allclose(p["passk"], alone.passk((r,), np.asarray(p["k"])), rtol=1e-7)
+        lo, hi = alone.passk_interval((r,), np.asarray(p["k"]))
+        np.testing.assert_allclose(p["low90"], lo, rtol=1e-7)
+        np.testing.assert_allclose(p["high90"], hi, rtol=1e-7)
+    assert fits["m1"]["level"] > fits["m0"]["level"]
+    rc, _, err = _run(["fit", str(path), "--shared", "--out", str(tmp_path / "o2")], capsys)
+    assert rc == 2 and "--by" in err
+    rc, _, err = _run(argv[:-2] + ["--method", "beta", "--out", str(tmp_path / "o3")], capsys)
+    assert rc == 2 and "--method" in err
 
 
 def test_missing_file_and_bad_option_exit_2(tmp_path, capsys):

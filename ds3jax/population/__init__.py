@@ -15,7 +15,9 @@ of per-task success rates, their fits to curves and per-problem counts, and load
   smooth nonparametric population, the beta-binomial MLE, or the power-law baseline),
   ``fit_majority_curve`` (App. E-C); ``passk_bounds`` (the range of pass@k that counts allow
   whatever the population: linear programs); ``backtest_passk`` (score the routes on the
-  user's counts: forecast from a thinned fraction, compare with all samples).  Fits carry a
+  user's counts: forecast from a thinned fraction, compare with all samples);
+  ``fit_passk_shared`` (several data sets on the same problems: shared problem difficulty,
+  each problem's posterior pass@k given every data set's counts of it).  Fits carry a
   ``RESULTS`` code from the optimality conditions.
 * Data: ``load_curve``, ``load_curves``, ``load_counts``, ``load_count_groups``,
   ``make_curve``, ``make_counts``.
@@ -78,6 +80,9 @@ from ._pushforward import fit_iota_hat as fit_iota_hat
 from ._pushforward import pushforward_cdf as pushforward_cdf
 from ._pushforward import pushforward_passk as pushforward_passk
 from ._result import RESULTS as RESULTS
+from ._shared import SharedFit as SharedFit
+from ._shared import align_count_groups as align_count_groups
+from ._shared import fit_passk_shared as fit_passk_shared
 
 __all__ = [
     "BetaPopulation",
@@ -117,6 +122,9 @@ __all__ = [
     "passk_bounds",
     "backtest_passk",
     "Backtest",
+    "fit_passk_shared",
+    "SharedFit",
+    "align_count_groups",
     "fit_majority_curve",
     "betabinom_zero_loglik",
     "plateau",

@@ -1,0 +1,200 @@
+"""Pooling data sets on the same problems: ``fit_passk_shared`` against the one-data-set routes.
+
+    python -m benchmarks.bench_passk_shared [--m 100] [--seeds 5] [--group checkpoint]
+        [--smoothness 10] [--n-boot 1000] [--no-intervals] [--data FILE.csv]
+
+The benchmark of ``bench_passk_forecast`` (every checkpoint with >= 32 problems of >= 10,000
+samples; each such problem subsampled to m samples with the same seeds, so the default's and
+the power law's numbers are those of that benchmark), with every other (data set, problem)
+of the file subsampled to m as well: what a user has who ran m samples of several models on
+the same problems.  ``--group`` says which data sets are pooled: ``checkpoint`` (the models
+at one checkpoint: several models, one benchmark), ``model`` (one model's checkpoints) or
+``all``.  Prints, per target data set and on average, mean |error| at k = 1e3 and 1e4 of the
+shared fit, of the default route and of the power law on the same subsamples, and the shared
+fit's 90% coverage.
+
+``--ladder TAU`` replaces the file by a synthetic stand-in for "7 models on the same 128
+problems": success rates drawn from the population read off the paper's Pythia-2.8B curve
+(``bench_passk_synthetic --curves``), made into seven models by lowering their log-odds by
+DELTA = -0.5, 0, 0.5, 1, 1.5, 2, 3 plus an interaction N(0, TAU^2) per problem and model (at
+TAU = 0 a model is a pure shift of another, the shared model's own assumption; real models
+disagree about which problems are hard), m samples seen, scored against the unbiased
+estimate from 10,000 (``--sets`` sets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import time
+
+import numpy as np
+
+from benchmarks.bench_passk_forecast import DATA
+
+KS = np.array([1e3, 1e4])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--m", type=int, default=100)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--smoothness", type=float, default=10.0)
+    ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--no-intervals", action="store_true")
+    ap.add_argument("--seed0", type=int, default=0)
+    ap.add_argument("--group", choices=("all", "model", "checkpoint"), default="checkpoint")
+    ap.add_argument("--ladder", type=float, default=None, metavar="TAU")
+    ap.add_argument("--sets", type=int, default=10)
+    args = ap.parse_args(argv)
+    if args.ladder is not None:
+        return ladder(args)
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import ds3jax.population as P
+
+    groups = P.load_count_groups(args.data, ("model", "checkpoint"))
+    keys, problems, cf, nf = P.align_count_groups(groups)
+    row = {p: i for i, p in enumerate(problems)}
+    have = nf > 0
+    if (nf[have] < args.m).any():
+        raise SystemExit(f"every (data set, problem) needs >= {args.m} samples")
+    part = {"all": lambda k: 0, "model": lambda k: k[0], "checkpoint": lambda k: k[1]}[args.group]
+    res = collections.defaultdict(list)
+    times = []
+    for seed in range(args.seed0, args.seed0 + args.seeds):
+        rng = np.random.default_rng(1000 + seed)
+        c = np.zeros_like(cf)
+        c[have] = rng.hypergeometric(cf[have], nf[have] - cf[have], args.m)
+        targets = {}
+        for j, key in enumerate(keys):  # the same subsamples as bench_passk_forecast
+            g = groups[key]
+            keep = g.samples >= 10_000
+            if keep.sum() >= 32 and g.correct[keep].any():
+                sub = np.random.default_rng(seed).hypergeometric(
+                    g.correct[keep], g.samples[keep] - g.correct[keep], args.m
+                )
+                idx = np.array([row[p] for p, k in zip(g.problem, keep, strict=True) if k])
+                c[idx, j] = sub
+                if sub.any():
+                    targets[j] = idx
+        for label in sorted({part(k) for k in keys}, key=str):
+            cols = [j for j, k in enumerate(keys) if part(k) == label]
+            if not any(j in targets for j in cols):
+                continue
+            t0 = time.perf_counter()
+            fit = P.fit_passk_shared(
+                c[:, cols],
+                np.where(have[:, cols], args.m, 0),
+                names=[keys[j] for j in cols],
+                smoothness=args.smoothness,
+                n_boot=args.n_boot,
+                seed=seed,
+            )
+            times.append(time.perf_counter() - t0)
+            for j in cols:
+                if j not in targets:
+                    continue
+                idx = targets[j]
+                truth = np.asarray(P.passk_from_counts(cf[idx, j], nf[idx, j], KS))
+                shared = fit.passk(keys[j], KS, problems=idx)
+                sub = c[idx, j]
+                ens = np.asarray(P.fit_passk_counts(sub, args.m, n_boot=0, seed=seed).passk(KS))
+                try:
+                    fpl = P.fit_passk_counts(sub, args.m, method="power_law", n_boot=0)
+                    pl = np.asarray(fpl.passk(KS))
+                except ValueError:
+                    pl = np.full(2, np.nan)
+                cover = np.full(2, np.nan)
+                if not args.no_intervals:
+                    lo, hi = fit.passk_interval(keys[j], KS, problems=idx)
+                    cover = ((lo <= truth) & (truth <= hi)).astype(float)
+                res[keys[j]].append(
+                    np.concatenate([shared - truth, ens - truth, pl - truth, cover])
+                )
+        print(f"seed {seed} done", flush=True)
+    print(
+        f"\n--group {args.group} --smoothness {args.smoothness} --m {args.m}: mean |error| at "
+        f"1e3 / 1e4 (shared fit: median {np.median(times):.1f} s per fit, without intervals)"
+    )
+    print("| data set | fits | shared | default | power law | shared 90% coverage |")
+    print("|---|---|---|---|---|---|")
+    every = []
+    for key in sorted(res):
+        e = np.array(res[key])
+        every.append(e)
+        print(f"| {' '.join(map(str, key))} | {len(e)} | " + _cells(e) + " |")
+    print(f"| mean | {sum(map(len, every))} | " + _cells(np.concatenate(every)) + " |")
+
+
+LADDER = (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+
+
+def ladder(args):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from scipy.special import expit, logit
+
+    import ds3jax.population as P
+    from benchmarks.bench_passk_synthetic import curve_population
+
+    _, _, draw = curve_population("pythia28B")
+    res = collections.defaultdict(list)
+    for s in range(args.sets):
+        rng = np.random.default_rng(30_000 + args.seed0 + s)
+        with np.errstate(divide="ignore"):
+            base = logit(draw(rng, 128))
+        x = base[:, None] - np.array(LADDER)[None] + args.ladder * rng.standard_normal((128, 7))
+        psi = expit(x)
+        c = rng.binomial(args.m, psi)
+        full = c + rng.binomial(10_000 - args.m, psi)
+        fit = P.fit_passk_shared(
+            c,
+            np.full_like(c, args.m),
+            smoothness=args.smoothness,
+            n_boot=args.n_boot,
+            seed=s,
+        )
+        for j, delta in enumerate(LADDER):
+            if not c[:, j].any():
+                continue
+            truth = np.asarray(P.passk_from_counts(full[:, j], 10_000, KS))
+            shared = fit.passk(j, KS)
+            ens = np.asarray(P.fit_passk_counts(c[:, j], args.m, n_boot=0, seed=s).passk(KS))
+            pl = np.asarray(
+                P.fit_passk_counts(c[:, j], args.m, method="power_law", n_boot=0).passk(KS)
+            )
+            cover = np.full(2, np.nan)
+            if not args.no_intervals:
+                lo, hi = fit.passk_interval(j, KS)
+                cover = ((lo <= truth) & (truth <= hi)).astype(float)
+            res[delta].append(np.concatenate([shared - truth, ens - truth, pl - truth, cover]))
+        print(f"set {s} done", flush=True)
+    print(f"\n--ladder {args.ladder} --m {args.m}: mean |error| at 1e3 / 1e4")
+    print("| DELTA | fits | shared | default | power law | shared 90% coverage |")
+    print("|---|---|---|---|---|---|")
+    every = []
+    for delta in LADDER:
+        e = np.array(res[delta])
+        every.append(e)
+        print(f"| {delta} | {len(e)} | " + _cells(e) + " |")
+    print(f"| mean | {sum(map(len, every))} | " + _cells(np.concatenate(every)) + " |")
+
+
+def _cells(e):
+    a = np.abs(e[:, :6])
+    out = [f"{np.nanmean(a[:, i]):.3f} / {np.nanmean(a[:, i + 1]):.3f}" for i in (0, 2, 4)]
+    cov = e[:, 6:]
+    if np.isfinite(cov).any():
+        out.append(f"{100 * np.nanmean(cov[:, 0]):.0f}% / {100 * np.nanmean(cov[:, 1]):.0f}%")
+    else:
+        out.append("-")
+    return " | ".join(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""fit_passk_shared: shared problem difficulty across data sets (independent references:
+scipy quadrature, the exact pass@k of known success rates, hand-built failures)."""
+
+import jax
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+
+import ds3jax.population as P
+from ds3jax.population import _shared as S
+
+jax.config.update("jax_enable_x64", True)
+
+KS = np.array([1e3, 1e4])
+
+
+def _quad_bin(c, f, lo, hi):
+    # int psi^c (1 - psi)^f dx over [lo, hi], x = logit psi, by adaptive quadrature
+    g = lambda x: np.exp(-c * np.logaddexp(0, -x) - f * np.logaddexp(0, x))  # noqa: E731
+    return integrate.quad(g, lo, hi, epsabs=0, epsrel=1e-11, limit=200)[0]
+
+
+@pytest.mark.parametrize("c,f", [(0, 100), (3, 97), (1, 10_000), (500, 500), (99, 1)])
+def test_bin_mass_matches_quadrature(c, f):
+    lm = S._bin_logmass(np.array(c), np.array(f))
+    # the bins holding most of the mass, where the integrand can be sharply peaked
+    for j in np.argsort(lm)[-3:]:
+        ref = _quad_bin(c, f, S._X[j] - S._H / 2, S._X[j] + S._H / 2)
+        tol = 1e-6 if c and f else 2e-3  # midpoint rule where c or f is 0
+        assert np.exp(lm[j]) == pytest.approx(ref, rel=tol)
+
+
+@pytest.mark.parametrize(
+    "c,n,mu,tau", [(0, 100, -6.0, 0.5), (4, 100, -3.0, 1.0), (30_000, 1_000_000, -3.5, 0.3)]
+)
+def test_cell_likelihood_matches_quadrature(c, n, mu, tau):
+    # int x^c (1-x)^(n-c) N(logit x; mu, tau^2) dlogit x, the grid's value against quad
+    import jax.numpy as jnp
+
+    lm = jnp.asarray(S._bin_logmass(np.array([[c]]), np.array([[n - c]])))
+    d = S._D[20]
+    par = S.SharedDifficulty(jnp.array([mu + d]), jnp.log(tau - 0.3 + 1e-300), jnp.zeros(S._D.size))
+    lk = S._log_kernel(par, 0.3)
+    cell = float(S._cell_loglik(lm, lk, jnp.array([[True]]))[0, 0, 20])
+    peak = np.log(c / n) - np.log1p(-c / n) if 0 < c < n else mu
+    lo, hi = min(peak, mu) - 12, max(peak, mu) + 12
+
+    def g(x):
+        ll = -c * np.logaddexp(0, -x) - (n - c) * np.logaddexp(0, x)
+        return np.exp(ll - cell) * stats.norm.pdf(x, mu, tau)
+
+    ref = integrate.quad(g, lo, hi, points=[peak, mu], epsabs=0, epsrel=1e-10, limit=400)[0]
+    # the kernel is read at bin centres: exact to O((h / tau)^2) where the likelihood is
+    # broad; where it is a spike (a million samples) off by up to h |x - mu| / tau^2
+    assert ref == pytest.approx(1.0, rel=0.02 if n <= 1000 else 0.08)
+
+
+def _rasch(seed, P_=96, levels=(-2.0, -1.0, 0.0), tau=0.6, m=100):
+    rng = np.random.default_rng(seed)
+    d = rng.normal(4.0, 2.5, P_)
+    x = np.array(levels)[None] - d[:, None] + tau * rng.standard_normal((P_, len(levels)))
+    psi = special.expit(x)
+    return psi, rng.binomial(m, psi), np.full(psi.shape, m)
+
+
+@pytest.fixture(scope="module")
+def rasch_fit():
+    psi, c, n = _rasch(3)
+    return psi, c, n, P.fit_passk_shared(c, n, names=["small", "mid", "large"], n_boot=300)
+
+
+def test_recovers_levels_and_forecasts(rasch_fit):
+    psi, c, n, fit = rasch_fit
+    assert fit.converged
+    lv = np.array([fit.levels[k] for k in ("small", "mid", "large")])
+    np.testing.assert_allclose(lv - lv[-1], [-2.0, -1.0, 0.0], atol=0.35)
+    assert 0.3 <= fit.tau <= 1.2
+    for j, name in enumerate(fit.names):
+        exact = (1 - (1 - psi[:, j, None]) ** KS).mean(0)
+        np.testing.assert_allclose(fit.passk(name, KS), exact, atol=0.06)
+
+
+def test_problem_posterior_matches_brute_force(rasch_fit):
+    # one problem's pass@k recomputed from the fitted parameters by quadrature over x and a
+    # sum over the difficulty grid, independent of the grid likelihood
+    psi, c, n, fit = rasch_fit
+    i, m = int(np.argmin(c[:, 2] + 100 * (c.sum(1) == 0))), 2  # a rarely solved problem
+    th = np.asarray(fit.params.theta)
+    g = np.exp(np.asarray(fit.params.log_g))
+    tau = [fit.tau] * 3
+
+    def cell(j, d, extra=0.0):
+        cc, nn = c[i, j], n[i, j]
+
+        def h(x):
+            ll = -cc * np.logaddexp(0, -x) - (nn - cc + extra) * np.logaddexp(0, x)
+            return np.exp(ll) * stats.norm.pdf(x, th[j] - d, tau[j])
+
+        mu = th[j] - d
+        return integrate.quad(
+            h, mu - 10 * tau[j], mu + 10 * tau[j], epsabs=0, epsrel=1e-9, limit=200
+        )[0]
+
+    like = np.array([np.prod([cell(j, d) for j in range(3)]) for d in S._D]) * g
+    for k in KS:
+        num = np.array(
+            [cell(m, d, k) * np.prod([cell(j, d) for j in range(3) if j != m]) for d in S._D]
+        )
+        ref = 1 - np.sum(num * g) / np.sum(like)
+        got = fit.passk_problems("large", [k])[0, i]
+        assert got == pytest.approx(ref, abs=2e-3)
+
+
+def test_intervals_hold_the_forecast_and_the_truth_here(rasch_fit):
+    psi, c, n, fit = rasch_fit
+    for j, name in enumerate(fit.names):
+        lo, hi = fit.passk_interval(name, KS)
+        mid = fit.passk(name, KS)
+        assert np.all(lo <= mid + 1e-9) and np.all(mid <= hi + 1e-9)
+        assert np.all(hi - lo > 0.005) and np.all(hi - lo < 0.4)
+    r = fit.passk_replicates("mid", KS)
+    assert r.shape == (300, 2) and np.all((r >= 0) & (r <= 1))
+
+
+def test_subsets_missing_cells_and_dropped_sets():
+    psi, c, n = _rasch(5, P_=64, levels=(-1.5, 0.0))
+    n = n.copy()
+    n[:10, 0] = 0  # the weaker data set did not run the first ten problems
+    c = np.where(n > 0, c, 0)
+    zero = np.zeros((64, 1), int)
+    fit = P.fit_passk_shared(
+        np.hstack([c, zero]),
+        np.hstack([n, np.full((64, 1), 100)]),
+        names=["a", "b", "none"],
+        n_boot=50,
+    )
+    assert fit.dropped == ("none",)
+    with pytest.raises(ValueError, match="no correct sample"):
+        fit.passk("none", KS)
+    with pytest.raises(ValueError, match="unknown data set"):
+        fit.passk("zzz", KS)
+    per = fit.passk_problems("a", KS)
+    assert np.isnan(per[:, :10]).all() and np.isfinite(per[:, 10:]).all()
+    np.testing.assert_allclose(fit.passk("a", KS), per[:, 10:].mean(1))
+    np.testing.assert_allclose(
+        fit.passk("b", KS, problems=[3, 7]), fit.passk_problems("b", KS)[:, [3, 7]].mean(1)
+    )
+    with pytest.raises(ValueError, match="did not measure"):
+        fit.passk("a", KS, problems=[0, 20])
+
+
+def test_bad_input_is_refused():
+    c = np.array([[1, 2], [0, 3]])
+    n = np.array([[10, 10], [10, 10]])
+    with pytest.raises(ValueError, match="problem 1, data set 1"):
+        P.fit_passk_shared(c, np.array([[10, 10], [10, 2]]))
+    with pytest.raises(ValueError, match="integers"):
+        P.fit_passk_shared(c + 0.5, n)
+    with pytest.raises(ValueError, match="one shape"):
+        P.fit_passk_shared(c, n[:1])
+    with pytest.raises(ValueError, match="at least two data sets"):
+        P.fit_passk_shared(np.array([[1, 0], [0, 0]]), n)
+    with pytest.raises(ValueError, match="names"):
+        P.fit_passk_shared(c, n, names=["a"])
+
+
+def test_align_count_groups():
+    a = P.make_counts([1, 0, 2], [10, 10, 10], problem=["p1", "p2", "p3"])
+    b = P.make_counts([5, 1], [20, 20], problem=["p3", "p4"])
+    names, problems, c, n = P.align_count_groups({"A": a, "B": b})
+    assert names == ("A", "B") and problems == ("p1", "p2", "p3", "p4")
+    np.testing.assert_array_equal(c, [[1, 0], [0, 0], [2, 5], [0, 1]])
+    np.testing.assert_array_equal(n, [[10, 0], [10, 0], [10, 20], [0, 20]])
