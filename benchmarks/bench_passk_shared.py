@@ -9,9 +9,10 @@ the power law's numbers are those of that benchmark), with every other (data set
 of the file subsampled to m as well: what a user has who ran m samples of several models on
 the same problems.  ``--group`` says which data sets are pooled: ``checkpoint`` (the models
 at one checkpoint: several models, one benchmark), ``model`` (one model's checkpoints) or
-``all``.  Prints, per target data set and on average, mean |error| at k = 1e3 and 1e4 of the
-shared fit, of the default route and of the power law on the same subsamples, and the shared
-fit's 90% coverage.
+``all``; a file with only one of the two columns (say, several models on one benchmark)
+is one pool under the other grouping.  Prints, per target data set and on average, mean
+|error| at k = 1e3 and 1e4 of the shared fit, of the default route and of the power law on
+the same subsamples, and the shared fit's 90% coverage.
 
 ``--ladder TAU`` replaces the file by a synthetic stand-in for "7 models on the same 128
 problems": success rates drawn from the population read off the paper's Pythia-2.8B curve
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import csv
 import time
 
 import numpy as np
@@ -56,13 +58,20 @@ def main(argv=None):
     jax.config.update("jax_enable_x64", True)
     import ds3jax.population as P
 
-    groups = P.load_count_groups(args.data, ("model", "checkpoint"))
+    with open(args.data, newline="") as fh:
+        header = [h.strip().lower() for h in next(csv.reader(fh), [])]
+    by = tuple(c for c in ("model", "checkpoint") if c in header)
+    if not by:
+        raise SystemExit(f"{args.data}: pooling needs a model or checkpoint column")
+    groups = P.load_count_groups(args.data, by)
     keys, problems, cf, nf = P.align_count_groups(groups)
     row = {p: i for i, p in enumerate(problems)}
     have = nf > 0
     if (nf[have] < args.m).any():
         raise SystemExit(f"every (data set, problem) needs >= {args.m} samples")
-    part = {"all": lambda k: 0, "model": lambda k: k[0], "checkpoint": lambda k: k[1]}[args.group]
+    # the pooled sets share the label not grouped by (a file without it: one pool)
+    col = {"all": None, "model": "model", "checkpoint": "checkpoint"}[args.group]
+    part = (lambda k: k[by.index(col)]) if col in by else (lambda k: 0)
     res = collections.defaultdict(list)
     times = []
     for seed in range(args.seed0, args.seed0 + args.seeds):

@@ -171,3 +171,33 @@ def test_align_count_groups():
     assert names == ("A", "B") and problems == ("p1", "p2", "p3", "p4")
     np.testing.assert_array_equal(c, [[1, 0], [0, 0], [2, 5], [0, 1]])
     np.testing.assert_array_equal(n, [[10, 0], [10, 0], [10, 20], [0, 20]])
+
+
+def test_shared_benchmark_runs_end_to_end(tmp_path, capsys):
+    # the hand-run benchmark behind the README's tables, at a toy size, on a file with only a
+    # model column (one pool) and on the synthetic ladder: every row holds finite errors
+    from benchmarks import bench_passk_shared
+
+    psi, _, _ = _rasch(9, P_=40, levels=(-1.0, 0.0, 0.5))
+    rng = np.random.default_rng(1)
+    rows = ["model,problem,correct,samples"]
+    for j in range(3):
+        c = rng.binomial(10_000, psi[:, j])
+        rows += [f"m{j},q{i},{v},10000" for i, v in enumerate(c)]
+    path = tmp_path / "models.csv"
+    path.write_text("\n".join(rows) + "\n")
+    bench_passk_shared.main(["--data", str(path), "--seeds", "1", "--n-boot", "20"])
+    out = capsys.readouterr().out
+    mean = [ln for ln in out.splitlines() if ln.startswith("| mean |")]
+    assert len(mean) == 1
+    cells = mean[0].split("|")[3:6]
+    errs = [float(x) for cell in cells for x in cell.split("/")]
+    assert all(np.isfinite(errs)) and all(0 <= e < 0.5 for e in errs), mean
+    assert "%" in mean[0].split("|")[6]
+    bench_passk_shared.main(["--ladder", "1.0", "--sets", "1", "--no-intervals"])
+    out = capsys.readouterr().out
+    rungs = [ln for ln in out.splitlines() if ln.startswith("| -0.5 |") or ln.startswith("| 3.0 |")]
+    assert len(rungs) == 2
+    for ln in rungs:
+        errs = [float(x) for cell in ln.split("|")[3:6] for x in cell.split("/")]
+        assert all(0 <= e < 0.5 for e in errs), ln
