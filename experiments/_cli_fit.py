@@ -1,6 +1,6 @@
 """``ds3jax fit``: pass@k far beyond the data, from a pass@k curve or per-problem counts.
 
-    ds3jax fit FILE.csv [--out DIR] [--where COLUMN=VALUE ...] [--by COLUMNS]
+    ds3jax fit FILE.csv [--out DIR] [--where COLUMN=VALUE ...] [--by COLUMNS [--shared]]
                         [--method ROUTE] [--n-boot N] [--seed S] [--strict]
                         [--no-zero-mass] [--loss l2|max] [--family beta+zero|beta-mixture+zero]
 
