@@ -135,10 +135,8 @@ def _hessian(p, *args, step=1e-4):
     return 0.5 * (h + h.T)
 
 
-@jax.jit
-def _problem_failure(par_theta, par_log_tau, par_log_g, lm, present, lnum, m, tau_min):
+def _problem_failure(par, lm, present, lnum, m, tau_min):
     """E[(1 - psi_im)^k | counts of problem i] for each k, [K, I]."""
-    par = SharedDifficulty(par_theta, par_log_tau, par_log_g)
     lk = _log_kernel(par, tau_min)
     cell = _cell_loglik(lm, lk, present)
     w = par.log_g[None] + cell.sum(1)
@@ -148,9 +146,8 @@ def _problem_failure(par_theta, par_log_tau, par_log_g, lm, present, lnum, m, ta
     return jnp.exp(logsumexp(w[None] + num - cell[None, :, m, :], axis=2))
 
 
-_replicate_failure = jax.jit(
-    jax.vmap(_problem_failure.__wrapped__, in_axes=(0, 0, 0, None, None, None, None, None))
-)
+_fitted_failure = jax.jit(_problem_failure)
+_replicate_failure = jax.jit(jax.vmap(_problem_failure, in_axes=(0, None, None, None, None, None)))
 _CHUNK = 25
 
 
@@ -197,17 +194,13 @@ class SharedFit:
         c, n = self._correct[:, m], self._samples[:, m]
         return jnp.asarray(np.stack([_bin_logmass(c, n - c + kk) for kk in k]))
 
-    def _failure(self, par, m, k):
-        present = jnp.asarray(self._samples > 0)
-        fail = _problem_failure(
-            par.theta,
-            par.log_tau,
-            par.log_g,
-            self._lm,
-            present,
-            self._lnum(m, k),
-            m,
-            self._tau_min,
+    @functools.cached_property
+    def _present(self):
+        return jnp.asarray(self._samples > 0)
+
+    def _failure(self, m, k):
+        fail = _fitted_failure(
+            self.params, self._lm, self._present, self._lnum(m, k), m, self._tau_min
         )
         return np.asarray(fail)
 
@@ -232,7 +225,7 @@ class SharedFit:
         m = self._column(name)
         out = np.full((k.size, self._n_rows), np.nan)
         mine = self._samples[:, m] > 0
-        out[:, self._rows[mine]] = 1.0 - self._failure(self.params, m, k)[:, mine]
+        out[:, self._rows[mine]] = 1.0 - self._failure(m, k)[:, mine]
         return out
 
     def passk(self, name, k, problems=None):
@@ -240,7 +233,7 @@ class SharedFit:
         measured (or over ``problems``, row indices of the input)."""
         k = _as_k(k)
         m = self._column(name)
-        return 1.0 - self._failure(self.params, m, k)[:, self._select(m, problems)].mean(1)
+        return 1.0 - self._failure(m, k)[:, self._select(m, problems)].mean(1)
 
     @functools.cached_property
     def _draws(self):
@@ -251,9 +244,8 @@ class SharedFit:
         G, which the penalty alone sets)."""
         rng = np.random.default_rng(self.seed)
         p0 = _pack(self.params, self._anchor)
-        present = jnp.asarray(self._samples > 0)
         sc = np.asarray(
-            _problem_scores(jnp.asarray(p0), self._lm, present, self._tau_min, self._anchor)
+            _problem_scores(jnp.asarray(p0), self._lm, self._present, self._tau_min, self._anchor)
         )
         sc = sc - sc.mean(0)
         cov = self._pinv @ (sc.T @ sc) @ self._pinv
@@ -266,27 +258,14 @@ class SharedFit:
         k = _as_k(k)
         m = self._column(name)
         draws, z = self._draws
-        present = jnp.asarray(self._samples > 0)
         lnum = self._lnum(m, k)
         mine = self._select(m, problems)
         unpack = jax.vmap(lambda p: _unpack(p, len(self.names), self._anchor))
         fails = []
         for lo in range(0, self.n_boot, _CHUNK):
             par = unpack(jnp.asarray(draws[lo : lo + _CHUNK]))
-            fails.append(
-                np.asarray(
-                    _replicate_failure(
-                        par.theta,
-                        par.log_tau,
-                        par.log_g,
-                        self._lm,
-                        present,
-                        lnum,
-                        m,
-                        self._tau_min,
-                    )
-                )[:, :, mine]
-            )
+            fail = _replicate_failure(par, self._lm, self._present, lnum, m, self._tau_min)
+            fails.append(np.asarray(fail)[:, :, mine])
         p = 1.0 - np.concatenate(fails)  # [B, K, P_m]
         spread = np.sqrt(np.sum(p * (1 - p), axis=2)) / p.shape[2]
         return np.clip(p.mean(2) + spread * z[:, None], 0.0, 1.0)
