@@ -105,38 +105,47 @@ def main(argv=None):
             )
             times.append(time.perf_counter() - t0)
             for j in cols:
-                if j not in targets:
-                    continue
-                idx = targets[j]
-                truth = np.asarray(P.passk_from_counts(cf[idx, j], nf[idx, j], KS))
-                shared = fit.passk(keys[j], KS, problems=idx)
-                sub = c[idx, j]
-                ens = np.asarray(P.fit_passk_counts(sub, args.m, n_boot=0, seed=seed).passk(KS))
-                try:
-                    fpl = P.fit_passk_counts(sub, args.m, method="power_law", n_boot=0)
-                    pl = np.asarray(fpl.passk(KS))
-                except ValueError:
-                    pl = np.full(2, np.nan)
-                cover = np.full(2, np.nan)
-                if not args.no_intervals:
-                    lo, hi = fit.passk_interval(keys[j], KS, problems=idx)
-                    cover = ((lo <= truth) & (truth <= hi)).astype(float)
-                res[keys[j]].append(
-                    np.concatenate([shared - truth, ens - truth, pl - truth, cover])
-                )
+                if j in targets:
+                    idx = targets[j]
+                    truth = np.asarray(P.passk_from_counts(cf[idx, j], nf[idx, j], KS))
+                    res[keys[j]].append(
+                        _score(P, fit, keys[j], c[idx, j], truth, args, seed, problems=idx)
+                    )
         print(f"seed {seed} done", flush=True)
-    print(
-        f"\n--group {args.group} --smoothness {args.smoothness} --m {args.m}: mean |error| at "
-        f"1e3 / 1e4 (shared fit: median {np.median(times):.1f} s per fit, without intervals)"
+    _table(
+        f"--group {args.group} --smoothness {args.smoothness} --m {args.m}: mean |error| at "
+        f"1e3 / 1e4 (shared fit: median {np.median(times):.1f} s per fit, without intervals)",
+        "data set",
+        [(" ".join(map(str, key)), res[key]) for key in sorted(res)],
     )
-    print("| data set | fits | shared | default | power law | shared 90% coverage |")
+
+
+def _score(P, fit, name, sub, truth, args, seed, problems=None):
+    """[shared, default, power law] errors at KS and the shared interval's coverage (NaN
+    without intervals, or where the power law cannot fit ``sub``)."""
+    shared = fit.passk(name, KS, problems=problems)
+    ens = np.asarray(P.fit_passk_counts(sub, args.m, n_boot=0, seed=seed).passk(KS))
+    try:
+        pl = np.asarray(P.fit_passk_counts(sub, args.m, method="power_law", n_boot=0).passk(KS))
+    except ValueError:
+        pl = np.full(2, np.nan)
+    cover = np.full(2, np.nan)
+    if not args.no_intervals:
+        lo, hi = fit.passk_interval(name, KS, problems=problems)
+        cover = ((lo <= truth) & (truth <= hi)).astype(float)
+    return np.concatenate([shared - truth, ens - truth, pl - truth, cover])
+
+
+def _table(title, label, rows):
+    """The Markdown table of ``rows`` [(label, [fits x 8 errors and coverage])], and their
+    mean over every fit."""
+    print(f"\n{title}")
+    print(f"| {label} | fits | shared | default | power law | shared 90% coverage |")
     print("|---|---|---|---|---|---|")
-    every = []
-    for key in sorted(res):
-        e = np.array(res[key])
-        every.append(e)
-        print(f"| {' '.join(map(str, key))} | {len(e)} | " + _cells(e) + " |")
-    print(f"| mean | {sum(map(len, every))} | " + _cells(np.concatenate(every)) + " |")
+    for name, e in rows:
+        print(f"| {name} | {len(e)} | " + _cells(np.array(e)) + " |")
+    every = np.concatenate([np.array(e) for _, e in rows])
+    print(f"| mean | {len(every)} | " + _cells(every) + " |")
 
 
 LADDER = (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
@@ -169,29 +178,15 @@ def ladder(args):
             seed=s,
         )
         for j, delta in enumerate(LADDER):
-            if not c[:, j].any():
-                continue
-            truth = np.asarray(P.passk_from_counts(full[:, j], 10_000, KS))
-            shared = fit.passk(j, KS)
-            ens = np.asarray(P.fit_passk_counts(c[:, j], args.m, n_boot=0, seed=s).passk(KS))
-            pl = np.asarray(
-                P.fit_passk_counts(c[:, j], args.m, method="power_law", n_boot=0).passk(KS)
-            )
-            cover = np.full(2, np.nan)
-            if not args.no_intervals:
-                lo, hi = fit.passk_interval(j, KS)
-                cover = ((lo <= truth) & (truth <= hi)).astype(float)
-            res[delta].append(np.concatenate([shared - truth, ens - truth, pl - truth, cover]))
+            if c[:, j].any():
+                truth = np.asarray(P.passk_from_counts(full[:, j], 10_000, KS))
+                res[delta].append(_score(P, fit, j, c[:, j], truth, args, s))
         print(f"set {s} done", flush=True)
-    print(f"\n--ladder {args.ladder} --m {args.m}: mean |error| at 1e3 / 1e4")
-    print("| DELTA | fits | shared | default | power law | shared 90% coverage |")
-    print("|---|---|---|---|---|---|")
-    every = []
-    for delta in LADDER:
-        e = np.array(res[delta])
-        every.append(e)
-        print(f"| {delta} | {len(e)} | " + _cells(e) + " |")
-    print(f"| mean | {sum(map(len, every))} | " + _cells(np.concatenate(every)) + " |")
+    _table(
+        f"--ladder {args.ladder} --m {args.m}: mean |error| at 1e3 / 1e4",
+        "DELTA",
+        [(delta, res[delta]) for delta in LADDER],
+    )
 
 
 def _cells(e):
