@@ -45,6 +45,14 @@ import numpy as np
 _DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/pythia_math/per_problem_counts.csv"
 DATA = Path(os.environ.get("DS3_PYTHIA_COUNTS", _DEFAULT))
 ROUTES = ("ensemble", "auto", "beta", "beta+zero", "beta+one", "logit-normal", "grid", "power_law")
+POOLS = ("checkpoint", "model", "all")
+
+
+def _columns(path):
+    """The data-set columns (``model``, ``checkpoint``) that the file at ``path`` has."""
+    with open(path, newline="") as fh:
+        header = [h.strip().lower() for h in next(csv.reader(fh), [])]
+    return tuple(c for c in ("model", "checkpoint") if c in header)
 
 
 def checkpoints(path=DATA, min_samples=10_000, min_problems=32):
@@ -53,16 +61,72 @@ def checkpoints(path=DATA, min_samples=10_000, min_problems=32):
     ``checkpoint`` the file has (a file with neither is one data set)."""
     from ds3jax.population import load_count_groups
 
-    with open(path, newline="") as fh:
-        header = [h.strip().lower() for h in next(csv.reader(fh), [])]
-    by = [c for c in ("model", "checkpoint") if c in header]
     out = {}
-    for key, counts in load_count_groups(path, by).items():
+    for key, counts in load_count_groups(path, _columns(path)).items():
         keep = counts.samples >= min_samples
         c, n = counts.correct[keep], counts.samples[keep]
         if c.size >= min_problems and (c > 0).any():
             out[key] = (c, n)
     return out
+
+
+class Pools:
+    """``fit_passk_shared`` on the data sets of a file that share problems, with the
+    benchmark's subsamples: a target data set's problems with >= ``min_samples`` samples keep
+    the same ``m``-sample subsample as every other route sees (seed ``seed``), and every other
+    (data set, problem) of the file is thinned to min(n, ``m``) samples too (seed 1000 +
+    ``seed``), which is what a user has who ran ``m`` samples of several models on the same
+    problems.  ``pool`` says which data sets are fitted together: those sharing a
+    ``checkpoint`` (several models, one benchmark), a ``model`` (its checkpoints) or ``all``;
+    a file without that column is one pool."""
+
+    def __init__(self, P, path, m, pool="checkpoint", min_samples=10_000, **fit_kw):
+        self.P, self.m, self.min_samples, self.fit_kw = P, m, min_samples, fit_kw
+        by = _columns(path)
+        self.groups = P.load_count_groups(path, by)
+        self.keys, problems, self.cf, self.nf = P.align_count_groups(self.groups)
+        self.row = {p: i for i, p in enumerate(problems)}
+        part = (lambda k: k[by.index(pool)]) if pool in by else (lambda k: 0)
+        self.pools = collections.defaultdict(list)
+        for j, key in enumerate(self.keys):
+            self.pools[part(key)].append(j)
+
+    def __len__(self):
+        return len(self.keys)
+
+    def fits(self, seed, targets):
+        """{key: (fit, rows)} for every key of ``targets`` ({key: its subsample}), rows the
+        target's problems' rows in the pooled table, and the seconds each pool's fit took."""
+        have = self.nf > 0
+        n = np.minimum(self.nf, self.m)
+        c = np.zeros_like(self.cf)
+        rng = np.random.default_rng(1000 + seed)
+        c[have] = rng.hypergeometric(self.cf[have], self.nf[have] - self.cf[have], n[have])
+        rows = {}
+        for j, key in enumerate(self.keys):
+            if key in targets:
+                g = self.groups[key]
+                keep = g.samples >= self.min_samples
+                idx = np.array([self.row[p] for p in np.asarray(g.problem)[keep]])
+                c[idx, j], n[idx, j] = targets[key], self.m
+                rows[key] = idx
+        out, seconds = {}, []
+        for cols in self.pools.values():
+            if not any(self.keys[j] in rows for j in cols):
+                continue
+            t0 = time.perf_counter()
+            fit = self.P.fit_passk_shared(
+                c[:, cols],
+                n[:, cols],
+                names=[self.keys[j] for j in cols],
+                seed=seed,
+                **self.fit_kw,
+            )
+            seconds.append(time.perf_counter() - t0)
+            for key in (self.keys[j] for j in cols):
+                if key in rows:
+                    out[key] = (fit, rows[key])
+        return out, seconds
 
 
 def require(data, path, min_problems) -> dict:
@@ -82,7 +146,19 @@ def main(argv=None):
     ap.add_argument("--m", type=int, default=100, help="samples kept per problem")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--n-boot", type=int, default=1000)
-    ap.add_argument("--routes", default=",".join(ROUTES))
+    ap.add_argument(
+        "--routes",
+        default=None,
+        help=f"comma-separated, of {', '.join(ROUTES + ('shared',))} (default: all of them; "
+        "shared where the file has several data sets)",
+    )
+    ap.add_argument(
+        "--pool",
+        choices=POOLS,
+        default="checkpoint",
+        help="shared route: the data sets fitted together (those sharing a checkpoint, a "
+        "model, or all; a file without the column is one pool)",
+    )
     ap.add_argument("--min-problems", type=int, default=32)
     ap.add_argument(
         "--data",
@@ -106,7 +182,15 @@ def main(argv=None):
     jax.config.update("jax_enable_x64", True)
     import ds3jax.population as P
 
-    routes = args.routes.split(",")
+    several = len(P.load_count_groups(args.data, _columns(args.data))) > 1
+    routes = args.routes.split(",") if args.routes else list(ROUTES) + ["shared"] * several
+    unknown = sorted(set(routes) - set(ROUTES) - {"shared"})
+    if unknown:
+        raise SystemExit(f"unknown route(s) {unknown}; routes are {ROUTES + ('shared',)}")
+    if "shared" in routes and not several:
+        raise SystemExit(f"{args.data}: the shared route pools several data sets; it has one")
+    if args.adaptive is not None or args.timing:
+        routes = [r for r in routes if r != "shared"]  # these score one data set at a time
     if args.adaptive is not None:
         return adaptive(P, checkpoints(args.data, min_samples=0, min_problems=1), routes, args)
     data = require(
@@ -123,20 +207,39 @@ def main(argv=None):
     times = {r: [] for r in routes}
     chosen = collections.Counter()
     skipped = 0
+    pool_times = []
     ks = np.array([1e3, 1e4])
-    for key, (c, n) in data.items():
-        truth = np.asarray(P.passk_from_counts(c, n, ks))
-        for seed in range(args.seeds):
+    pools = None
+    if "shared" in routes:
+        pools = Pools(P, args.data, args.m, args.pool, n_boot=args.n_boot)
+    for seed in range(args.seeds):
+        subs = {}
+        for key, (c, n) in data.items():
             cs = np.random.default_rng(seed).hypergeometric(c, n - c, args.m)
-            if not cs.any():
+            if cs.any():
+                subs[key] = cs
+            else:
                 skipped += 1
-                continue
+        pooled = {}
+        if pools is not None:
+            pooled, seconds = pools.fits(seed, subs)
+            pool_times.extend(seconds)
+        for key, cs in subs.items():
+            c, n = data[key]
+            truth = np.asarray(P.passk_from_counts(c, n, ks))
             print(key, seed, flush=True) if args.verbose else None
             for r in routes:
                 t0 = time.perf_counter()
-                fit = P.fit_passk_counts(cs, args.m, method=r, n_boot=args.n_boot, seed=seed)
-                pred = np.asarray(fit.passk(ks))
-                lo, hi = fit.passk_interval(ks)
+                if r == "shared":
+                    fit, rows_ = pooled[key]
+                    pred = np.asarray(fit.passk(key, ks, problems=rows_))
+                    lo, hi = fit.passk_interval(key, ks, problems=rows_)
+                    family = f"shared ({len(fit.names)} data sets)"
+                else:
+                    fit = P.fit_passk_counts(cs, args.m, method=r, n_boot=args.n_boot, seed=seed)
+                    pred = np.asarray(fit.passk(ks))
+                    lo, hi = fit.passk_interval(ks)
+                    family = fit.family
                 times[r].append(time.perf_counter() - t0)
                 err[r].append(pred - truth)
                 cover[r].append((lo <= truth) & (truth <= hi))
@@ -150,7 +253,7 @@ def main(argv=None):
                         pred=pred.tolist(),
                         low=lo.tolist(),
                         high=hi.tolist(),
-                        family=fit.family,
+                        family=family,
                     )
                 )
                 if r == "auto":
@@ -170,6 +273,11 @@ def main(argv=None):
             f"| `{r}` | {np.abs(e[:, 0]).mean():.3f} | {np.abs(e[:, 1]).mean():.3f} | "
             f"{e[:, 1].mean():+.3f} | {cv[:, 0].mean():.0%} / {cv[:, 1].mean():.0%} | "
             f"{wd[:, 0].mean():.2f} / {wd[:, 1].mean():.2f} | {np.median(times[r]):.2f} |"
+        )
+    if pool_times:
+        print(
+            f"  shared: {len(pool_times)} pooled fits (data sets sharing a {args.pool}), median "
+            f"{np.median(pool_times):.1f} s each; its s per fit is the interval's alone"
         )
     if "power_law" in routes:
         _versus_power_law(rows, routes)

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import argparse
 import collections
-import csv
-import time
 
 import numpy as np
 
-from benchmarks.bench_passk_forecast import DATA
+from benchmarks.bench_passk_forecast import DATA, Pools, _columns, checkpoints
 
 KS = np.array([1e3, 1e4])
 
@@ -58,59 +56,25 @@ def main(argv=None):
     jax.config.update("jax_enable_x64", True)
     import ds3jax.population as P
 
-    with open(args.data, newline="") as fh:
-        header = [h.strip().lower() for h in next(csv.reader(fh), [])]
-    by = tuple(c for c in ("model", "checkpoint") if c in header)
-    if not by:
+    if not _columns(args.data):
         raise SystemExit(f"{args.data}: pooling needs a model or checkpoint column")
-    groups = P.load_count_groups(args.data, by)
-    keys, problems, cf, nf = P.align_count_groups(groups)
-    row = {p: i for i, p in enumerate(problems)}
-    have = nf > 0
-    if (nf[have] < args.m).any():
-        raise SystemExit(f"every (data set, problem) needs >= {args.m} samples")
-    # the pooled sets share the label not grouped by (a file without it: one pool)
-    col = {"all": None, "model": "model", "checkpoint": "checkpoint"}[args.group]
-    part = (lambda k: k[by.index(col)]) if col in by else (lambda k: 0)
+    pools = Pools(P, args.data, args.m, args.group, smoothness=args.smoothness, n_boot=args.n_boot)
+    data = checkpoints(args.data)
     res = collections.defaultdict(list)
     times = []
     for seed in range(args.seed0, args.seed0 + args.seeds):
-        rng = np.random.default_rng(1000 + seed)
-        c = np.zeros_like(cf)
-        c[have] = rng.hypergeometric(cf[have], nf[have] - cf[have], args.m)
-        targets = {}
-        for j, key in enumerate(keys):  # the same subsamples as bench_passk_forecast
-            g = groups[key]
-            keep = g.samples >= 10_000
-            if keep.sum() >= 32 and g.correct[keep].any():
-                sub = np.random.default_rng(seed).hypergeometric(
-                    g.correct[keep], g.samples[keep] - g.correct[keep], args.m
-                )
-                idx = np.array([row[p] for p, k in zip(g.problem, keep, strict=True) if k])
-                c[idx, j] = sub
-                if sub.any():
-                    targets[j] = idx
-        for label in sorted({part(k) for k in keys}, key=str):
-            cols = [j for j, k in enumerate(keys) if part(k) == label]
-            if not any(j in targets for j in cols):
-                continue
-            t0 = time.perf_counter()
-            fit = P.fit_passk_shared(
-                c[:, cols],
-                np.where(have[:, cols], args.m, 0),
-                names=[keys[j] for j in cols],
-                smoothness=args.smoothness,
-                n_boot=args.n_boot,
-                seed=seed,
-            )
-            times.append(time.perf_counter() - t0)
-            for j in cols:
-                if j in targets:
-                    idx = targets[j]
-                    truth = np.asarray(P.passk_from_counts(cf[idx, j], nf[idx, j], KS))
-                    res[keys[j]].append(
-                        _score(P, fit, keys[j], c[idx, j], truth, args, seed, problems=idx)
-                    )
+        subs = {}  # the same subsamples as bench_passk_forecast
+        for key, (c, n) in data.items():
+            sub = np.random.default_rng(seed).hypergeometric(c, n - c, args.m)
+            if sub.any():
+                subs[key] = sub
+        fits, seconds = pools.fits(seed, subs)
+        times.extend(seconds)
+        for key, sub in subs.items():
+            fit, idx = fits[key]
+            c, n = data[key]
+            truth = np.asarray(P.passk_from_counts(c, n, KS))
+            res[key].append(_score(P, fit, key, sub, truth, args, seed, problems=idx))
         print(f"seed {seed} done", flush=True)
     _table(
         f"--group {args.group} --smoothness {args.smoothness} --m {args.m}: mean |error| at "

@@ -10,7 +10,8 @@ intervals, one column per data set, beside the largest-k pass@k the data measure
 
 ``--shared`` pools the data sets instead (``fit_passk_shared``: one difficulty per problem,
 one level per data set), and each line is that data set's forecast given every data set's
-counts; the route column reads ``shared``.
+counts; the route column reads ``shared``.  Without it, where two or more data sets measured
+some of the same problems, a closing line says that ``--shared`` applies.
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
                 unidentified.append(label)
         rows.append(row)
         bar.update(1)
+    if shared is None and (hint := _pooling_hint(pop, groups)):
+        print(hint)
     out = Path(args.out)
     text = json.dumps(
         to_jsonable({"by": by, "where": where, "route": method, "fits": rows}), indent=1
@@ -132,6 +135,23 @@ def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
             print("ds3jax fit: --strict: some fits are not determined by the data", file=sys.stderr)
             return 3
     return 0
+
+
+def _pooling_hint(pop, groups) -> str:
+    """A line saying that ``--shared`` applies, where two or more data sets with a correct
+    sample measured some of the same problems ('' otherwise)."""
+    solved = {key: g for key, g in groups.items() if np.any(g.correct > 0)}
+    if len(solved) < 2:
+        return ""
+    _, _, _, n = pop.align_count_groups(solved)
+    common = int(np.sum((n > 0).sum(axis=1) >= 2))
+    if not common:
+        return ""
+    return (
+        f"  note: {len(solved)} data sets measured {common} of the same problems; --shared "
+        "pools them (one difficulty per problem), which forecast pass@1e3 / 1e4 from 100 "
+        "samples better than fitting each alone on the README's Pythia benchmarks"
+    )
 
 
 def _measured(pop, counts, k):

@@ -438,6 +438,8 @@ def test_by_fits_every_data_set_of_a_labelled_file(tmp_path, capsys):
     )
     assert rc == 0, text
     assert "run=s0" in text and "skipped: no correct sample" in text
+    # the two sets with a correct sample measured the same 30 problems: --shared is named
+    assert "note: 2 data sets measured 30 of the same problems; --shared pools them" in text
     res = json.loads((out / "runs_by-run_fits.json").read_text())
     fits = {f["labels"]["run"]: f for f in res["fits"]}
     assert list(fits) == ["s1", "s2", "s0"] and "passk" not in fits["s0"]
@@ -454,6 +456,20 @@ def test_by_fits_every_data_set_of_a_labelled_file(tmp_path, capsys):
     assert (out / "runs_by-run_fits.png").stat().st_size > 10_000
     rc, _, err = _run(["fit", str(path), "--by", "rn", "--out", str(tmp_path / "o2")], capsys)
     assert rc == 2 and "no column 'rn'" in err
+
+
+def test_pooling_hint_needs_two_solved_sets_on_common_problems(tmp_path):
+    import ds3jax.population as P
+    from experiments._cli_fit_groups import _pooling_hint
+
+    rows = ["run,problem,correct,samples", "a,q0,1,10", "a,q1,0,10", "b,q2,3,10", "c,q1,0,10"]
+    path = tmp_path / "runs.csv"
+    path.write_text("\n".join(rows) + "\n")
+    groups = P.load_count_groups(path, ("run",))
+    assert _pooling_hint(P, groups) == ""  # c shares q1 with a, but c solved nothing
+    path.write_text("\n".join(rows + ["b,q1,2,10"]) + "\n")
+    hint = _pooling_hint(P, P.load_count_groups(path, ("run",)))
+    assert "2 data sets measured 1 of the same problems" in hint
 
 
 def test_by_shared_pools_the_data_sets(tmp_path, capsys):
@@ -473,6 +489,7 @@ def test_by_shared_pools_the_data_sets(tmp_path, capsys):
     rc, text, _ = _run(argv, capsys)
     assert rc == 0, text
     assert "route shared" in text and "model=none" in text and "skipped" in text
+    assert "note:" not in text
     res = json.loads((out / "models_by-model_fits.json").read_text())
     fits = {f["labels"]["model"]: f for f in res["fits"]}
     import ds3jax.population as P

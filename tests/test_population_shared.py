@@ -1,6 +1,8 @@
 """fit_passk_shared: shared problem difficulty across data sets (independent references:
 scipy quadrature, the exact pass@k of known success rates, hand-built failures)."""
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -194,6 +196,22 @@ def test_shared_benchmark_runs_end_to_end(tmp_path, capsys):
     errs = [float(x) for cell in cells for x in cell.split("/")]
     assert all(np.isfinite(errs)) and all(0 <= e < 0.5 for e in errs), mean
     assert "%" in mean[0].split("|")[6]
+    # the same pools as a route of bench_passk_forecast, beside the one-data-set routes
+    from benchmarks import bench_passk_forecast
+
+    argv = ["--data", str(path), "--seeds", "1", "--n-boot", "20"]
+    bench_passk_forecast.main(argv + ["--routes", "power_law,shared"])
+    out = capsys.readouterr().out
+    row = next(ln for ln in out.splitlines() if ln.startswith("| `shared`"))
+    e13, e14 = (float(x) for x in row.split("|")[2:4])
+    assert 0 <= e13 < 0.5 and 0 <= e14 < 0.5 and re.search(r"\d+% / \d+%", row)
+    assert "shared: 1 pooled fits (data sets sharing a checkpoint)" in out
+    one = tmp_path / "one.csv"
+    one.write_text("\n".join(ln for ln in rows if not ln.startswith(("m1", "m2"))) + "\n")
+    with pytest.raises(SystemExit, match="pools several data sets"):
+        bench_passk_forecast.main(["--data", str(one), "--routes", "shared"])
+    with pytest.raises(SystemExit, match="unknown route"):
+        bench_passk_forecast.main(argv + ["--routes", "power-law"])
     bench_passk_shared.main(["--ladder", "1.0", "--sets", "1", "--no-intervals"])
     out = capsys.readouterr().out
     rungs = [ln for ln in out.splitlines() if ln.startswith("| -0.5 |") or ln.startswith("| 3.0 |")]

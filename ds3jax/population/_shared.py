@@ -141,14 +141,16 @@ def _problem_failure(par, lm, present, lnum, m, tau_min):
     cell = _cell_loglik(lm, lk, present)
     w = par.log_g[None] + cell.sum(1)
     w = w - logsumexp(w, axis=1, keepdims=True)  # posterior of d_i, [I, G]
-    lkm = lk[m]  # [X, G]
-    num = logsumexp(lnum[:, :, :, None] + lkm[None, None], axis=2)  # [K, I, G]
+    # log sum_x exp(lnum + lk[m]) over the grid, [K, I, G], as a product of scaled
+    # exponentials (the same guard as the cells'), not a [K, I, X, G] logsumexp
+    mx = jnp.max(lnum, axis=2, keepdims=True)
+    num = jnp.log(jnp.maximum(jnp.exp(lnum - mx) @ jnp.exp(lk[m]), 1e-300)) + mx
     return jnp.exp(logsumexp(w[None] + num - cell[None, :, m, :], axis=2))
 
 
 _fitted_failure = jax.jit(_problem_failure)
 _replicate_failure = jax.jit(jax.vmap(_problem_failure, in_axes=(0, None, None, None, None, None)))
-_CHUNK = 25
+_CHUNK = 100
 
 
 @dataclasses.dataclass(frozen=True)
