@@ -2,6 +2,8 @@
 
     python -m benchmarks.bench_passk_shared [--m 100] [--seeds 5] [--group checkpoint]
         [--smoothness 10] [--n-boot 1000] [--no-intervals] [--data FILE.csv]
+    python -m benchmarks.bench_passk_shared --ladder TAU [--sets 10]
+    python -m benchmarks.bench_passk_shared --timing [--n-boot 1000]
 
 The benchmark of ``bench_passk_forecast`` (every checkpoint with >= 32 problems of >= 10,000
 samples; each such problem subsampled to m samples with the same seeds, so the default's and
@@ -21,12 +23,17 @@ DELTA = -0.5, 0, 0.5, 1, 1.5, 2, 3 plus an interaction N(0, TAU^2) per problem a
 TAU = 0 a model is a pure shift of another, the shared model's own assumption; real models
 disagree about which problems are hard), m samples seen, scored against the unbiased
 estimate from 10,000 (``--sets`` sets).
+
+``--timing``: on the ladder's first set (TAU 1 unless given), the median of 5 warm runs of
+the fit alone (``n_boot=0``) and of one data set's pass@k and 90% interval at two k with
+``--n-boot`` replicates (each run a new fit object, so its parameter draws are made anew).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import time
 
 import numpy as np
 
@@ -47,7 +54,10 @@ def main(argv=None):
     ap.add_argument("--group", choices=("all", "model", "checkpoint"), default="checkpoint")
     ap.add_argument("--ladder", type=float, default=None, metavar="TAU")
     ap.add_argument("--sets", type=int, default=10)
+    ap.add_argument("--timing", action="store_true", help="time the fit and an interval")
     args = ap.parse_args(argv)
+    if args.timing:
+        return timing(args)
     if args.ladder is not None:
         return ladder(args)
 
@@ -71,6 +81,8 @@ def main(argv=None):
         fits, seconds = pools.fits(seed, subs)
         times.extend(seconds)
         for key, sub in subs.items():
+            if key not in fits:  # no other data set of its pool has a correct sample
+                continue
             fit, idx = fits[key]
             c, n = data[key]
             truth = np.asarray(P.passk_from_counts(c, n, KS))
@@ -115,25 +127,60 @@ def _table(title, label, rows):
 LADDER = (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
 
+def _ladder_set(draw, tau, seed, m):
+    """One set of the ladder: (counts of m samples, counts of 10,000), [128, 7] each."""
+    from scipy.special import expit, logit
+
+    rng = np.random.default_rng(seed)
+    with np.errstate(divide="ignore"):
+        base = logit(draw(rng, 128))
+    psi = expit(base[:, None] - np.array(LADDER)[None] + tau * rng.standard_normal((128, 7)))
+    c = rng.binomial(m, psi)
+    return c, c + rng.binomial(10_000 - m, psi)
+
+
+def timing(args):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import ds3jax.population as P
+    from benchmarks.bench_passk_synthetic import curve_population
+
+    _, _, draw = curve_population("pythia28B")
+    tau = 1.0 if args.ladder is None else args.ladder
+    c, _ = _ladder_set(draw, tau, 30_000 + args.seed0, args.m)
+    n = np.full_like(c, args.m)
+    rows = []
+    for rep in range(6):
+        t0 = time.perf_counter()
+        P.fit_passk_shared(c, n, n_boot=0)
+        t1 = time.perf_counter()
+        fit = P.fit_passk_shared(c, n, n_boot=args.n_boot)
+        t2 = time.perf_counter()
+        fit.passk(1, KS)
+        fit.passk_interval(1, KS)
+        t3 = time.perf_counter()
+        if rep:  # the first run compiles
+            rows.append((t1 - t0, t3 - t2))
+    a = np.median(np.array(rows), axis=0)
+    print(
+        f"7 data sets x 128 problems, {args.m} samples each (ladder TAU {tau}); median of 5 "
+        f"warm runs: fit {a[0]:.2f} s; one data set's pass@k and interval at 2 k with "
+        f"{args.n_boot} replicates {a[1]:.2f} s"
+    )
+
+
 def ladder(args):
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from scipy.special import expit, logit
-
     import ds3jax.population as P
     from benchmarks.bench_passk_synthetic import curve_population
 
     _, _, draw = curve_population("pythia28B")
     res = collections.defaultdict(list)
     for s in range(args.sets):
-        rng = np.random.default_rng(30_000 + args.seed0 + s)
-        with np.errstate(divide="ignore"):
-            base = logit(draw(rng, 128))
-        x = base[:, None] - np.array(LADDER)[None] + args.ladder * rng.standard_normal((128, 7))
-        psi = expit(x)
-        c = rng.binomial(args.m, psi)
-        full = c + rng.binomial(10_000 - args.m, psi)
+        c, full = _ladder_set(draw, args.ladder, 30_000 + args.seed0 + s, args.m)
         fit = P.fit_passk_shared(
             c,
             np.full_like(c, args.m),

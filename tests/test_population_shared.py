@@ -206,6 +206,11 @@ def test_shared_benchmark_runs_end_to_end(tmp_path, capsys):
     e13, e14 = (float(x) for x in row.split("|")[2:4])
     assert 0 <= e13 < 0.5 and 0 <= e14 < 0.5 and re.search(r"\d+% / \d+%", row)
     assert "shared: 1 pooled fits (data sets sharing a checkpoint)" in out
+    # pooled by model, each data set is alone in its pool: nothing to pool, said, not fatal
+    bench_passk_forecast.main(argv + ["--routes", "power_law,shared", "--pool", "model"])
+    out = capsys.readouterr().out
+    assert "| `shared` | no fit |" in out
+    assert "3 fits without a second solved data set in their pool left out" in out
     one = tmp_path / "one.csv"
     one.write_text("\n".join(ln for ln in rows if not ln.startswith(("m1", "m2"))) + "\n")
     with pytest.raises(SystemExit, match="pools several data sets"):
