@@ -124,6 +124,15 @@ def test_intervals_hold_the_forecast_and_the_truth_here(rasch_fit):
     assert r.shape == (300, 2) and np.all((r >= 0) & (r <= 1))
 
 
+def test_replicates_do_not_depend_on_the_chunk_size(rasch_fit, monkeypatch):
+    # the replicates run in chunks sized by memory; 300 draws in chunks of 100 and of 7
+    # (the last one filled up and cut) give the same numbers
+    fit = rasch_fit[3]
+    whole = fit.passk_replicates("mid", KS)
+    monkeypatch.setattr(S, "_CHUNK_CELLS", 7 * len(fit.names) * S._X.size * S._D.size)
+    np.testing.assert_allclose(fit.passk_replicates("mid", KS), whole, rtol=1e-12, atol=1e-15)
+
+
 def test_subsets_missing_cells_and_dropped_sets():
     psi, c, n = _rasch(5, P_=64, levels=(-1.5, 0.0))
     n = n.copy()

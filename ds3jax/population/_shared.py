@@ -150,7 +150,7 @@ def _problem_failure(par, lm, present, lnum, m, tau_min):
 
 _fitted_failure = jax.jit(_problem_failure)
 _replicate_failure = jax.jit(jax.vmap(_problem_failure, in_axes=(0, None, None, None, None, None)))
-_CHUNK = 100
+_CHUNK_CELLS = 2e7  # replicates at once x data sets x grid^2: ~0.5 GB of float64 at most
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,11 +264,14 @@ class SharedFit:
         mine = self._select(m, problems)
         unpack = jax.vmap(lambda p: _unpack(p, len(self.names), self._anchor))
         fails = []
-        for lo in range(0, self.n_boot, _CHUNK):
-            par = unpack(jnp.asarray(draws[lo : lo + _CHUNK]))
+        chunk = int(np.clip(_CHUNK_CELLS // (len(self.names) * _X.size * _D.size), 1, 100))
+        pad = -self.n_boot % chunk  # one compiled shape: the last chunk is filled up, then cut
+        draws = np.concatenate([draws, np.repeat(draws[:1], pad, axis=0)])
+        for lo in range(0, self.n_boot + pad, chunk):
+            par = unpack(jnp.asarray(draws[lo : lo + chunk]))
             fail = _replicate_failure(par, self._lm, self._present, lnum, m, self._tau_min)
             fails.append(np.asarray(fail)[:, :, mine])
-        p = 1.0 - np.concatenate(fails)  # [B, K, P_m]
+        p = 1.0 - np.concatenate(fails)[: self.n_boot]  # [B, K, P_m]
         spread = np.sqrt(np.sum(p * (1 - p), axis=2)) / p.shape[2]
         return np.clip(p.mean(2) + spread * z[:, None], 0.0, 1.0)
 
