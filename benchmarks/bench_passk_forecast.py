@@ -1,7 +1,8 @@
 """pass@k forecasts from few samples per problem, against the full-data estimate (issue 12).
 
     python -m benchmarks.bench_passk_forecast [--m 100] [--seeds 10] [--n-boot 1000]
-        [--routes ensemble,auto,...] [--min-problems 32] [--out FILE.json]
+        [--routes ensemble,auto,...,shared] [--pool checkpoint] [--min-problems 32]
+        [--out FILE.json]
     python -m benchmarks.bench_passk_forecast --timing [--routes ensemble]
     python -m benchmarks.bench_passk_forecast --adaptive 0.1 [--seeds 3] [--routes ...]
 
@@ -22,7 +23,10 @@ the unbiased estimate from all samples exists): a 1/F-fold extrapolation for the
 sampled problems, none for the most sampled.
 
 Several data sets on the same problems (this file: 6 models x 8 checkpoints) can also be
-pooled: ``bench_passk_shared`` scores ``fit_passk_shared`` on the same subsamples.
+pooled: the route ``shared`` (on by default where the file has several data sets) fits
+``fit_passk_shared`` to each ``--pool`` (the data sets sharing a checkpoint, a model, or all)
+with the targets' subsamples and every other (data set, problem) thinned to m samples too
+(``Pools``); ``bench_passk_shared`` prints it per data set and on a synthetic ladder.
 
 ``--timing``: on one checkpoint with 128 problems (pythia-160m at 20B tokens, or the file's
 largest data set), with 100 samples

@@ -8,7 +8,7 @@
 The benchmark of ``bench_passk_forecast`` (every checkpoint with >= 32 problems of >= 10,000
 samples; each such problem subsampled to m samples with the same seeds, so the default's and
 the power law's numbers are those of that benchmark), with every other (data set, problem)
-of the file subsampled to m as well: what a user has who ran m samples of several models on
+of the file thinned to min(n, m) as well: what a user has who ran m samples of several models on
 the same problems.  ``--group`` says which data sets are pooled: ``checkpoint`` (the models
 at one checkpoint: several models, one benchmark), ``model`` (one model's checkpoints) or
 ``all``; a file with only one of the two columns (say, several models on one benchmark)
