@@ -95,13 +95,12 @@ class Pools:
         for j, key in enumerate(self.keys):
             self.pools[part(key)].append(j)
 
-    def __len__(self):
-        return len(self.keys)
-
     def fits(self, seed, targets):
-        """{key: (fit, rows)} for every key of ``targets`` ({key: its subsample}) whose pool
+        """{key: (fit, rows)} for every key of ``targets`` ({key: its subsample}, those with
+        no correct sample too: they are data the pool has, though not scored) whose pool
         holds another data set with a correct sample (rows: the target's problems' rows in
-        the pooled table), and the seconds each pool's fit took."""
+        the pooled table), and the seconds each pool's fit took; pools whose targets have
+        no correct sample are not fitted."""
         have = self.nf > 0
         n = np.minimum(self.nf, self.m)
         c = np.zeros_like(self.cf)
@@ -117,7 +116,7 @@ class Pools:
                 rows[key] = idx
         out, seconds = {}, []
         for cols in self.pools.values():
-            if not any(self.keys[j] in rows for j in cols):
+            if not any(np.any(targets.get(self.keys[j], 0)) for j in cols):
                 continue
             if np.count_nonzero(c[:, cols].sum(0)) < 2:  # nothing to pool with
                 continue
@@ -220,18 +219,18 @@ def main(argv=None):
     if "shared" in routes:
         pools = Pools(P, args.data, args.m, args.pool, n_boot=args.n_boot)
     for seed in range(args.seeds):
-        subs = {}
-        for key, (c, n) in data.items():
-            cs = np.random.default_rng(seed).hypergeometric(c, n - c, args.m)
-            if cs.any():
-                subs[key] = cs
-            else:
-                skipped += 1
+        subs = {
+            key: np.random.default_rng(seed).hypergeometric(c, n - c, args.m)
+            for key, (c, n) in data.items()
+        }
         pooled = {}
         if pools is not None:
             pooled, seconds = pools.fits(seed, subs)
             pool_times.extend(seconds)
         for key, cs in subs.items():
+            if not cs.any():
+                skipped += 1
+                continue
             c, n = data[key]
             truth = np.asarray(P.passk_from_counts(c, n, ks))
             print(key, seed, flush=True) if args.verbose else None

@@ -73,15 +73,14 @@ def main(argv=None):
     res = collections.defaultdict(list)
     times = []
     for seed in range(args.seed0, args.seed0 + args.seeds):
-        subs = {}  # the same subsamples as bench_passk_forecast
-        for key, (c, n) in data.items():
-            sub = np.random.default_rng(seed).hypergeometric(c, n - c, args.m)
-            if sub.any():
-                subs[key] = sub
+        subs = {  # the same subsamples as bench_passk_forecast
+            key: np.random.default_rng(seed).hypergeometric(c, n - c, args.m)
+            for key, (c, n) in data.items()
+        }
         fits, seconds = pools.fits(seed, subs)
         times.extend(seconds)
         for key, sub in subs.items():
-            if key not in fits:  # no other data set of its pool has a correct sample
+            if not sub.any() or key not in fits:  # nothing to score, or nothing to pool with
                 continue
             fit, idx = fits[key]
             c, n = data[key]

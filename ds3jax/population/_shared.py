@@ -150,7 +150,7 @@ def _problem_failure(par, lm, present, lnum, m, tau_min):
 
 _fitted_failure = jax.jit(_problem_failure)
 _replicate_failure = jax.jit(jax.vmap(_problem_failure, in_axes=(0, None, None, None, None, None)))
-_CHUNK_CELLS = 2e7  # replicates at once x data sets x grid^2: ~0.5 GB of float64 at most
+_CHUNK_CELLS = 2e7  # replicates x data sets x logit bins x difficulties at once (~0.5 GB)
 
 
 @dataclasses.dataclass(frozen=True)
