@@ -32,7 +32,7 @@ def main(argv=None):
     jax.config.update("jax_enable_x64", True)
     import ds3jax.population as P
 
-    from .bench_passk_forecast import DATA, checkpoints, require
+    from .bench_passk_forecast import DATA, checkpoints, require, subsample
     from .bench_passk_synthetic import POPULATIONS, exact_passk
 
     ks = np.array([2.0 * args.m, 1e3, 1e4])
@@ -41,7 +41,7 @@ def main(argv=None):
     for c, n in require(checkpoints(data), data, 32).values():
         truth = np.asarray(P.passk_from_counts(c, n, ks))
         for seed in range(args.seeds):
-            cs = np.random.default_rng(seed).hypergeometric(c, n - c, args.m)
+            cs = subsample(c, n, args.m, seed)
             if cs.any():
                 rows.append(_one(P, cs, args.m, truth, ks, args.n_boot, seed))
     _report(f"Pythia checkpoints, m = {args.m} ({len(rows)} data sets)", rows, ks)

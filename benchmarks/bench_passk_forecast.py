@@ -59,19 +59,36 @@ def _columns(path):
     return tuple(c for c in ("model", "checkpoint") if c in header)
 
 
-def checkpoints(path=DATA, min_samples=10_000, min_problems=32):
-    """{(model, checkpoint): (correct, samples)} of the problems with >= ``min_samples``
-    samples; data sets are told apart by whichever of the columns ``model`` and
-    ``checkpoint`` the file has (a file with neither is one data set)."""
+def load_groups(path=DATA):
+    """(by, {key: Counts}): the file's data sets, told apart by whichever of the columns
+    ``model`` and ``checkpoint`` it has (a file with neither is one data set)."""
     from ds3jax.population import load_count_groups
 
+    by = _columns(path)
+    return by, load_count_groups(path, by)
+
+
+def select(groups, min_samples=10_000, min_problems=32):
+    """{key: (correct, samples)} of each data set's problems with >= ``min_samples`` samples,
+    for the data sets with >= ``min_problems`` of them and a correct sample among them."""
     out = {}
-    for key, counts in load_count_groups(path, _columns(path)).items():
+    for key, counts in groups.items():
         keep = counts.samples >= min_samples
         c, n = counts.correct[keep], counts.samples[keep]
         if c.size >= min_problems and (c > 0).any():
             out[key] = (c, n)
     return out
+
+
+def checkpoints(path=DATA, min_samples=10_000, min_problems=32):
+    """:func:`select` on the data sets of the file at ``path``."""
+    return select(load_groups(path)[1], min_samples, min_problems)
+
+
+def subsample(c, n, m, seed):
+    """The benchmark's m-sample subsample (hypergeometric; m may differ by problem) of counts,
+    c correct of n, with ``seed``: every route, and the pooled fits, see the same one."""
+    return np.random.default_rng(seed).hypergeometric(c, n - c, m)
 
 
 class Pools:
@@ -82,14 +99,18 @@ class Pools:
     ``seed``), which is what a user has who ran ``m`` samples of several models on the same
     problems.  ``pool`` says which data sets are fitted together: those sharing a
     ``checkpoint`` (several models, one benchmark), a ``model`` (its checkpoints) or ``all``;
-    a file without that column is one pool."""
+    a file without that column is one pool.  ``by`` and ``groups`` as :func:`load_groups`
+    returns them."""
 
-    def __init__(self, P, path, m, pool="checkpoint", min_samples=10_000, **fit_kw):
-        self.P, self.m, self.min_samples, self.fit_kw = P, m, min_samples, fit_kw
-        by = _columns(path)
-        self.groups = P.load_count_groups(path, by)
-        self.keys, problems, self.cf, self.nf = P.align_count_groups(self.groups)
-        self.row = {p: i for i, p in enumerate(problems)}
+    def __init__(self, P, by, groups, m, pool="checkpoint", min_samples=10_000, **fit_kw):
+        self.P, self.m, self.fit_kw = P, m, fit_kw
+        self.keys, problems, self.cf, self.nf = P.align_count_groups(groups)
+        row = {p: i for i, p in enumerate(problems)}
+        # each data set's problems that a target keeps, in select()'s order: their rows
+        self.rows = {
+            key: np.array([row[p] for p in np.asarray(g.problem)[g.samples >= min_samples]])
+            for key, g in groups.items()
+        }
         part = (lambda k: k[by.index(pool)]) if pool in by else (lambda k: 0)
         self.pools = collections.defaultdict(list)
         for j, key in enumerate(self.keys):
@@ -106,14 +127,9 @@ class Pools:
         c = np.zeros_like(self.cf)
         rng = np.random.default_rng(1000 + seed)
         c[have] = rng.hypergeometric(self.cf[have], self.nf[have] - self.cf[have], n[have])
-        rows = {}
         for j, key in enumerate(self.keys):
             if key in targets:
-                g = self.groups[key]
-                keep = g.samples >= self.min_samples
-                idx = np.array([self.row[p] for p in np.asarray(g.problem)[keep]])
-                c[idx, j], n[idx, j] = targets[key], self.m
-                rows[key] = idx
+                c[self.rows[key], j], n[self.rows[key], j] = targets[key], self.m
         out, seconds = {}, []
         for cols in self.pools.values():
             if not any(np.any(targets.get(self.keys[j], 0)) for j in cols):
@@ -130,8 +146,8 @@ class Pools:
             )
             seconds.append(time.perf_counter() - t0)
             for key in (self.keys[j] for j in cols):
-                if key in rows:
-                    out[key] = (fit, rows[key])
+                if key in targets:
+                    out[key] = (fit, self.rows[key])
         return out, seconds
 
 
@@ -188,7 +204,8 @@ def main(argv=None):
     jax.config.update("jax_enable_x64", True)
     import ds3jax.population as P
 
-    several = len(P.load_count_groups(args.data, _columns(args.data))) > 1
+    by, groups = load_groups(args.data)
+    several = len(groups) > 1
     routes = args.routes.split(",") if args.routes else list(ROUTES) + ["shared"] * several
     unknown = sorted(set(routes) - set(ROUTES) - {"shared"})
     if unknown:
@@ -198,10 +215,8 @@ def main(argv=None):
     if args.adaptive is not None or args.timing:
         routes = [r for r in routes if r != "shared"]  # these score one data set at a time
     if args.adaptive is not None:
-        return adaptive(P, checkpoints(args.data, min_samples=0, min_problems=1), routes, args)
-    data = require(
-        checkpoints(args.data, min_problems=args.min_problems), args.data, args.min_problems
-    )
+        return adaptive(P, select(groups, min_samples=0, min_problems=1), routes, args)
+    data = require(select(groups, min_problems=args.min_problems), args.data, args.min_problems)
     if args.timing:
         return timing(
             P, data.get(("pythia-160m", "20B")) or max(data.values(), key=_size), routes, args.m
@@ -217,12 +232,9 @@ def main(argv=None):
     ks = np.array([1e3, 1e4])
     pools = None
     if "shared" in routes:
-        pools = Pools(P, args.data, args.m, args.pool, n_boot=args.n_boot)
+        pools = Pools(P, by, groups, args.m, args.pool, n_boot=args.n_boot)
     for seed in range(args.seeds):
-        subs = {
-            key: np.random.default_rng(seed).hypergeometric(c, n - c, args.m)
-            for key, (c, n) in data.items()
-        }
+        subs = {key: subsample(c, n, args.m, seed) for key, (c, n) in data.items()}
         pooled = {}
         if pools is not None:
             pooled, seconds = pools.fits(seed, subs)
@@ -367,10 +379,10 @@ def _size(cn):
 
 def timing(P, data, routes, m):
     c, n = data
-    cs = np.random.default_rng(0).hypergeometric(c, n - c, m)
+    cs = subsample(c, n, m, 0)
     # worst case for the once-per-distinct-(c, n) likelihood: every problem its own size
     mi = m + np.arange(c.size)
-    cd = np.random.default_rng(0).hypergeometric(c, n - c, mi)
+    cd = subsample(c, n, mi, 0)
     cases = (
         (f"{m} samples each, {int(cs.sum())} correct", cs, np.full(c.size, m)),
         (f"{m}..{mi[-1]} samples (all sizes distinct), {int(cd.sum())} correct", cd, mi),

@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from benchmarks.bench_passk_forecast import DATA, Pools, _columns, checkpoints
+from benchmarks.bench_passk_forecast import DATA, Pools, load_groups, select, subsample
 
 KS = np.array([1e3, 1e4])
 
@@ -66,17 +66,15 @@ def main(argv=None):
     jax.config.update("jax_enable_x64", True)
     import ds3jax.population as P
 
-    if not _columns(args.data):
+    by, groups = load_groups(args.data)
+    if not by:
         raise SystemExit(f"{args.data}: pooling needs a model or checkpoint column")
-    pools = Pools(P, args.data, args.m, args.group, smoothness=args.smoothness, n_boot=args.n_boot)
-    data = checkpoints(args.data)
+    pools = Pools(P, by, groups, args.m, args.group, smoothness=args.smoothness, n_boot=args.n_boot)
+    data = select(groups)
     res = collections.defaultdict(list)
     times = []
     for seed in range(args.seed0, args.seed0 + args.seeds):
-        subs = {  # the same subsamples as bench_passk_forecast
-            key: np.random.default_rng(seed).hypergeometric(c, n - c, args.m)
-            for key, (c, n) in data.items()
-        }
+        subs = {key: subsample(c, n, args.m, seed) for key, (c, n) in data.items()}
         fits, seconds = pools.fits(seed, subs)
         times.extend(seconds)
         for key, sub in subs.items():
