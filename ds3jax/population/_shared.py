@@ -354,15 +354,17 @@ def fit_passk_shared(
     names = tuple(range(c.shape[1])) if names is None else tuple(names)
     if len(names) != c.shape[1]:
         raise ValueError(f"{len(names)} names for {c.shape[1]} data sets")
-    for (i, m), v in np.ndenumerate(c):
-        nv = n[i, m]
-        if not (np.isfinite(v) and np.isfinite(nv) and v == int(v) and nv == int(nv)):
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(c) & np.isfinite(n) & (c == np.round(c)) & (n == np.round(n))
+        bad = ~whole | ~((0 <= c) & (c <= n))
+    if bad.any():  # the first bad cell in row order, named
+        i, m = np.argwhere(bad)[0]
+        if not whole[i, m]:
             raise ValueError(f"problem {i}, data set {names[m]!r}: counts must be integers")
-        if not 0 <= v <= nv:
-            raise ValueError(
-                f"problem {i}, data set {names[m]!r}: need 0 <= correct <= samples, got "
-                f"{v:g} of {nv:g}"
-            )
+        raise ValueError(
+            f"problem {i}, data set {names[m]!r}: need 0 <= correct <= samples, got "
+            f"{c[i, m]:g} of {n[i, m]:g}"
+        )
     if smoothness < 0 or not tau_min > 0:
         raise ValueError("smoothness must be >= 0 and tau_min > 0")
     solved = c.sum(0) > 0
