@@ -280,7 +280,7 @@ def main(argv=None):
                 if r == "auto":
                     chosen[fit.family.split("(")[0]] += 1
     print(
-        f"{len(data)} checkpoints, m = {args.m} samples per problem, {args.seeds} seeds; "
+        f"{len(data)} data sets, m = {args.m} samples per problem, {args.seeds} seeds; "
         f"{skipped} subsamples with no correct sample skipped; n_boot = {args.n_boot}"
     )
     print(
@@ -299,7 +299,8 @@ def main(argv=None):
             f"{wd[:, 0].mean():.2f} / {wd[:, 1].mean():.2f} | {np.median(times[r]):.2f} |"
         )
     if "shared" in routes:
-        said = f"  shared: {len(pool_times)} pooled fits (data sets sharing a {args.pool})"
+        pooled_by = f"data sets sharing a {args.pool}" if args.pool in by else "all data sets"
+        said = f"  shared: {len(pool_times)} pooled fits ({pooled_by})"
         if pool_times:
             said += f", median {np.median(pool_times):.1f} s each (its s per fit: the interval)"
         if alone:
@@ -342,8 +343,8 @@ def adaptive(P, data, routes, args):
             if r == "ensemble":
                 weight.extend(bt.power_law_weight[i, ok, 0])
     print(
-        f"{len(data)} checkpoints, every problem thinned to {args.adaptive:g} of its samples, "
-        f"{args.seeds} seeds; pass@k at k = each checkpoint's smallest full sample size"
+        f"{len(data)} data sets, every problem thinned to {args.adaptive:g} of its samples, "
+        f"{args.seeds} seeds; pass@k at k = each data set's smallest full sample size"
     )
     print("| route | fits | mean abs err | mean signed err | 90% coverage |")
     print("|---|---|---|---|---|")
@@ -356,7 +357,7 @@ def adaptive(P, data, routes, args):
 
 
 def _versus_power_law(rows, routes):
-    """Per checkpoint, which route's mean |error| (over seeds) is below the power law's."""
+    """Per data set, which route's mean |error| (over seeds) is below the power law's."""
     by = collections.defaultdict(list)
     for r in rows:
         by[(tuple(r["checkpoint"]), r["route"])].append(np.abs(np.subtract(r["pred"], r["truth"])))
@@ -369,7 +370,7 @@ def _versus_power_law(rows, routes):
         wins = np.array([np.mean(by[(cp, r)], axis=0) < law[cp] for cp in mine]).reshape(-1, 2)
         print(
             f"  {r}: closer than the power law on {wins[:, 0].sum()} / {wins[:, 1].sum()} of "
-            f"{len(mine)} checkpoints at k = 1e3 / 1e4"
+            f"{len(mine)} data sets at k = 1e3 / 1e4"
         )
 
 

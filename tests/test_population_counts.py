@@ -738,7 +738,7 @@ def test_forecast_benchmarks_run_end_to_end(capsys, tmp_path):
         ["--data", str(own), "--seeds", "3", "--n-boot", "50", "--routes", "power_law"]
     )
     out = capsys.readouterr().out
-    assert out.startswith("1 checkpoints, m = 100 samples per problem, 3 seeds")
+    assert out.startswith("1 data sets, m = 100 samples per problem, 3 seeds")
     row = next(ln for ln in out.splitlines() if ln.startswith("| `power_law`"))
     assert 0 <= float(row.split("|")[2]) < 0.5
     # a file too lightly sampled to score pass@1e4 is said, with what to use instead
