@@ -28,7 +28,7 @@ from experiments._common import run_module
 from experiments.fig8 import (
     C_SURFACE,
     COLORS,
-    MAX_FACTOR,
+    bisection_check,
     budgets,
     extended_budgets,
     fits,
@@ -72,18 +72,7 @@ def compute(quick: bool = False) -> dict:
     ratio = match_by_interpolation(C, g["accuracy"], frontier_C, frontier_acc)
     bisection = None
     if not quick:
-        sub = np.unique(np.linspace(0, n - 1, 15).round().astype(int))
-        cm, ok = optim.compute_to_match(
-            problem,
-            g["accuracy"][sub],
-            C[sub],
-            plane="fixed_tokens",
-            tokens=tokens,
-            max_factor=MAX_FACTOR,
-            n_bisect=24,
-        )
-        r = np.where(np.asarray(ok), np.asarray(cm, float) / C[sub], np.nan)
-        bisection = {"C": C[sub], "target": g["accuracy"][sub], "ratio": r}
+        bisection = bisection_check(problem, C, g["accuracy"], plane="fixed_tokens", tokens=tokens)
     return {
         "problem": "optim.presets.paper_fig8()",
         "method": solver_options(quick, "global")["method"],

@@ -105,6 +105,21 @@ def fits(C, res: dict) -> dict:
     return out
 
 
+def bisection_check(problem, C, target, **plane) -> dict:
+    """compute_to_match by bisection on freshly solved constrained optima, for 15 of the
+    budgets: the cross-check of :func:`match_by_interpolation` (``plane``: the constrained
+    plane and its parameter, as for ``optim.compute_to_match``)."""
+    import optim
+
+    n = len(C)
+    sub = np.unique(np.linspace(0, n - 1, 15).round().astype(int))
+    cm, ok = optim.compute_to_match(
+        problem, target[sub], C[sub], max_factor=MAX_FACTOR, n_bisect=24, **plane
+    )
+    r = np.where(np.asarray(ok), np.asarray(cm, float) / C[sub], np.nan)
+    return {"C": C[sub], "target": target[sub], "ratio": r}
+
+
 def match_by_interpolation(C, target, C_frontier, acc_frontier) -> np.ndarray:
     """C' = min{C'' : V(C'') >= target} from a constrained frontier V sampled at C_frontier.
 
@@ -227,19 +242,7 @@ def compute(quick: bool = False) -> dict:
 
     bisection = None
     if not quick:
-        # cross-check a subset by bisection on freshly solved Chinchilla optima
-        sub = np.unique(np.linspace(0, n - 1, 15).round().astype(int))
-        cm, ok = optim.compute_to_match(
-            problem,
-            g["accuracy"][sub],
-            C[sub],
-            plane="chinchilla",
-            kappa=KAPPA,
-            max_factor=MAX_FACTOR,
-            n_bisect=24,
-        )
-        r = np.where(np.asarray(ok), np.asarray(cm, float) / C[sub], np.nan)
-        bisection = {"C": C[sub], "target": g["accuracy"][sub], "ratio": r}
+        bisection = bisection_check(problem, C, g["accuracy"], plane="chinchilla", kappa=KAPPA)
 
     surf = _surface(problem, C_SURFACE, 60 if quick else 160)
     surf["global_opt"] = {k: float(v[0]) for k, v in g_s.items()}
