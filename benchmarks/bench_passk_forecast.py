@@ -14,7 +14,8 @@ every checkpoint, the problems with >= 10,000 samples (checkpoints with fewer th
 ``m`` samples (hypergeometric, ``seeds`` seeds); every route predicts pass@1e3 and pass@1e4,
 compared with the unbiased estimate from all samples.  A seed whose subsample has no correct
 sample at all is skipped (no route can fit it) and counted.  Prints mean |error|, mean signed
-error, 90%-interval coverage and mean interval width per route, and the time per fit.
+error, 90%-interval coverage and mean interval width per route, and the time per fit; then the
+same by how much each data set solves (its measured pass@1e4 >= 0.6, 0.3-0.6, below 0.3).
 
 ``--adaptive F``: the data as sampled, adaptively (128 to 3.7 million samples per problem):
 every checkpoint with a correct sample, all its problems, each thinned to a fraction F of its
@@ -306,6 +307,7 @@ def main(argv=None):
         if alone:
             said += f"; {alone} fits without a second solved data set in their pool left out"
         print(said)
+    _by_strength(rows, routes)
     if "power_law" in routes:
         _versus_power_law(rows, routes)
     if args.out:
@@ -354,6 +356,34 @@ def adaptive(P, data, routes, args):
         print(f"| `{r}` | {e.size} | {np.abs(e).mean():.3f} | {e.mean():+.3f} | {cov} |")
     if weight:
         print(f"  ensemble: mean power-law weight at that k {np.mean(weight):.2f}")
+
+
+STRENGTH = ((0.6, np.inf, ">= 0.6"), (0.3, 0.6, "0.3-0.6"), (-np.inf, 0.3, "below 0.3"))
+
+
+def _by_strength(rows, routes):
+    """The table again, by how much the data set solves (its measured pass@1e4): mean
+    |error| at 1e3 / 1e4 and 90% coverage per route."""
+    print("by measured pass@1e4: mean abs err k=1e3 / 1e4 (90% coverage 1e3 / 1e4)")
+    print("| measured pass@1e4 | data sets (fits) | " + " | ".join(f"`{r}`" for r in routes) + " |")
+    print("|---" * (len(routes) + 2) + "|")
+    for lo, hi, label in STRENGTH:
+        mine = [r for r in rows if lo <= r["truth"][1] < hi]
+        if not mine:
+            continue
+        cells = []
+        for route in routes:
+            got = [r for r in mine if r["route"] == route]
+            if not got:
+                cells.append("no fit")
+                continue
+            t, p = np.array([r["truth"] for r in got]), np.array([r["pred"] for r in got])
+            lo_, hi_ = np.array([r["low"] for r in got]), np.array([r["high"] for r in got])
+            e, cov = np.abs(p - t).mean(0), ((lo_ <= t) & (t <= hi_)).mean(0)
+            cells.append(f"{e[0]:.3f} / {e[1]:.3f} ({cov[0]:.0%} / {cov[1]:.0%})")
+        sets = {tuple(r["checkpoint"]) for r in mine}
+        fits = {(tuple(r["checkpoint"]), r["seed"]) for r in mine}
+        print(f"| {label} | {len(sets)} ({len(fits)}) | " + " | ".join(cells) + " |")
 
 
 def _versus_power_law(rows, routes):

@@ -741,6 +741,12 @@ def test_forecast_benchmarks_run_end_to_end(capsys, tmp_path):
     assert out.startswith("1 data sets, m = 100 samples per problem, 3 seeds")
     row = next(ln for ln in out.splitlines() if ln.startswith("| `power_law`"))
     assert 0 <= float(row.split("|")[2]) < 0.5
+    # the table by measured pass@1e4: one data set is one group, holding the same numbers
+    group = [ln for ln in out.splitlines() if re.match(r"\| (>= 0.6|0.3-0.6|below 0.3) \|", ln)]
+    assert len(group) == 1 and group[0].split("|")[2].strip() == "1 (3)"
+    cell = group[0].split("|")[3]
+    errs = [c.strip() for c in row.split("|")[2:4]]
+    assert cell.strip().startswith(f"{errs[0]} / {errs[1]} (")
     # a file too lightly sampled to score pass@1e4 is said, with what to use instead
     few = tmp_path / "few.csv"
     few.write_text("problem,correct,samples\n" + "".join(f"q{i},3,1000\n" for i in range(40)))
