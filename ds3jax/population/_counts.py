@@ -32,8 +32,8 @@ Routes (``method``):
   back and the lean is 1/2 again.  The lean is a fixed rule, not a fitted weight (weights
   estimated from one data set are noisy); its thresholds were chosen on the benchmarks in
   the README at m = 100 and 1,000 (between, it interpolates in log m; checked afterwards at
-  m = 50 and 300).  Where the power law cannot be fitted (fewer than two k with
-  0 < pass@k < 1) the route is ``"auto"`` and ``fit.why`` says so.
+  m = 50 and 300; ``benchmarks/PASSK.md``).  Where the power law cannot be fitted (fewer
+  than two k with 0 < pass@k < 1) the route is ``"auto"`` and ``fit.why`` says so.
 * ``"auto"``: the families in ``AUTO_FAMILIES`` (Beta, Beta + zero mass, Beta +
   mass at 1, logit-normal), each with its exact grid posterior, averaged with weights from
   their held-out likelihood (below).  ``fit.family`` names the heaviest, ``fit.why`` gives

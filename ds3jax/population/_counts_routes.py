@@ -206,7 +206,8 @@ def ensemble_lean(s, m) -> float:
     families by < 0.01), and the point forecast follows it; with 1,000 the families
     see enough of the left tail to gain it back, and the even average was the better
     there (between 100 and 1,000 the rule interpolates in log m; checked afterwards at
-    m = 50 and 300 on the measured curves and weaker-model versions of them, README)."""
+    m = 50 and 300 on the measured curves and weaker-model versions of them,
+    ``benchmarks/PASSK.md``)."""
     solved = np.clip((s - _LEAN_FROM) / (_LEAN_TO - _LEAN_FROM), 0.0, 1.0)
     few = np.clip(np.log10(_LEAN_NONE_N / m) / np.log10(_LEAN_NONE_N / _LEAN_FULL_N), 0.0, 1.0)
     return 0.5 + 0.5 * float(solved * few)
