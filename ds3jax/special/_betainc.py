@@ -345,7 +345,7 @@ def _batched(kernel):
     def rule(axis_size, in_batched, a, b, x):
         if not execution_settings().batching:
             axes = [0 if bat else None for bat in in_batched]
-            out = jax.vmap(kernel, in_axes=axes)(a, b, x)
+            out = jax.vmap(kernel, in_axes=axes, axis_size=axis_size)(a, b, x)
             return out, jax.tree.map(lambda _: True, out)
         # batched arguments carry the batch axis first; unbatched ones are broadcast to it
         args = [
@@ -355,7 +355,18 @@ def _batched(kernel):
         out = k(*args)
         return out, jax.tree.map(lambda _: True, out)
 
-    return k
+    # Differentiating ``k`` itself (third and higher orders: the custom_jvp rules below
+    # cover the first two) would go through custom_vmap's own JVP, which re-enters ``rule``
+    # without end; the kernel's plain forward-mode derivative is what those orders need.
+    @jax.custom_jvp
+    def kd(a, b, x):
+        return k(a, b, x)
+
+    @kd.defjvp
+    def kd_jvp(primals, tangents):
+        return jax.jvp(kernel, primals, tangents)
+
+    return kd
 
 
 def _make(kind):
