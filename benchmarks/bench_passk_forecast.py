@@ -222,9 +222,6 @@ def main(argv=None):
         return timing(
             P, data.get(("pythia-160m", "20B")) or max(data.values(), key=_size), routes, args.m
         )
-    err = {r: [] for r in routes}
-    cover = {r: [] for r in routes}
-    width = {r: [] for r in routes}
     rows = []
     times = {r: [] for r in routes}
     chosen = collections.Counter()
@@ -263,9 +260,6 @@ def main(argv=None):
                     lo, hi = fit.passk_interval(ks)
                     family = fit.family
                 times[r].append(time.perf_counter() - t0)
-                err[r].append(pred - truth)
-                cover[r].append((lo <= truth) & (truth <= hi))
-                width[r].append(hi - lo)
                 rows.append(
                     dict(
                         checkpoint=list(key),
@@ -290,10 +284,11 @@ def main(argv=None):
     )
     print("|---|---|---|---|---|---|---|")
     for r in routes:
-        if not err[r]:
+        mine = [row for row in rows if row["route"] == r]
+        if not mine:
             print(f"| `{r}` | no fit | | | | | |")
             continue
-        e, cv, wd = np.array(err[r]), np.array(cover[r]), np.array(width[r])
+        e, cv, wd = _scores(mine)
         print(
             f"| `{r}` | {np.abs(e[:, 0]).mean():.3f} | {np.abs(e[:, 1]).mean():.3f} | "
             f"{e[:, 1].mean():+.3f} | {cv[:, 0].mean():.0%} / {cv[:, 1].mean():.0%} | "
@@ -361,6 +356,14 @@ def adaptive(P, data, routes, args):
 STRENGTH = ((0.6, np.inf, ">= 0.6"), (0.3, 0.6, "0.3-0.6"), (-np.inf, 0.3, "below 0.3"))
 
 
+def _scores(rows):
+    """[fits, 2] arrays (k = 1e3, 1e4) of ``rows``: signed errors, whether the 90% interval
+    holds the truth, and its width."""
+    t, p = np.array([r["truth"] for r in rows]), np.array([r["pred"] for r in rows])
+    lo, hi = np.array([r["low"] for r in rows]), np.array([r["high"] for r in rows])
+    return p - t, (lo <= t) & (t <= hi), hi - lo
+
+
 def _by_strength(rows, routes):
     """The table again, by how much the data set solves (its measured pass@1e4): mean
     |error| at 1e3 / 1e4 and 90% coverage per route."""
@@ -377,9 +380,8 @@ def _by_strength(rows, routes):
             if not got:
                 cells.append("no fit")
                 continue
-            t, p = np.array([r["truth"] for r in got]), np.array([r["pred"] for r in got])
-            lo_, hi_ = np.array([r["low"] for r in got]), np.array([r["high"] for r in got])
-            e, cov = np.abs(p - t).mean(0), ((lo_ <= t) & (t <= hi_)).mean(0)
+            signed, inside, _ = _scores(got)
+            e, cov = np.abs(signed).mean(0), inside.mean(0)
             cells.append(f"{e[0]:.3f} / {e[1]:.3f} ({cov[0]:.0%} / {cov[1]:.0%})")
         sets = {tuple(r["checkpoint"]) for r in mine}
         fits = {(tuple(r["checkpoint"]), r["seed"]) for r in mine}
