@@ -53,6 +53,10 @@ ROUTES = ("ensemble", "auto", "beta", "beta+zero", "beta+one", "logit-normal", "
 POOLS = ("checkpoint", "model", "all")
 
 
+def _plural(n, word):
+    return word if n == 1 else word + "s"
+
+
 def _columns(path):
     """The data-set columns (``model``, ``checkpoint``) that the file at ``path`` has."""
     with open(path, newline="") as fh:
@@ -89,7 +93,9 @@ def checkpoints(path=DATA, min_samples=10_000, min_problems=32):
 def subsample(c, n, m, seed):
     """The benchmark's m-sample subsample (hypergeometric; m may differ by problem) of counts,
     c correct of n, with ``seed``: every route, and the pooled fits, see the same one."""
-    return np.random.default_rng(seed).hypergeometric(c, n - c, m)
+    from ds3jax.population import thin_counts
+
+    return thin_counts(c, n, m, seed)
 
 
 class Pools:
@@ -127,7 +133,7 @@ class Pools:
         n = np.minimum(self.nf, self.m)
         c = np.zeros_like(self.cf)
         rng = np.random.default_rng(1000 + seed)
-        c[have] = rng.hypergeometric(self.cf[have], self.nf[have] - self.cf[have], n[have])
+        c[have] = self.P.thin_counts(self.cf[have], self.nf[have], n[have], rng)
         for j, key in enumerate(self.keys):
             if key in targets:
                 c[self.rows[key], j], n[self.rows[key], j] = targets[key], self.m
@@ -275,8 +281,9 @@ def main(argv=None):
                 if r == "auto":
                     chosen[fit.family.split("(")[0]] += 1
     print(
-        f"{len(data)} data sets, m = {args.m} samples per problem, {args.seeds} seeds; "
-        f"{skipped} subsamples with no correct sample skipped; n_boot = {args.n_boot}"
+        f"{len(data)} data {_plural(len(data), 'set')}, m = {args.m} samples per problem, "
+        f"{args.seeds} {_plural(args.seeds, 'seed')}; {skipped} "
+        f"{_plural(skipped, 'subsample')} with no correct sample skipped; n_boot = {args.n_boot}"
     )
     print(
         "| route | mean abs err k=1e3 | k=1e4 | mean signed err k=1e4 "
@@ -300,7 +307,10 @@ def main(argv=None):
         if pool_times:
             said += f", median {np.median(pool_times):.1f} s each (its s per fit: the interval)"
         if alone:
-            said += f"; {alone} fits without a second solved data set in their pool left out"
+            said += (
+                f"; {alone} {_plural(alone, 'fit')} without a second solved data set in their "
+                "pool left out"
+            )
         print(said)
     _by_strength(rows, routes)
     if "power_law" in routes:

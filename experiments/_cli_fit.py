@@ -591,10 +591,18 @@ def cmd_fit(args) -> int:
         if fit.method in ("auto", "ensemble"):
             fams = [f for f in fit.weights if f != "power_law"]
             law = fit.weights.get("power_law", 0.0)
+            # the families' own weights (fit.weights holds them scaled by 1 - the lean)
+            scores = fit.scores or {fit.family: 0.0}
+            share = 1.0 / sum(np.exp(v - scores[fit.family]) for v in scores.values())
             w(
-                f"  family: {fit.family} (weight {fit.weights[fit.family]:.2f}, the heaviest of "
-                f"{len(fams)} averaged families"
-                + (f", beside the power law's {law:.2f} far beyond the data" if law else "")
+                f"  family: {fit.family} (weight {share:.2f}, the heaviest of {len(fams)} "
+                "averaged families"
+                + (
+                    f"; far beyond the data the families carry {1 - law:.2f} of the forecast "
+                    f"and the power law {law:.2f}"
+                    if law
+                    else ""
+                )
                 + "; the parameters below are its own)"
             )
         else:

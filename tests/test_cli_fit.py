@@ -116,7 +116,14 @@ def test_counts_default_route_prints_family_and_passk_with_intervals(default_run
     solved = np.mean(c > 0)
     lean = 0.5 + 0.5 * min(max((solved - 0.1) / 0.2, 0.0), 1.0)
     assert f"family: {fam} (weight" in stdout
-    assert f"beside the power law's {lean:.2f}" in stdout
+    # the family's weight among the families, from their held-out scores (the route's
+    # weights are scaled by 1 - lean and are all 0 at lean 1)
+    sc = np.array([res["scores"][f] for f in AUTO_FAMILIES])
+    share = np.exp(res["scores"][fam] - sc.max()) / np.exp(sc - sc.max()).sum()
+    assert f"family: {fam} (weight {share:.2f}, the heaviest of 4 averaged families" in stdout
+    assert (
+        f"the families carry {1 - lean:.2f} of the forecast and the power law {lean:.2f}" in stdout
+    )
     assert "why: the population families' forecast and the power law's" in stdout
     assert "families averaged with weights from their held-out" in stdout
     assert set(res["weights"]) == {*AUTO_FAMILIES, "power_law"}

@@ -22,6 +22,7 @@ from ds3jax.population._data import (
     load_curve,
     make_counts,
     make_curve,
+    thin_counts,
 )
 from ds3jax.population._passk import (
     BetaPopulation,
@@ -209,6 +210,77 @@ def test_counts_loader(tmp_path):
         load_counts(_write(tmp_path, "empty.csv", "\n"))
     with pytest.raises(ValueError, match="index 0: correct = 2.5"):
         make_counts([2.5], [4])
+
+
+def test_thin_counts_is_numpys_hypergeometric_where_numpy_can_draw_it():
+    # the same stream as rng.hypergeometric: benchmarks' subsamples stay what they were
+    c = np.array([0, 3, 50, 100, 7, 999_999_999])
+    n = np.array([100, 100, 100, 100, 10_000, 999_999_999 + 10])
+    for keep in (50, np.array([1, 10, 50, 100, 5_000, 500_000_000])):
+        want = np.random.default_rng(3).hypergeometric(c, n - c, keep)
+        np.testing.assert_array_equal(thin_counts(c, n, keep, 3), want)
+        rng = np.random.default_rng(3)
+        np.testing.assert_array_equal(thin_counts(c, n, keep, rng), want)
+
+
+def _chi2_pvalue(x, dist):
+    # x's histogram against dist's pmf, the tails beyond x's range pooled into the end bins
+    lo, hi = int(x.min()), int(x.max())
+    pmf = dist.pmf(np.arange(lo, hi + 1))
+    pmf[0] += dist.cdf(lo - 1)
+    pmf[-1] += dist.sf(hi)
+    obs = np.bincount(x - lo, minlength=pmf.size)
+    keep = pmf * x.size >= 5  # pool bins with few expected draws into one
+    o = np.append(obs[keep], obs[~keep].sum())
+    e = np.append(pmf[keep], pmf[~keep].sum()) * x.size
+    o, e = o[e > 0], e[e > 0]
+    return scipy.stats.chi2.sf(np.sum((o - e) ** 2 / e), o.size - 1)
+
+
+@pytest.mark.parametrize(
+    "c, keep",
+    [
+        (10, 1_500_000_000),  # few correct samples: binomial in the correct ones
+        (3_000_000_000 - 10, 1_500_000_000),  # few wrong ones
+        (1_500_000_000, 7),  # few kept
+        (1_500_000_000, 3_000_000_000 - 7),  # few left out
+        (1_200_000_000, 1_000),
+    ],
+)
+def test_thin_counts_beyond_numpys_limit_matches_scipys_hypergeometric(c, keep):
+    # n = 3e9: numpy's sampler refuses (ngood, nbad < 1e9) in either arrangement
+    n = 3_000_000_000
+    x = thin_counts(np.full(40_000, c), n, keep, 5)
+    dist = scipy.stats.hypergeom(n, c, keep)
+    assert _chi2_pvalue(x, dist) > 1e-4
+    assert x.min() >= max(0, keep - (n - c)) and x.max() <= min(keep, c)
+
+
+@pytest.mark.parametrize(
+    "n, c, keep",
+    [
+        (3_000_000_000, 1_200_000_000, 1_400_000_000),  # every side large: the normal law
+        (1_500_000_000, 1_200_000_000, 700_000_000),  # the symmetric form, exact
+    ],
+)
+def test_thin_counts_with_every_count_large_has_the_hypergeometric_moments(n, c, keep):
+    x = thin_counts(np.full(40_000, c), n, keep, 9).astype(float)
+    dist = scipy.stats.hypergeom(n, c, keep)
+    se = np.sqrt(dist.var() / x.size)
+    assert abs(x.mean() - dist.mean()) < 5 * se
+    # the sample variance of 40,000 draws is within ~1.5% (sd 0.7%) of a normal law's
+    assert x.var() == pytest.approx(dist.var(), rel=0.04)
+
+
+def test_thin_counts_rejects_bad_input():
+    with pytest.raises(ValueError, match="correct and keep must not exceed samples"):
+        thin_counts([5], [4], [2])
+    with pytest.raises(ValueError, match="correct and keep must not exceed samples"):
+        thin_counts([1], [4], [5])
+    with pytest.raises(ValueError, match="keep must hold integers"):
+        thin_counts([1], [4], [1.5])
+    with pytest.raises(ValueError, match="correct must hold integers"):
+        thin_counts([-1], [4], [1])
 
 
 def test_labelled_counts_files(tmp_path):

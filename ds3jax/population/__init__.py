@@ -20,7 +20,7 @@ of per-task success rates, their fits to curves and per-problem counts, and load
   each problem's posterior pass@k given every data set's counts of it).  Fits carry a
   ``RESULTS`` code from the optimality conditions.
 * Data: ``load_curve``, ``load_curves``, ``load_counts``, ``load_count_groups``,
-  ``make_curve``, ``make_counts``.
+  ``make_curve``, ``make_counts``, ``thin_counts`` (hypergeometric thinning of counts).
 * Push-forward (App. E-D, Eq. 64-70): ``PushForward``, ``pushforward_passk``,
   ``pushforward_cdf``, ``fit_iota_hat`` (search directionality iota_hat from pass@k curves).
 * Plots: ``plot_population_fits`` (Fig. 10 style).
@@ -41,6 +41,7 @@ from ._data import load_curve as load_curve
 from ._data import load_curves as load_curves
 from ._data import make_counts as make_counts
 from ._data import make_curve as make_curve
+from ._data import thin_counts as thin_counts
 from ._families import LogitNormalPopulation as LogitNormalPopulation
 from ._families import MixturePopulation as MixturePopulation
 from ._families import PointMass as PointMass
@@ -134,6 +135,7 @@ __all__ = [
     "load_count_groups",
     "make_curve",
     "make_counts",
+    "thin_counts",
     "plot_population_fits",
     "PushForward",
     "IotaFit",

@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from ._data import as_counts
+from ._data import as_counts, thin_counts
 from ._passk import passk_from_counts
 
 __all__ = ["Backtest", "backtest_passk"]
@@ -200,7 +200,7 @@ def backtest_passk(
     failures = {m: [] for m in methods}
     skipped, done = 0, 0
     for s in range(seeds):
-        cs = np.random.default_rng([seed, s]).hypergeometric(c, n - c, thin)
+        cs = thin_counts(c, n, thin, np.random.default_rng([seed, s]))
         if not cs.any():
             skipped += 1
             done += len(methods)

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._data import thin_counts
 from ._families import log_choose
 from ._passk import passk_from_counts
 from ._posterior import padded_size
@@ -45,7 +46,7 @@ def _on_route(f, k):
 def _thin(c, n, splits, seed):
     rng = np.random.default_rng(seed)
     nf = n // 2
-    cf = np.stack([rng.hypergeometric(c, n - c, nf) for _ in range(splits)])
+    cf = np.stack([thin_counts(c, n, nf, rng) for _ in range(splits)])
     return cf, np.broadcast_to(nf, cf.shape)
 
 

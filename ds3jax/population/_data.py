@@ -31,6 +31,7 @@ __all__ = [
     "load_count_groups",
     "make_curve",
     "make_counts",
+    "thin_counts",
 ]
 
 
@@ -161,6 +162,82 @@ def as_counts(counts, samples=None) -> Counts:
         raise ValueError("pass samples (the number of samples per problem) with raw counts")
     c = np.asarray(counts)
     return make_counts(c, np.broadcast_to(np.asarray(samples), c.shape))
+
+
+# numpy's hypergeometric sampler takes ngood and nbad below 10**9 each
+_HYPER_MAX = 10**9
+# beyond it, the smaller side (draws or correct samples, or their complements) is at most
+# this share of n for the binomial form; more, and every count is large: the normal form
+_BINOMIAL_SHARE = 1e-3
+
+
+def thin_counts(correct, samples, keep, rng=None) -> np.ndarray:
+    """Correct counts among ``keep`` of each problem's ``samples`` samples, drawn without
+    replacement: X_i ~ Hypergeometric(c_i correct, n_i - c_i wrong, keep_i draws).
+
+    This is what a benchmark that had run only ``keep`` samples would have counted (the
+    issue-12 benchmark's subsample, the held-out splits of :func:`fit_passk_counts`,
+    :func:`backtest_passk`).  Exact (numpy's sampler, the same stream as
+    ``rng.hypergeometric(c, n - c, keep)``) wherever c_i and n_i - c_i are below 1e9, or
+    ``keep_i`` and n_i - ``keep_i`` are (then the symmetric form Hypergeometric(keep_i,
+    n_i - keep_i, c_i)).  Beyond that, n_i >= 1e9 and the draw is approximated: binomially
+    on the smaller side (relative error in the variance below 1e-3), else by the normal law
+    with the hypergeometric mean and variance (then >= 250), rounded into the support.
+
+    Args:
+      correct, samples, keep: integers, broadcast together, 0 <= correct <= samples and
+        0 <= keep <= samples.
+      rng: a ``numpy.random.Generator`` or a seed.
+    """
+    rng = np.random.default_rng(rng)
+    c, n, s = (np.asarray(x) for x in np.broadcast_arrays(correct, samples, keep))
+    for name, x in (("correct", c), ("samples", n), ("keep", s)):
+        if not np.all(np.isfinite(x)) or np.any(x != np.floor(x)) or np.any(x < 0):
+            raise ValueError(f"thin_counts: {name} must hold integers >= 0")
+    c, n, s = (x.astype(np.int64) for x in (c, n, s))
+    if np.any(c > n) or np.any(s > n):
+        raise ValueError("thin_counts: correct and keep must not exceed samples")
+    direct = (c < _HYPER_MAX) & (n - c < _HYPER_MAX)
+    if direct.all():
+        return rng.hypergeometric(c, n - c, s)
+    out = np.empty(c.shape, np.int64)
+    out[direct] = rng.hypergeometric(c[direct], (n - c)[direct], s[direct])
+    swap = ~direct & (s < _HYPER_MAX) & (n - s < _HYPER_MAX)
+    out[swap] = rng.hypergeometric(s[swap], (n - s)[swap], c[swap])
+    rest = ~(direct | swap)
+    out[rest] = _thin_large(rng, c[rest], n[rest], s[rest])
+    return out
+
+
+def _thin_large(rng, c, n, s):
+    # Hypergeometric(c, n - c, s) for n >= 1e9: with replacement on the smallest of the four
+    # sides (draws, undrawn, correct, wrong) is exact to a relative variance error of
+    # side / n; where every side is large, the normal law
+    out = np.empty(c.shape, np.int64)
+    nf = n.astype(float)
+    sides = np.stack([s, n - s, c, n - c])
+    small = np.argmin(sides, axis=0)
+    side = np.take_along_axis(sides, small[None], 0)[0]
+    binom = side <= _BINOMIAL_SHARE * nf
+    for j, (size, p, sign, base) in enumerate(
+        (
+            (s, c / nf, 1, 0),  # correct among the kept draws
+            (n - s, c / nf, -1, c),  # correct among the rest, taken from c
+            (c, s / nf, 1, 0),  # kept among the correct
+            (n - c, s / nf, -1, s),  # kept among the wrong, taken from the draws
+        )
+    ):
+        sel = binom & (small == j)
+        out[sel] = base[sel] if np.ndim(base) else base
+        out[sel] += sign * rng.binomial(size[sel], p[sel])
+    norm = ~binom
+    if norm.any():
+        cn, nn, sn = c[norm].astype(float), nf[norm], s[norm].astype(float)
+        mean = sn * cn / nn
+        var = sn * (cn / nn) * (1 - cn / nn) * (nn - sn) / (nn - 1)
+        x = np.rint(rng.normal(mean, np.sqrt(var)))
+        out[norm] = np.clip(x, np.maximum(0, s[norm] - (n - c)[norm]), np.minimum(s, c)[norm])
+    return out
 
 
 def load_counts(path: str | os.PathLike, *, where: dict | None = None) -> Counts:
