@@ -441,6 +441,13 @@ def _check_runs(n_params, n_tokens, loss, exclude):
             f"{int(used.sum())} runs left to fit 5 parameters (E, A, B, alpha, beta): need at "
             "least 6"
         )
+    for k, term in (("n_params", "A / N^alpha"), ("n_tokens", "B / D^beta")):
+        values = np.unique(cols[k][used])
+        if values.size < 2:
+            raise ValueError(
+                f"every run used has {k} = {values[0]:g}: the term {term} is a constant there "
+                f"and cannot be told from E; Eq. 1 needs runs at two {k} values at least"
+            )
     return cols["n_params"], cols["n_tokens"], cols["loss"], used
 
 
@@ -482,6 +489,8 @@ def fit_loss_law(
     Raises:
       ValueError naming the row: non-positive or non-finite N, D or loss; columns of
       different lengths; fewer than 6 runs left after ``exclude``; bad ``starts``/``delta``.
+      ValueError saying why: every run used at one N (or one D), where A / N^alpha cannot be
+      told from E; a best fit with alpha or beta <= 0 (a loss that rises with N or D).
     """
     N, D, L, used = _check_runs(n_params, n_tokens, loss, exclude)
     if not (np.isfinite(delta) and delta > 0):
@@ -516,6 +525,14 @@ def fit_loss_law(
         f = np.where(np.isfinite(f), f, np.inf)
     best = int(np.argmin(f))
     theta = th[best]
+    for j, name, var in ((3, "alpha", "N"), (4, "beta", "D")):
+        if not theta[j] > 0:
+            raise ValueError(
+                f"the best fit of Eq. 1 has {name} = {theta[j]:.3g} <= 0: over these runs the "
+                f"loss does not fall with {var} as L = E + A / N^alpha + B / D^beta needs "
+                "(check that the runs are comparable and the columns hold parameters, training "
+                "tokens and final losses)"
+            )
     law = LossLaw(
         E=float(math.exp(theta[0])),
         A=float(math.exp(theta[1])),

@@ -541,9 +541,11 @@ def cmd_fit(args) -> int:
         # bounds there are the population's, as wide as the noise of drawing P problems
         inside = K_FAR <= np.min(data.samples)
         if inside.any():
+            # the k beyond the data are replaced by one inside (the estimator has none there)
+            k_in = np.where(inside, K_FAR, K_FAR[0])
             measured = np.where(
                 inside,
-                np.asarray(pop.passk_from_counts(data.correct, data.samples, K_FAR), float),
+                np.asarray(pop.passk_from_counts(data.correct, data.samples, k_in), float),
                 np.nan,
             )
     result = {

@@ -157,6 +157,25 @@ def test_exclude_leaves_too_few():
         ds3jax.fit_loss_law(n, d, loss, exclude="highest_loss:3")
 
 
+def test_unidentified_or_contradicting_runs_say_why():
+    n, d, loss = synthetic(20, 0.01, np.random.default_rng(0))
+    # one model size: A / N^alpha is a constant, indistinguishable from E
+    with pytest.raises(ValueError, match="every run used has n_params = 1e"):
+        ds3jax.fit_loss_law(np.full(20, 1e9), d, loss, starts=SMALL)
+    # the same after exclude: the runs at other sizes are left out
+    n2 = np.where(np.arange(20) < 18, 1e9, n)
+    with pytest.raises(ValueError, match="every run used has n_params"):
+        ds3jax.fit_loss_law(n2, d, loss, starts=SMALL, exclude=[18, 19])
+    with pytest.raises(ValueError, match="every run used has n_tokens"):
+        ds3jax.fit_loss_law(n, np.full(20, 1e11), loss, starts=SMALL)
+    # a loss that rises with N: the best fit of Eq. 1 from the default starts is
+    # L = 1 + N / 1e9 (alpha = -1), outside the law; said instead of LossLaw's generic
+    # "alpha must be positive"
+    rising = 1.0 + n / 1e9 + 400.0 / d**0.3
+    with pytest.raises(ValueError, match=r"alpha = -1 <= 0: over these runs the loss"):
+        ds3jax.fit_loss_law(n, d, rising)
+
+
 def test_sigmoid_transfer_recovers_known_parameters():
     rng = np.random.default_rng(4)
     L = rng.uniform(1.8, 3.5, 60)

@@ -7,6 +7,8 @@ mpmath at high precision, brute-force enumeration with itertools.
 import itertools
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import mpmath
 import numpy as np
 import pytest
@@ -135,6 +137,15 @@ def test_unbiased_estimator_large_n_matches_scipy_comb():
     assert float(passk_from_counts(cs, ns, 4)) == pytest.approx(ref, rel=1e-12)
     with pytest.raises(ValueError, match="k must satisfy"):
         passk_unbiased(3, 10, 11)
+    # the mean over problems checks too: beyond a problem's samples the estimator does not
+    # exist (it used to count an unsolved problem as solved there)
+    with pytest.raises(ValueError, match="k from 4 to 11 and samples from 10"):
+        passk_from_counts(cs, ns, np.array([4.0, 11.0]))
+    with pytest.raises(ValueError, match="k must satisfy"):
+        passk_from_counts(jnp.asarray(cs), jnp.asarray(ns), jnp.asarray(11.0))
+    # under jit nothing is concrete: no check, the same values
+    jitted = jax.jit(passk_from_counts)(cs, ns, 4.0)
+    assert float(jitted) == pytest.approx(ref, rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- loaders

@@ -177,12 +177,17 @@ def passk_unbiased(correct, samples, k):
         pass@k = 1 - C(n - c, k) / C(n, k)           (k <= n; 1 when n - c < k)
 
     computed as exp of log-gamma ratios, so n up to 1e9 and k near n lose nothing.
-    Arguments broadcast; ``k`` must not exceed ``samples`` (checked when concrete).
+    Arguments broadcast; ``k`` must not exceed ``samples`` (checked when the arguments are
+    concrete: outside ``jit``, here and in :func:`passk_from_counts`).
     """
-    if all(isinstance(v, (int, float, np.ndarray, np.number, list)) for v in (correct, samples, k)):
+    if not any(isinstance(v, jax.core.Tracer) for v in (correct, samples, k)):
         c_, n_, k_ = (np.asarray(v) for v in (correct, samples, k))
         if np.any(k_ < 1) or np.any(k_ > n_):
-            raise ValueError("k must satisfy 1 <= k <= samples for the unbiased pass@k estimator")
+            raise ValueError(
+                "k must satisfy 1 <= k <= samples for the unbiased pass@k estimator (it "
+                f"does not exist beyond the data); got k from {k_.min():g} to {k_.max():g} "
+                f"and samples from {n_.min():g}"
+            )
         if np.any(c_ < 0) or np.any(c_ > n_):
             raise ValueError("correct must satisfy 0 <= correct <= samples")
     c, n, k = jnp.broadcast_arrays(_float(correct), _float(samples), _float(k))
