@@ -158,8 +158,8 @@ def _prepare(strategy, q, m, budget, omega):
     for name, v, ok, allowed in (
         ("q", q, lambda a: (a >= 0) & (a <= 1), "in [0, 1]"),
         ("m", m, lambda a: a >= 1, ">= 1"),
-        ("budget", budget, lambda a: a >= 0, ">= 0 (tokens)"),
-        ("omega", omega, lambda a: a > 0, "> 0 (tokens per step)"),
+        ("budget", budget, lambda a: (a >= 0) & (a < np.inf), "finite and >= 0 (tokens)"),
+        ("omega", omega, lambda a: (a > 0) & (a < np.inf), "finite and > 0 (tokens per step)"),
     ):
         if _is_concrete(v) and not np.all(ok(np.asarray(v, dtype=float))):
             raise ValueError(f"{name} must be {allowed}, got {v!r}")

@@ -273,6 +273,13 @@ def test_input_validation():
         success(CoT(), 1.5, 3, 100.0, OMEGA)
     with pytest.raises(ValueError, match="omega"):
         success(CoT(), 0.5, 3, 100.0, 0.0)
+    # an infinite budget (or omega) has no value here: I_q(m, inf) and the token sums were NaN
+    with pytest.raises(ValueError, match="budget must be finite and >= 0"):
+        success(CoT(), 0.5, 3, np.inf, OMEGA)
+    with pytest.raises(ValueError, match="budget must be finite"):
+        expected_tokens(BestOfN(2), 0.5, 3, np.array([100.0, np.inf]), OMEGA)
+    with pytest.raises(ValueError, match="omega must be finite and > 0"):
+        log_success(ToT(2), 0.5, 3, 100.0, np.inf)
     with pytest.raises(ValueError, match="strategy"):
         success("cot", 0.5, 3, 100.0, OMEGA)
     with pytest.raises(ValueError, match="branching"):
