@@ -36,7 +36,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._strategies import BestOfN, CoT, ToT, _check_strategy
+from ._strategies import BestOfN, CoT, ToT, _check_strategy, _is_concrete
+
+# steps per trace beyond which a simulation is refused (memory: two keys per step, and one
+# scan step each)
+_MAX_STEPS = 1e7
 
 __all__ = ["SimulationResult", "simulate", "fatigue_decay"]
 
@@ -168,8 +172,19 @@ def simulate(
     for name, v in (("m", m), ("omega", omega), ("n_relevant", n_relevant), ("n_trials", n_trials)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive Python int, got {v!r}")
-    if not isinstance(budget, (int, float, np.number)) or budget < 0:
-        raise ValueError(f"budget must be a non-negative Python number (tokens), got {budget!r}")
+    if not isinstance(budget, (int, float, np.number)) or not 0 <= budget < np.inf:
+        raise ValueError(
+            f"budget must be a finite, non-negative Python number (tokens), got {budget!r}"
+        )
+    if budget / omega > _MAX_STEPS:
+        raise ValueError(
+            f"budget / omega = {budget / omega:.3g} steps per trace: the simulator draws every "
+            f"step of every trace (one scan step each), at most {_MAX_STEPS:.0e}; the "
+            "formulas (ds3jax.success) need no simulation at such budgets"
+        )
+    for name, v in (("delta", delta), ("p", p)):
+        if _is_concrete(v) and not np.all((np.asarray(v, float) >= 0) & (np.asarray(v) <= 1)):
+            raise ValueError(f"{name} must lie in [0, 1] (a probability), got {v!r}")
     decay = None if step_decay is None else jnp.asarray(step_decay)
     if decay is not None and (decay.ndim != 1 or decay.shape[0] < int(budget // omega)):
         raise ValueError(
