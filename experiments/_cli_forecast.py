@@ -60,7 +60,7 @@ def register(subparsers) -> None:
     f.add_argument("--out", default="out/forecast", help="output folder (default out/forecast)")
     f.add_argument("--budget", type=positive_float, default=2048.0, help="token budget per sample")
     f.add_argument("--omega", type=positive_float, default=25.0, help="tokens per skill step")
-    f.add_argument("--boot", type=int_at_least(2), default=200, help="bootstrap replicates")
+    f.add_argument("--boot", type=int_at_least(20), default=200, help="bootstrap replicates")
     f.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     f.add_argument(
         "--fit-law",

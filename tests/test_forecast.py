@@ -301,6 +301,28 @@ def test_checkpoint_without_problems_is_rejected(tmp_path):
         forecast.load_table(path)
 
 
+def test_fits_refuse_all_zero_counts_and_too_few_replicates(synthetic):
+    tab = dict(synthetic["table"])
+    tab["correct"] = [0] * len(tab["correct"])
+    # no problem ever solved: the fit used to converge onto its priors and say nothing
+    for fit in (forecast.fit_checkpoints, forecast.fit_baseline):
+        with pytest.raises(ValueError, match="every count is zero"):
+            fit(tab, n_boot=0)
+    # percentiles of fewer than 20 replicates are not a 90% interval
+    with pytest.raises(ValueError, match="n_boot must be 0 .no intervals. or at least 20"):
+        forecast.fit_checkpoints(synthetic["table"], law=LAW, n_boot=5)
+
+
+def test_fit_without_replicates_forecasts_but_gives_no_interval(synthetic, synthetic_fits):
+    tab, with_boot, _ = synthetic_fits
+    fit = forecast.fit_checkpoints(tab.select(_train), law=LAW, n_boot=0)
+    # the same point fit (the replicates do not touch it)
+    np.testing.assert_allclose(fit.passk(1e9, 1e10, 10), with_boot.passk(1e9, 1e10, 10))
+    # one replicate was kept before, and its "interval" had zero width
+    with pytest.raises(ValueError, match="n_boot = 0: no bootstrap replicates"):
+        fit.passk_interval(1e9, 1e10, 10)
+
+
 def test_shipped_table_loads():
     tab = forecast.load_table(DATA)
     assert tab.samples.shape == (128, 48)
@@ -329,7 +351,7 @@ def test_cli_forecast_writes_outputs(synthetic, tmp_path):
         w.writerows(["m", *row] for row in zip(*t.values()))
     out = tmp_path / "out"
     rc, stdout, err = _cli(
-        ["forecast", str(path), "--train-max-params", "3e8", "--out", str(out), "--boot", "10"]
+        ["forecast", str(path), "--train-max-params", "3e8", "--out", str(out), "--boot", "20"]
     )
     assert rc == 0, err
     for name in ("forecast.json", "holdout.csv", "passk_vs_k.png", "passk_vs_N.png"):
@@ -342,7 +364,7 @@ def test_cli_forecast_writes_outputs(synthetic, tmp_path):
     # the bands widened by forward-chained errors: the one step 1e8 -> 3e8 at every D and k
     out2 = tmp_path / "out2"
     args = ["forecast", str(path), "--train-max-params", "3e8", "--out", str(out2)]
-    rc, stdout, err = _cli([*args, "--boot", "10", "--errors-along", "N"])
+    rc, stdout, err = _cli([*args, "--boot", "20", "--errors-along", "N"])
     assert rc == 0, err
     res = json.loads((out2 / "forecast.json").read_text())
     errs = res["extrapolation_errors"]

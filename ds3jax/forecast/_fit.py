@@ -259,6 +259,11 @@ class ForecastFit:
         return self.problem_passk(N, D, 1.0)
 
     def _boot(self, N, D, k):
+        if self.boot_phi.shape[0] == 0:
+            raise ValueError(
+                "fitted with n_boot = 0: no bootstrap replicates, so no intervals; refit with "
+                "n_boot >= 20"
+            )
         lN, lD, k = self._grid(N, D, k)
         dt = _float_dtype()
         lf = np.asarray(
@@ -429,6 +434,15 @@ def fit_model(
     progress: Callable[[int, int], None] | None = None,
 ) -> ForecastFit:
     """Fit ``model`` to a :class:`CheckpointTable` from ``theta0`` (free entries fitted)."""
+    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 0:
+        raise ValueError(f"n_boot must be an integer >= 0, got {n_boot!r}")
+    if 0 < n_boot < 20:
+        raise ValueError(f"n_boot must be 0 (no intervals) or at least 20, got {n_boot}")
+    if not np.any(table.correct > 0):
+        raise ValueError(
+            f"{table.name or 'table'}: every count is zero (no checkpoint solved any problem): "
+            "nothing pins the problems' parameters; forecasts would be the priors'"
+        )
     if not jax.config.jax_enable_x64:
         warnings.warn(
             "fitting in float32: enable jax_enable_x64 for reliable fits",
@@ -478,6 +492,9 @@ def fit_model(
     boot_theta = theta[None] + d_theta
     tb = np.array(model.theta_bounds())
     boot_theta = np.clip(boot_theta, tb[:, 0], tb[:, 1])
+    # n_boot = 0: one replicate was drawn to keep the shapes; none is kept
+    keep = slice(0, int(n_boot))
+    boot_phi, boot_theta, weights = boot_phi[keep], boot_theta[keep], weights[keep]
     return ForecastFit(
         model=model,
         problems=table.problems,
