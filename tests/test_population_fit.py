@@ -366,3 +366,10 @@ def test_curve_fit_family_and_start_validation():
         fit_passk_curve(k, y, family="beta-mixture+zero", starts=[(0.0, 1.0, 0.9)])
     with pytest.raises(ValueError, match="need at least 6 points"):
         fit_passk_curve(k[:5], y[:5], family="beta-mixture+zero")
+    # pass@k cannot fall as k grows; a falling curve used to fit "successfully" (flat)
+    with pytest.raises(ValueError, match=r"falls from 0.6 at k = 1 to 0.1 at k = 1000"):
+        fit_passk_curve(k, np.linspace(0.6, 0.1, k.size))
+    # digitising noise well below 0.05 is not refused
+    wobbly = y + np.where(np.arange(k.size) == k.size - 1, -0.03, 0.0)
+    assert np.max(np.maximum.accumulate(wobbly) - wobbly) > 0
+    fit_passk_curve(k, wobbly)

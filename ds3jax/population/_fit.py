@@ -284,6 +284,11 @@ def _lsq_cov(p, k, y, npts, at_bound, family="beta+zero"):
     return cov
 
 
+# how far a pass@k curve may fall as k grows before it is refused: digitising noise (the
+# shipped curves fall by 0 at most; majority-vote curves, which may fall, by up to 0.008)
+_MAX_FALL = 0.05
+
+
 def fit_passk_curve(
     curve, y=None, *, loss: str = "l2", starts=None, family: str = "beta+zero"
 ) -> PopulationFit:
@@ -321,6 +326,9 @@ def fit_passk_curve(
         mixture; the best result is kept.  By default 4 (Beta) or 10 (mixture) fixed starts.
       family: ``"beta+zero"`` or ``"beta-mixture+zero"``.
 
+    Raises ``ValueError`` where the curve falls by more than 0.05 as k grows (no pass@k
+    curve does; digitising noise is far smaller), and with fewer points than parameters.
+
     Returns a :class:`PopulationFit` (``family`` names the family and the loss); standard
     errors from the Gauss-Newton Hessian at the optimum (residual variance RSS / (n - p)), NaN
     for a parameter the curve does not determine (a component of weight 0).  No intervals:
@@ -340,6 +348,16 @@ def fit_passk_curve(
     if curve.k.size < n_par:
         raise ValueError(
             f"{curve.name or 'curve'}: need at least {n_par} points to fit {n_par} parameters"
+        )
+
+    fall = np.maximum.accumulate(curve.y) - curve.y
+    if fall.max() > _MAX_FALL:
+        j = int(np.argmax(fall))
+        top = int(np.argmax(curve.y[: j + 1]))
+        raise ValueError(
+            f"{curve.name or 'curve'}: pass@k falls from {curve.y[top]:.3g} at k = "
+            f"{curve.k[top]:g} to {curve.y[j]:.3g} at k = {curve.k[j]:g}; pass@k cannot fall "
+            "as k grows (a majority-vote curve? fit it with fit_majority_curve)"
         )
 
     npts = curve.k.size
