@@ -30,7 +30,9 @@ def read_rows(path) -> list[tuple[int, list[str]]]:
     if not path.is_file():
         raise ValueError(f"{path} is not a file")
     try:
-        text = path.read_text()
+        # utf-8-sig: spreadsheet exports often start with a byte-order mark, which would
+        # otherwise become part of the first column's name
+        text = path.read_text(encoding="utf-8-sig")
         rows = list(csv.reader(io.StringIO(text)))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise ValueError(f"{path}: cannot read: {e}") from None
@@ -39,6 +41,13 @@ def read_rows(path) -> list[tuple[int, list[str]]]:
     ]
     if not numbered:
         raise ValueError(f"{path}: file is empty")
+    line, header = numbered[0]
+    for sep, name in ((";", "semicolons"), ("\t", "tabs")):
+        if len(header) == 1 and sep in header[0]:
+            raise ValueError(
+                f"{path}: line {line}: the header is one field separated by {name} "
+                f"({header[0][:60]!r}); ds3jax reads comma-separated files"
+            )
     return numbered
 
 

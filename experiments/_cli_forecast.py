@@ -253,7 +253,7 @@ _COLUMNS = ("nominal_params", "training_tokens", "problem", "level", "samples", 
 def _check_header(path) -> None:
     """The file exists and names every column the fit needs (rows are checked by the fit)."""
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             header = next(csv.reader(f), [])
     except OSError as e:
         raise ValueError(f"{path}: cannot read ({e.strerror})") from None

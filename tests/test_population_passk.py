@@ -294,6 +294,25 @@ def test_thin_counts_rejects_bad_input():
         thin_counts([-1], [4], [1])
 
 
+def test_csv_readers_take_a_byte_order_mark_and_name_other_separators(tmp_path):
+    # spreadsheet exports start with a UTF-8 byte-order mark; it was read into the first
+    # column's name ("missing ['problem']" on a file that visibly had it)
+    bom = "\ufeff"
+    counts = load_counts(_write(tmp_path, "c.csv", bom + "problem,correct,samples\r\np1,3,10\r\n"))
+    assert counts.problem == ("p1",) and counts.correct.tolist() == [3]
+    curve = load_curve(_write(tmp_path, "k.csv", bom + "k,accuracy\n1,0.2\n10,0.5\n"))
+    assert curve.y.tolist() == [0.2, 0.5]
+    from ds3jax.forecast import REQUIRED_COLUMNS, load_table
+
+    row = "1e8,1e10,p1,1,10,3"
+    table = load_table(_write(tmp_path, "t.csv", bom + ",".join(REQUIRED_COLUMNS) + "\n" + row))
+    assert table.correct.tolist() == [[3.0]]
+    with pytest.raises(ValueError, match="line 1: the header is one field separated by semicolons"):
+        load_counts(_write(tmp_path, "s.csv", "problem;correct;samples\np1;3;10\n"))
+    with pytest.raises(ValueError, match="separated by tabs"):
+        load_curve(_write(tmp_path, "t.tsv", "k\taccuracy\n1\t0.2\n"))
+
+
 def test_labelled_counts_files(tmp_path):
     """A file with several data sets: ``where`` and ``load_count_groups`` give each one's
     rows exactly (checked against the rows written); a repeated problem names the lines and

@@ -92,7 +92,7 @@ def _read_csv(path: Path) -> tuple[dict[str, list[str]], Callable[[int], str]]:
     if not path.is_file():
         raise ValueError(f"no such file: {path}")
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
             rows = [r for r in reader if any(c.strip() for c in r)]
     except (OSError, UnicodeDecodeError, csv.Error) as e:

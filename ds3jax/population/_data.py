@@ -125,7 +125,7 @@ def load_curves(directory: str | os.PathLike, pattern: str = "*.csv", **kw) -> d
     """Load every curve CSV in ``directory`` matching ``pattern`` (files without x, y skipped)."""
     out = {}
     for p in sorted(Path(directory).glob(pattern)):
-        with open(p) as fh:
+        with open(p, encoding="utf-8-sig") as fh:
             head = [h.strip().lower() for h in fh.readline().split(",")]
         if head[:2] == ["x", "y"]:
             out[p.stem] = load_curve(p, **kw)
