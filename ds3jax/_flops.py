@@ -135,7 +135,7 @@ def inference_flops(
     Returns FLOPs with the broadcast shape of the arguments.
     """
     for name, v in (("tokens", tokens), ("n_params", n_params), ("prompt_tokens", prompt_tokens)):
-        if _is_concrete(v) and np.any(np.asarray(v) < 0):
+        if _is_concrete(v) and not np.all(np.asarray(v) >= 0):  # NaN fails too
             raise ValueError(f"{name} must be >= 0, got {v!r}")
     a2, a1, a0 = flops_coefficients(
         strategy,

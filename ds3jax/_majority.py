@@ -20,7 +20,8 @@ tilted distribution has standard deviation at most sqrt(n) and the transform len
 >= 12 sqrt(n) + 32 (or the full degree of the product when that is smaller).  Ties are
 integrated exactly with Gauss-Legendre nodes in u.  Cost O(k A (k + N log N)) for A wrong
 answers and N ~ 12 sqrt(k); k = 1000 with 9 wrong answers takes a fraction of a second on
-one CPU core.
+one CPU core.  Memory grows as k^2 A: the tilted weights are [Y, A, K] arrays with
+Y, K ~ k / 2 (k = 1e4 with 3 wrong answers: ~0.3 GB each; k = 1e5 asks for tens of GB).
 
 Only y in [ceil(k / (A + 1)), ceil(k / 2) - 1] needs the transform: below that range
 some wrong answer must exceed y (Q_y = 0), above it no wrong answer can beat y
@@ -256,7 +257,7 @@ def _prepare(p, k, error_weights):
     k = _check_k(k)
     if isinstance(p, (float, int, np.ndarray, np.number)):
         pa = np.asarray(p, dtype=float)
-        if np.any((pa < 0) | (pa > 1)):
+        if not np.all((pa >= 0) & (pa <= 1)):  # NaN fails too
             raise ValueError("p must lie in [0, 1] (probability of the correct answer)")
     p = jnp.asarray(p)
     if not jnp.issubdtype(p.dtype, jnp.floating):

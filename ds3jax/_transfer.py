@@ -56,7 +56,7 @@ class SigmoidTransfer:
     def __post_init__(self):
         if _concrete(self.a) and _concrete(self.d):
             a, d = np.asarray(self.a), np.asarray(self.d)
-            if np.any(d < 0) or np.any(a + d > 1) or np.any(a < 0):
+            if not np.all((d >= 0) & (a >= 0) & (a + d <= 1)):  # NaN fails too
                 raise ValueError(
                     "SigmoidTransfer needs 0 <= d and 0 <= a with a + d <= 1 so that p is a "
                     f"probability; got a={self.a!r}, d={self.d!r}"
@@ -108,9 +108,9 @@ def iota_hat(delta, M):
     The probability that a step of the skill walk lands on the next required skill when the
     walk is directed with weight ``delta`` in [0, 1] over ``M`` >= 1 relevant skills.
     """
-    if _concrete(delta) and np.any((np.asarray(delta) < 0) | (np.asarray(delta) > 1)):
+    if _concrete(delta) and not np.all((np.asarray(delta) >= 0) & (np.asarray(delta) <= 1)):
         raise ValueError(f"delta must lie in [0, 1], got {delta!r}")
-    if _concrete(M) and np.any(np.asarray(M) < 1):
+    if _concrete(M) and not np.all(np.asarray(M) >= 1):
         raise ValueError(f"M (number of relevant skills) must be >= 1, got {M!r}")
     delta = jnp.asarray(delta)
     return delta + (1.0 - delta) / jnp.asarray(M)

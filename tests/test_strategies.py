@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scipy import special as sps
 from scipy import stats
 
+import ds3jax
 from ds3jax._majority import mv_success
 from ds3jax._strategies import (
     BestOfN,
@@ -307,3 +308,20 @@ def test_expected_tokens_jit_and_finite_budget_gradients(method):
     if method == "exact":
         dk = jax.grad(lambda b: expected_tokens(CoT(), 0.2, 5.0, b, OMEGA))(1e5)
         assert 0 <= float(dk) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: mv_success(np.nan, 5, [1.0]), "p must lie in"),
+        (lambda: ds3jax.SigmoidTransfer(a=np.nan), "SigmoidTransfer needs"),
+        (lambda: ds3jax.iota_hat(np.nan, 5), "delta must lie in"),
+        (lambda: ds3jax.inference_flops(CoT(), np.nan, 1e9), "tokens must be >= 0"),
+        (lambda: success(CoT(), 0.5, 3, np.nan, OMEGA), "budget must be finite"),
+    ],
+)
+def test_nan_inputs_are_refused(call, message):
+    # range checks written as "any(x < 0) or any(x > 1)" let NaN through (every comparison
+    # with NaN is false): mv_success(nan) returned 1.0
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -182,13 +182,13 @@ def passk_unbiased(correct, samples, k):
     """
     if not any(isinstance(v, jax.core.Tracer) for v in (correct, samples, k)):
         c_, n_, k_ = (np.asarray(v) for v in (correct, samples, k))
-        if np.any(k_ < 1) or np.any(k_ > n_):
+        if not np.all((k_ >= 1) & (k_ <= n_)):  # NaN fails too
             raise ValueError(
                 "k must satisfy 1 <= k <= samples for the unbiased pass@k estimator (it "
                 f"does not exist beyond the data); got k from {k_.min():g} to {k_.max():g} "
                 f"and samples from {n_.min():g}"
             )
-        if np.any(c_ < 0) or np.any(c_ > n_):
+        if not np.all((c_ >= 0) & (c_ <= n_)):
             raise ValueError("correct must satisfy 0 <= correct <= samples")
     c, n, k = jnp.broadcast_arrays(_float(correct), _float(samples), _float(k))
     fail = n - c
