@@ -99,6 +99,8 @@ def _frontier_figure(budgets, planes, summary):
         for plane, res in planes.items():
             ax.loglog(budgets, res[key], color=colors[plane], label=labels[plane])
             fit = summary["fits"][plane][key]
+            if fit is None:  # fewer than 3 budgets below saturation: no exponent
+                continue
             ax.loglog(
                 budgets,
                 fit["prefactor"] * budgets ** fit["exponent"],
@@ -153,10 +155,21 @@ def _power_fit(c, y):
     return {"exponent": float(f.exponent), "prefactor": float(f.prefactor), "r2": float(f.r2)}
 
 
+# 1 - accuracy at or below which an optimum is saturated: the accuracy is 1 to float64
+# precision nearby, the objective is flat and (N*, D*, Omega*) are not determined
+_SATURATED = 1e-9
+
+
 def _summarise(budgets, planes, kappa, cname="chinchilla", label=None):
     g, c = planes["global"], planes[cname]
+    saturated = (1.0 - g["value"] <= _SATURATED) & (1.0 - c["value"] <= _SATURATED)
+    use = ~saturated
     fits = {
-        p: {k: _power_fit(budgets, r[k]) for k in ("N", "D", "Omega")} for p, r in planes.items()
+        p: {
+            k: _power_fit(budgets[use], r[k][use]) if use.sum() >= 3 else None
+            for k in ("N", "D", "Omega")
+        }
+        for p, r in planes.items()
     }
     # compute the Chinchilla path needs to reach the global accuracy: interpolate the
     # Chinchilla frontier's accuracy in log C (monotone), solve for the matching budget
@@ -170,18 +183,28 @@ def _summarise(budgets, planes, kappa, cname="chinchilla", label=None):
         j = int(np.searchsorted(acc_c, target))
         t = (target - acc_c[j - 1]) / max(acc_c[j] - acc_c[j - 1], 1e-300)
         penalty.append(float(np.exp(lc[j - 1] + t * (lc[j] - lc[j - 1]))))
-    penalty = np.asarray(penalty) / budgets
+    penalty = np.where(saturated, np.nan, np.asarray(penalty) / budgets)
+    last = int(np.flatnonzero(use)[-1]) if use.any() else len(budgets) - 1
     return {
+        "saturated": {
+            "budgets": int(saturated.sum()),
+            "from": float(budgets[saturated].min()) if saturated.any() else None,
+        },
+        "not_converged": {
+            p: int(np.sum(~np.asarray(r["converged"], bool))) for p, r in planes.items()
+        },
         "kappa": kappa,
         "constrained": cname,
         "constrained_label": label or f"Chinchilla plane (kappa = {kappa:g})",
         "fits": fits,
+        # "last": the largest budget below saturation (all of them where none saturates)
+        "last_budget": float(budgets[last]),
         "kappa_star": {
             "first": float(g["D"][0] / g["N"][0]),
-            "last": float(g["D"][-1] / g["N"][-1]),
+            "last": float(g["D"][last] / g["N"][last]),
         },
         "inference_share": {
-            p: {"first": float(1 - r["train_share"][0]), "last": float(1 - r["train_share"][-1])}
+            p: {"first": float(1 - r["train_share"][0]), "last": float(1 - r["train_share"][last])}
             for p, r in planes.items()
         },
         "accuracy_gap_max": float(np.max(g["value"] - c["value"])),
@@ -201,13 +224,21 @@ def _print_summary(summary, planes, budgets, file=None, problem_name="paper_fig8
     w(f"  {'power-law exponent of':<24}{'global':>12}{cname:>14}\n")
     for key in ("N", "D", "Omega"):
         fg, fc = summary["fits"]["global"][key], summary["fits"][cname][key]
+        if fg is None:
+            w(f"  {key + '* ~ C^e':<24}{'n/a':>12}{'n/a':>14}   (< 3 unsaturated budgets)\n")
+            continue
         w(
             f"  {key + '* ~ C^e':<24}{fg['exponent']:>12.3f}{fc['exponent']:>14.3f}"
             f"   (R^2 {fg['r2']:.3f} / {fc['r2']:.3f})\n"
         )
     ks = summary["kappa_star"]
+    top = (
+        "C_max"
+        if summary["last_budget"] == budgets[-1]
+        else f"C = {summary['last_budget']:.3g} (the largest unsaturated budget)"
+    )
     w(
-        f"\n  global kappa* = D*/N*: {ks['first']:.3g} at C_min -> {ks['last']:.3g} at C_max "
+        f"\n  global kappa* = D*/N*: {ks['first']:.3g} at C_min -> {ks['last']:.3g} at {top} "
         f"({label})\n"
     )
     for p, s in summary["inference_share"].items():
@@ -219,6 +250,20 @@ def _print_summary(summary, planes, budgets, file=None, problem_name="paper_fig8
             f"  compute the {cname} path needs to match global accuracy: "
             f"median {cp['median']:.2f}x, max {cp['max']:.2f}x\n"
         )
+    sat = summary["saturated"]
+    if sat["budgets"]:
+        w(
+            f"  note: at {sat['budgets']} of {len(budgets)} budgets (C >= {sat['from']:.3g}) the "
+            f"accuracy is 1 to within {_SATURATED:g} on both planes: the optimum is flat there "
+            "and N*, D*, Omega* are not determined; those budgets are left out of the exponents "
+            "and the compute ratio\n"
+        )
+    for p, n in summary["not_converged"].items():
+        if n:
+            w(
+                f"  note: the {p} solve did not converge at {n} of {len(budgets)} budgets "
+                "(frontier.csv, column converged)\n"
+            )
     w("\n")
 
 

@@ -50,6 +50,33 @@ def test_small_frontier_run_writes_results(tmp_path, capsys):
     assert "power-law exponent" in capsys.readouterr().out
 
 
+def test_frontier_over_saturated_budgets_says_so(tmp_path, capsys):
+    # from ~1e28 FLOPs the default problem's accuracy is 1 to float precision on both planes:
+    # the optimum is flat, and exponents fitted through those budgets (R^2 0.26) and a
+    # compute ratio below 1 (0.51x) were printed as results
+    out = tmp_path / "run"
+    argv = ["frontier", "--budgets", "6", "--cmin", "1e24", "--cmax", "1e34", "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    res = json.loads((out / "results.json").read_text())
+    g, c = (np.asarray(res["planes"][p]["value"]) for p in ("global", "chinchilla"))
+    flat = (1 - g <= 1e-9) & (1 - c <= 1e-9)
+    assert 3 < flat.sum() < 6  # the test's premise: most, not all, budgets saturated
+    s = res["summary"]
+    assert s["saturated"]["budgets"] == flat.sum()
+    assert s["saturated"]["from"] == pytest.approx(np.asarray(res["budgets"])[flat].min())
+    assert f"note: at {flat.sum()} of 6 budgets (C >= 1e+28) the accuracy is 1" in text
+    # fewer than 3 budgets left: no exponent, said so
+    assert s["fits"]["global"]["N"] is None and "n/a" in text
+    # the compute ratio is not computed where both planes are saturated, and is >= 1 elsewhere
+    pen = s["compute_penalty_per_budget"]
+    assert all(v is None for v, f in zip(pen, flat) if f)
+    assert all(v >= 1 - 1e-6 for v in pen if v is not None)
+    # kappa* is reported at the largest unsaturated budget
+    assert s["last_budget"] == pytest.approx(np.asarray(res["budgets"])[~flat].max())
+    assert "(the largest unsaturated budget)" in text
+
+
 def test_example_config_is_the_default_problem():
     import pathlib
 
