@@ -155,18 +155,16 @@ def _power_fit(c, y):
     return {"exponent": float(f.exponent), "prefactor": float(f.prefactor), "r2": float(f.r2)}
 
 
-# 1 - accuracy at or below which an optimum is saturated: the accuracy is 1 to float64
-# precision nearby, the objective is flat and (N*, D*, Omega*) are not determined
-_SATURATED = 1e-9
-
-
 def _summarise(budgets, planes, kappa, cname="chinchilla", label=None):
+    from optim.frontier import SATURATED
+
     g, c = planes["global"], planes[cname]
-    saturated = (1.0 - g["value"] <= _SATURATED) & (1.0 - c["value"] <= _SATURATED)
-    use = ~saturated
+    flat = {p: 1.0 - r["value"] <= SATURATED for p, r in planes.items()}
+    saturated = flat["global"] & flat[cname]
+    # each plane's exponents from its own unsaturated optima (as optim.compare_frontiers)
     fits = {
         p: {
-            k: _power_fit(budgets[use], r[k][use]) if use.sum() >= 3 else None
+            k: _power_fit(budgets[~flat[p]], r[k][~flat[p]]) if (~flat[p]).sum() >= 3 else None
             for k in ("N", "D", "Omega")
         }
         for p, r in planes.items()
@@ -176,7 +174,8 @@ def _summarise(budgets, planes, kappa, cname="chinchilla", label=None):
     lc = np.log(budgets)
     acc_c = np.maximum.accumulate(c["value"])
     penalty = []
-    for target in g["value"]:
+    # beyond 1 - SATURATED accuracies are equal to float precision (as compare_frontiers)
+    for target in np.minimum(g["value"], 1.0 - SATURATED):
         if target > acc_c[-1] or target <= acc_c[0]:
             penalty.append(float("nan"))
             continue
@@ -184,9 +183,13 @@ def _summarise(budgets, planes, kappa, cname="chinchilla", label=None):
         t = (target - acc_c[j - 1]) / max(acc_c[j] - acc_c[j - 1], 1e-300)
         penalty.append(float(np.exp(lc[j - 1] + t * (lc[j] - lc[j - 1]))))
     penalty = np.where(saturated, np.nan, np.asarray(penalty) / budgets)
-    last = int(np.flatnonzero(use)[-1]) if use.any() else len(budgets) - 1
+    # each plane's largest budget below its saturation (the last budget where none saturates)
+    last = {
+        p: int(np.flatnonzero(~f)[-1]) if (~f).any() else len(budgets) - 1 for p, f in flat.items()
+    }
     return {
         "saturated": {
+            "threshold": SATURATED,
             "budgets": int(saturated.sum()),
             "from": float(budgets[saturated].min()) if saturated.any() else None,
         },
@@ -197,14 +200,17 @@ def _summarise(budgets, planes, kappa, cname="chinchilla", label=None):
         "constrained": cname,
         "constrained_label": label or f"Chinchilla plane (kappa = {kappa:g})",
         "fits": fits,
-        # "last": the largest budget below saturation (all of them where none saturates)
-        "last_budget": float(budgets[last]),
+        # "last": at the plane's largest budget below saturation (C_max where none saturates)
+        "last_budget": {p: float(budgets[i]) for p, i in last.items()},
         "kappa_star": {
             "first": float(g["D"][0] / g["N"][0]),
-            "last": float(g["D"][last] / g["N"][last]),
+            "last": float(g["D"][last["global"]] / g["N"][last["global"]]),
         },
         "inference_share": {
-            p: {"first": float(1 - r["train_share"][0]), "last": float(1 - r["train_share"][last])}
+            p: {
+                "first": float(1 - r["train_share"][0]),
+                "last": float(1 - r["train_share"][last[p]]),
+            }
             for p, r in planes.items()
         },
         "accuracy_gap_max": float(np.max(g["value"] - c["value"])),
@@ -224,25 +230,27 @@ def _print_summary(summary, planes, budgets, file=None, problem_name="paper_fig8
     w(f"  {'power-law exponent of':<24}{'global':>12}{cname:>14}\n")
     for key in ("N", "D", "Omega"):
         fg, fc = summary["fits"]["global"][key], summary["fits"][cname][key]
-        if fg is None:
-            w(f"  {key + '* ~ C^e':<24}{'n/a':>12}{'n/a':>14}   (< 3 unsaturated budgets)\n")
-            continue
-        w(
-            f"  {key + '* ~ C^e':<24}{fg['exponent']:>12.3f}{fc['exponent']:>14.3f}"
-            f"   (R^2 {fg['r2']:.3f} / {fc['r2']:.3f})\n"
-        )
-    ks = summary["kappa_star"]
-    top = (
-        "C_max"
-        if summary["last_budget"] == budgets[-1]
-        else f"C = {summary['last_budget']:.3g} (the largest unsaturated budget)"
-    )
+        e = [f"{f['exponent']:.3f}" if f else "n/a" for f in (fg, fc)]
+        r2 = " / ".join(f"{f['r2']:.3f}" if f else "n/a" for f in (fg, fc))
+        w(f"  {key + '* ~ C^e':<24}{e[0]:>12}{e[1]:>14}   (R^2 {r2})\n")
+    if not all(summary["fits"][p]["N"] for p in ("global", cname)):
+        w("  (n/a: fewer than 3 budgets below saturation on that plane)\n")
+    ks, tops = summary["kappa_star"], summary["last_budget"]
+
+    def at(p):
+        c = tops[p]
+        return "C_max" if c == budgets[-1] else f"C = {c:.3g} (the last before saturation)"
+
     w(
-        f"\n  global kappa* = D*/N*: {ks['first']:.3g} at C_min -> {ks['last']:.3g} at {top} "
-        f"({label})\n"
+        f"\n  global kappa* = D*/N*: {ks['first']:.3g} at C_min -> {ks['last']:.3g} at "
+        f"{at('global')} ({label})\n"
     )
     for p, s in summary["inference_share"].items():
-        w(f"  inference share of FLOPs ({p}): {s['first']:.1%} -> {s['last']:.1%}\n")
+        w(
+            f"  inference share of FLOPs ({p}): {s['first']:.1%} -> {s['last']:.1%}"
+            + ("" if tops[p] == budgets[-1] else f" at {at(p)}")
+            + "\n"
+        )
     w(f"  largest accuracy gap (global - {cname}): {summary['accuracy_gap_max']:.4f}\n")
     cp = summary["compute_penalty"]
     if cp["median"] is not None:
@@ -254,9 +262,9 @@ def _print_summary(summary, planes, budgets, file=None, problem_name="paper_fig8
     if sat["budgets"]:
         w(
             f"  note: at {sat['budgets']} of {len(budgets)} budgets (C >= {sat['from']:.3g}) the "
-            f"accuracy is 1 to within {_SATURATED:g} on both planes: the optimum is flat there "
-            "and N*, D*, Omega* are not determined; those budgets are left out of the exponents "
-            "and the compute ratio\n"
+            f"accuracy is 1 to within {sat['threshold']:g} on both planes: the optimum is flat "
+            "there and N*, D*, Omega* are not determined; those budgets are left out of the "
+            "exponents and the compute ratio\n"
         )
     for p, n in summary["not_converged"].items():
         if n:

@@ -25,12 +25,19 @@ from ._problem import Problem
 from ._solve import Solution, _prepare, _solve_one, solve
 
 __all__ = [
+    "SATURATED",
     "PowerLaw",
     "power_law_fit",
     "FrontierComparison",
     "compare_frontiers",
     "compute_to_match",
 ]
+
+
+# 1 - accuracy at or below which an optimum is saturated: the accuracy is 1 to float64
+# precision nearby (1 - Psi rounds to ~1e-16 well before), the objective is flat and
+# (N*, D*, Omega*) are not determined by it
+SATURATED = 1e-9
 
 
 @functools.partial(
@@ -175,8 +182,13 @@ class FrontierComparison:
       kappa_global, kappa_constrained: D*/N*, shape (n,).
       inference_share_global, inference_share_constrained: 2 N I Omega / C, shape (n,).
       accuracy_gap: Psi_global - Psi_constrained, shape (n,).
-      compute_to_match: C' at which the constrained optimum reaches Psi_global(C) [FLOPs].
+      compute_to_match: C' at which the constrained optimum reaches Psi_global(C) [FLOPs]
+        (Psi_global capped at 1 - SATURATED: beyond, accuracies are equal to float precision).
       compute_penalty: C' / C - 1 (extra compute as a fraction of C); inf where unmatched.
+      saturated: (n,) bool, both planes' accuracy within ``SATURATED`` of 1. Where a plane's
+        accuracy is, its optimum is flat and N*, D*, Omega* are not determined: each plane's
+        power-law fits leave its own saturated budgets out (all are used when fewer than 2
+        are left).
     """
 
     budgets: jax.Array
@@ -189,6 +201,7 @@ class FrontierComparison:
     accuracy_gap: jax.Array
     compute_to_match: jax.Array
     compute_penalty: jax.Array
+    saturated: jax.Array
 
 
 def compare_frontiers(
@@ -216,12 +229,19 @@ def compare_frontiers(
         problem, budgets, plane=plane, kappa=kappa, tokens=tokens, **options
     )
     C = jnp.asarray(budgets)
-    fit = lambda s: {k: power_law_fit(C, getattr(s, k)) for k in ("N", "D", "Omega")}
+    flat = {id(s): 1.0 - s.value <= SATURATED for s in (g, c)}
+    saturated = flat[id(g)] & flat[id(c)]
+
+    def fit(s):
+        # each plane's exponents from its own unsaturated optima (all, if < 2 are left)
+        use = ~flat[id(s)] if int(jnp.sum(~flat[id(s)])) >= 2 else None
+        return {k: power_law_fit(C, getattr(s, k), mask=use) for k in ("N", "D", "Omega")}
+
     share = lambda s: 1.0 - s.train_share
     if match:
         c_match, _ = compute_to_match(
             problem,
-            g.value,
+            jnp.minimum(g.value, 1.0 - SATURATED),
             budgets,
             plane=plane,
             kappa=kappa,
@@ -243,4 +263,5 @@ def compare_frontiers(
         accuracy_gap=g.value - c.value,
         compute_to_match=c_match,
         compute_penalty=c_match / C - 1.0,
+        saturated=saturated,
     )

@@ -66,15 +66,18 @@ def test_frontier_over_saturated_budgets_says_so(tmp_path, capsys):
     assert s["saturated"]["budgets"] == flat.sum()
     assert s["saturated"]["from"] == pytest.approx(np.asarray(res["budgets"])[flat].min())
     assert f"note: at {flat.sum()} of 6 budgets (C >= 1e+28) the accuracy is 1" in text
-    # fewer than 3 budgets left: no exponent, said so
-    assert s["fits"]["global"]["N"] is None and "n/a" in text
+    # fewer than 3 budgets left below the global plane's saturation: no exponent, said so
+    assert (1 - g > 1e-9).sum() < 3
+    assert s["fits"]["global"]["N"] is None and "n/a: fewer than 3 budgets" in text
     # the compute ratio is not computed where both planes are saturated, and is >= 1 elsewhere
     pen = s["compute_penalty_per_budget"]
     assert all(v is None for v, f in zip(pen, flat) if f)
     assert all(v >= 1 - 1e-6 for v in pen if v is not None)
-    # kappa* is reported at the largest unsaturated budget
-    assert s["last_budget"] == pytest.approx(np.asarray(res["budgets"])[~flat].max())
-    assert "(the largest unsaturated budget)" in text
+    # kappa* and the inference shares are quoted at each plane's last budget below saturation
+    b = np.asarray(res["budgets"])
+    for plane, acc in (("global", g), ("chinchilla", c)):
+        assert s["last_budget"][plane] == pytest.approx(b[1 - acc > 1e-9].max())
+    assert "(the last before saturation)" in text
 
 
 def test_example_config_is_the_default_problem():

@@ -101,3 +101,30 @@ def test_fixed_tokens_frontier_without_matching():
     assert np.all(np.isnan(np.asarray(fc.compute_penalty)))
     assert np.all(np.asarray(fc.accuracy_gap) >= -1e-9)
     assert np.all(np.isfinite(np.asarray(fc.kappa_constrained)))
+
+
+def test_saturated_budgets_are_flagged_left_out_of_fits_and_matched_at_equal_accuracy():
+    # the default problem reaches accuracy 1 to float precision from ~1e26 FLOPs (global)
+    # and ~1e28 (Chinchilla); there compute_to_match was inf ("never matched") and the
+    # power laws were fitted through undetermined optima
+    problem = paper_fig8()
+    budgets = np.logspace(22, 32, 6)
+    fc = compare_frontiers(problem, budgets, n_bisect=30)
+    g = solve(problem, budgets, plane="global")
+    c = solve(problem, budgets, plane="chinchilla")
+    flat = (1 - np.asarray(g.value) <= 1e-9) & (1 - np.asarray(c.value) <= 1e-9)
+    assert 2 <= flat.sum() < 6
+    np.testing.assert_array_equal(np.asarray(fc.saturated), flat)
+    # where both are saturated the constrained path needs no extra compute
+    np.testing.assert_allclose(np.asarray(fc.compute_penalty)[flat], 0.0, atol=1e-6)
+    # everywhere the match is finite and at least the budget (the global optimum is optimal)
+    pen = np.asarray(fc.compute_penalty)
+    assert np.all(np.isfinite(pen)) and np.all(pen >= -1e-6)
+    # each plane's fits use its own unsaturated budgets only: the reference is polyfit on those
+    for sol, fits in ((g, fc.fits_global), (c, fc.fits_constrained)):
+        live = 1 - np.asarray(sol.value) > 1e-9
+        assert live.sum() >= 2
+        for key in ("N", "D", "Omega"):
+            y = np.asarray(getattr(sol, key))[live]
+            slope, _, _ = _polyfit_reference(budgets[live], y)
+            assert float(fits[key].exponent) == pytest.approx(slope, rel=1e-9, abs=1e-12)
