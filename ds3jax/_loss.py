@@ -112,6 +112,14 @@ def loss(law: LossLaw, N, D):
     )
 
 
+def _check_compute(C_tr):
+    # NaN and negative budgets gave NaN allocations without a word
+    if isinstance(C_tr, (int, float, list, tuple, np.ndarray, np.number)):
+        c = np.asarray(C_tr, dtype=float)
+        if not np.all((c > 0) & (c < np.inf)):
+            raise ValueError(f"C_tr must be positive and finite (training FLOPs), got {C_tr!r}")
+
+
 def training_optimal(law: LossLaw, C_tr) -> ComputeAllocation:
     """Exact minimiser of the loss law on the training-compute line 6 N D = C_tr.
 
@@ -127,11 +135,12 @@ def training_optimal(law: LossLaw, C_tr) -> ComputeAllocation:
 
     Args:
       law: :class:`LossLaw`.
-      C_tr: training compute [FLOPs], array_like, > 0.
+      C_tr: training compute [FLOPs], array_like, > 0 (checked when concrete).
 
     Returns:
       :class:`ComputeAllocation` ``(N, D)`` with the broadcast shape.
     """
+    _check_compute(C_tr)
     log_c6 = jnp.log(jnp.asarray(C_tr) / 6.0)
     s = law.alpha + law.beta
     log_g = (jnp.log(law.alpha * law.A) - jnp.log(law.beta * law.B)) / s
@@ -162,6 +171,7 @@ def chinchilla_rule(C_tr, kappa=20.0) -> ComputeAllocation:
     """
     if isinstance(kappa, (int, float)) and not kappa > 0:
         raise ValueError(f"kappa must be positive, got {kappa!r}")
+    _check_compute(C_tr)
     C_tr = jnp.asarray(C_tr)
     N = jnp.sqrt(C_tr / (6.0 * jnp.asarray(kappa)))
     return ComputeAllocation(N=N, D=kappa * N)

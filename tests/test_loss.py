@@ -164,5 +164,14 @@ def test_validation():
         LossLaw(E=1.0, A=1.0, B=1.0, alpha=-0.3, beta=0.3)
     with pytest.raises(ValueError, match="kappa"):
         chinchilla_rule(1e20, kappa=0.0)
+    # budgets: NaN and negative ones gave NaN allocations silently
+    law = LossLaw.hoffmann_rounded()
+    for bad in (-1.0, np.nan, np.inf, [1e20, -1e20]):
+        with pytest.raises(ValueError, match="C_tr must be positive and finite"):
+            training_optimal(law, bad)
+        with pytest.raises(ValueError, match="C_tr must be positive and finite"):
+            chinchilla_rule(bad)
+    # under jit the same call is not checked (and stays differentiable)
+    assert np.isfinite(float(jax.jit(lambda c: training_optimal(law, c).N)(1e20)))
     # traced values are not validated (no error under jit)
     jax.jit(lambda e: loss(LossLaw(E=e, A=1.0, B=1.0, alpha=0.3, beta=0.3), 1e9, 1e9))(1.0)
