@@ -97,6 +97,10 @@ class Solution:
       train_share: 6 N D / C, the share of compute spent on training (0 when D = inf).
       converged: gradient method: |grad| < gtol and negative-definite Hessian at the end;
         grid method: the final zoom spacing is below 1e-6 (always true with the defaults).
+        Where the accuracy is 1 to float precision (1 - Psi below ~1e-15; the default
+        problem from ~1e26 FLOPs on the global plane) the objective is flat, the Hessian is
+        not negative definite and the gradient method reports False: the optimum is not
+        determined there (``optim.frontier.SATURATED``, ``compare_frontiers(...).saturated``).
       iterations: Newton steps taken before the gradient tolerance was met (gradient), or
         the number of zoom rounds (grid).
       grad_norm: max-norm of d log Psi / du at the optimum (u = solver coordinates).
