@@ -183,7 +183,8 @@ def simulate(
             "formulas (ds3jax.success) need no simulation at such budgets"
         )
     for name, v in (("delta", delta), ("p", p)):
-        if _is_concrete(v) and not np.all((np.asarray(v, float) >= 0) & (np.asarray(v) <= 1)):
+        a = np.asarray(v, float) if _is_concrete(v) else None
+        if a is not None and not np.all((a >= 0) & (a <= 1)):  # NaN fails too
             raise ValueError(f"{name} must lie in [0, 1] (a probability), got {v!r}")
     decay = None if step_decay is None else jnp.asarray(step_decay)
     if decay is not None and (decay.ndim != 1 or decay.shape[0] < int(budget // omega)):

@@ -229,12 +229,12 @@ def compare_frontiers(
         problem, budgets, plane=plane, kappa=kappa, tokens=tokens, **options
     )
     C = jnp.asarray(budgets)
-    flat = {id(s): 1.0 - s.value <= SATURATED for s in (g, c)}
-    saturated = flat[id(g)] & flat[id(c)]
+    saturated = (1.0 - g.value <= SATURATED) & (1.0 - c.value <= SATURATED)
 
     def fit(s):
         # each plane's exponents from its own unsaturated optima (all, if < 2 are left)
-        use = ~flat[id(s)] if int(jnp.sum(~flat[id(s)])) >= 2 else None
+        live = 1.0 - s.value > SATURATED
+        use = live if int(jnp.sum(live)) >= 2 else None
         return {k: power_law_fit(C, getattr(s, k), mask=use) for k in ("N", "D", "Omega")}
 
     share = lambda s: 1.0 - s.train_share
