@@ -148,25 +148,20 @@ def _frontier_figure(budgets, planes, summary):
     return buf.getvalue()
 
 
-def _power_fit(c, y):
-    import optim
-
-    f = optim.power_law_fit(c, y)
-    return {"exponent": float(f.exponent), "prefactor": float(f.prefactor), "r2": float(f.r2)}
-
-
 def _summarise(budgets, planes, kappa, cname="chinchilla", label=None):
-    from optim.frontier import SATURATED
+    from optim.frontier import SATURATED, allocation_fits
 
     g, c = planes["global"], planes[cname]
     flat = {p: 1.0 - r["value"] <= SATURATED for p, r in planes.items()}
     saturated = flat["global"] & flat[cname]
+
+    def plain(f):  # None where too few unsaturated optima are left for an exponent (NaN)
+        f = {"exponent": float(f.exponent), "prefactor": float(f.prefactor), "r2": float(f.r2)}
+        return f if np.isfinite(f["exponent"]) else None
+
     # each plane's exponents from its own unsaturated optima (as optim.compare_frontiers)
     fits = {
-        p: {
-            k: _power_fit(budgets[~flat[p]], r[k][~flat[p]]) if (~flat[p]).sum() >= 3 else None
-            for k in ("N", "D", "Omega")
-        }
+        p: {k: plain(f) for k, f in allocation_fits(budgets, r["value"], r).items()}
         for p, r in planes.items()
     }
     # compute the Chinchilla path needs to reach the global accuracy: interpolate the
@@ -223,6 +218,8 @@ def _summarise(budgets, planes, kappa, cname="chinchilla", label=None):
 
 
 def _print_summary(summary, planes, budgets, file=None, problem_name="paper_fig8 problem"):
+    from optim.frontier import MIN_FIT_POINTS
+
     w = (file or sys.stdout).write
     cname, label = summary["constrained"], summary["constrained_label"]
     w(f"\n{label} vs global, total-compute-optimal allocation ({problem_name})\n")
@@ -234,7 +231,7 @@ def _print_summary(summary, planes, budgets, file=None, problem_name="paper_fig8
         r2 = " / ".join(f"{f['r2']:.3f}" if f else "n/a" for f in (fg, fc))
         w(f"  {key + '* ~ C^e':<24}{e[0]:>12}{e[1]:>14}   (R^2 {r2})\n")
     if not all(summary["fits"][p]["N"] for p in ("global", cname)):
-        w("  (n/a: fewer than 3 budgets below saturation on that plane)\n")
+        w(f"  (n/a: fewer than {MIN_FIT_POINTS} budgets below saturation on that plane)\n")
     ks, tops = summary["kappa_star"], summary["last_budget"]
 
     def at(p):

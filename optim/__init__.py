@@ -38,6 +38,7 @@ from ._solve import min_budget as min_budget
 from ._solve import solve as solve
 from .frontier import FrontierComparison as FrontierComparison
 from .frontier import PowerLaw as PowerLaw
+from .frontier import allocation_fits as allocation_fits
 from .frontier import compare_frontiers as compare_frontiers
 from .frontier import compute_to_match as compute_to_match
 from .frontier import power_law_fit as power_law_fit
@@ -60,6 +61,7 @@ __all__ = [
     "min_budget",
     "PowerLaw",
     "power_law_fit",
+    "allocation_fits",
     "FrontierComparison",
     "compare_frontiers",
     "compute_to_match",

@@ -53,13 +53,18 @@ from ._problem import (
     training_compute,
 )
 
-__all__ = ["Solution", "solve", "min_budget"]
+__all__ = ["SATURATED", "Solution", "solve", "min_budget"]
 
 _PLANES = ("global", "chinchilla", "fixed_tokens", "inference_only")
 _OBJECTIVES = ("accuracy", "loss")
 _METHODS = ("gradient", "grid", "continuation")
 _LOG6 = math.log(6.0)
 _LOG2 = math.log(2.0)
+
+# 1 - accuracy at or below which an optimum is saturated: the accuracy is 1 to float64
+# precision nearby (1 - Psi rounds to ~1e-16 well before), the objective is flat and
+# (N*, D*, Omega*) are not determined by it
+SATURATED = 1e-9
 
 
 @functools.partial(
@@ -100,7 +105,7 @@ class Solution:
         Where the accuracy is 1 to float precision (1 - Psi below ~1e-15; the default
         problem from ~1e26 FLOPs on the global plane) the objective is flat, the Hessian is
         not negative definite and the gradient method reports False: the optimum is not
-        determined there (``optim.frontier.SATURATED``, ``compare_frontiers(...).saturated``).
+        determined there (``saturated``).
       iterations: Newton steps taken before the gradient tolerance was met (gradient), or
         the number of zoom rounds (grid).
       grad_norm: max-norm of d log Psi / du at the optimum (u = solver coordinates).
@@ -123,6 +128,12 @@ class Solution:
     seed_objective: jax.Array
     plane: str = "global"
     method: str = "gradient"
+
+    @property
+    def saturated(self) -> jax.Array:
+        """Where 1 - Psi <= ``SATURATED`` (1e-9): the accuracy is 1 to float precision, the
+        optimum is flat, and N*, D*, Omega* are not determined by the objective."""
+        return 1.0 - self.value <= SATURATED
 
 
 # ----------------------------------------------------------------------------- geometry

@@ -16,28 +16,28 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ._problem import Problem
-from ._solve import Solution, _prepare, _solve_one, solve
+from ._solve import SATURATED, Solution, _prepare, _solve_one, solve
 
 __all__ = [
     "SATURATED",
     "PowerLaw",
     "power_law_fit",
+    "allocation_fits",
     "FrontierComparison",
     "compare_frontiers",
     "compute_to_match",
 ]
 
-
-# 1 - accuracy at or below which an optimum is saturated: the accuracy is 1 to float64
-# precision nearby (1 - Psi rounds to ~1e-16 well before), the objective is flat and
-# (N*, D*, Omega*) are not determined by it
-SATURATED = 1e-9
+# fewest unsaturated optima a plane's power laws are fitted through (two fix an exponent;
+# R^2 is then 1 by construction)
+MIN_FIT_POINTS = 2
 
 
 @functools.partial(
@@ -84,6 +84,33 @@ def power_law_fit(C, y, mask=None) -> PowerLaw:
     safe_tot = jnp.where(ss_tot > 0, ss_tot, 1.0)
     r2 = jnp.where(ss_tot > 0, 1.0 - ss_res / safe_tot, jnp.where(ss_res > 0, 0.0, 1.0))
     return PowerLaw(exponent=slope, prefactor=10.0**icpt, r2=r2)
+
+
+def allocation_fits(budgets, value, allocation) -> dict:
+    """Power laws of N*, D*, Omega* in C through one plane's unsaturated optima.
+
+    Saturated optima (1 - Psi <= ``SATURATED``) are flat, so their (N*, D*, Omega*) are not
+    determined and are left out. With fewer than ``MIN_FIT_POINTS`` (2) optima left, every
+    field of the fits is NaN: there is no exponent to report.
+
+    Args:
+      budgets: C [FLOPs], shape (n,).
+      value: accuracy Psi at each optimum, shape (n,).
+      allocation: mapping (or object with attributes) "N", "D", "Omega", each shape (n,);
+        an :class:`optim.Solution` serves for ``value`` and ``allocation`` alike.
+
+    Returns:
+      dict "N", "D", "Omega" -> :class:`PowerLaw`.
+    """
+    live = 1.0 - jnp.asarray(value) > SATURATED
+    enough = jnp.sum(live) >= MIN_FIT_POINTS
+
+    def fit(key):
+        y = allocation[key] if isinstance(allocation, Mapping) else getattr(allocation, key)
+        f = power_law_fit(budgets, y, mask=live)
+        return jax.tree_util.tree_map(lambda v: jnp.where(enough, v, jnp.nan), f)
+
+    return {k: fit(k) for k in ("N", "D", "Omega")}
 
 
 @functools.partial(jax.jit, static_argnames=("plane", "mode", "n_bisect", "cfg_items"))
@@ -187,8 +214,8 @@ class FrontierComparison:
       compute_penalty: C' / C - 1 (extra compute as a fraction of C); inf where unmatched.
       saturated: (n,) bool, both planes' accuracy within ``SATURATED`` of 1. Where a plane's
         accuracy is, its optimum is flat and N*, D*, Omega* are not determined: each plane's
-        power-law fits leave its own saturated budgets out (all are used when fewer than 2
-        are left).
+        power-law fits leave its own saturated budgets out (:func:`allocation_fits`; NaN
+        fits where fewer than 2 are left).
     """
 
     budgets: jax.Array
@@ -229,14 +256,7 @@ def compare_frontiers(
         problem, budgets, plane=plane, kappa=kappa, tokens=tokens, **options
     )
     C = jnp.asarray(budgets)
-    saturated = (1.0 - g.value <= SATURATED) & (1.0 - c.value <= SATURATED)
-
-    def fit(s):
-        # each plane's exponents from its own unsaturated optima (all, if < 2 are left)
-        live = 1.0 - s.value > SATURATED
-        use = live if int(jnp.sum(live)) >= 2 else None
-        return {k: power_law_fit(C, getattr(s, k), mask=use) for k in ("N", "D", "Omega")}
-
+    saturated = g.saturated & c.saturated
     share = lambda s: 1.0 - s.train_share
     if match:
         c_match, _ = compute_to_match(
@@ -254,8 +274,8 @@ def compare_frontiers(
         c_match = jnp.full(C.shape, jnp.nan, dtype=jnp.result_type(C, float))
     return FrontierComparison(
         budgets=C,
-        fits_global=fit(g),
-        fits_constrained=fit(c),
+        fits_global=allocation_fits(C, g.value, g),
+        fits_constrained=allocation_fits(C, c.value, c),
         kappa_global=g.D / g.N,
         kappa_constrained=c.D / c.N,
         inference_share_global=share(g),

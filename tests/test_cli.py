@@ -66,9 +66,16 @@ def test_frontier_over_saturated_budgets_says_so(tmp_path, capsys):
     assert s["saturated"]["budgets"] == flat.sum()
     assert s["saturated"]["from"] == pytest.approx(np.asarray(res["budgets"])[flat].min())
     assert f"note: at {flat.sum()} of 6 budgets (C >= 1e+28) the accuracy is 1" in text
-    # fewer than 3 budgets left below the global plane's saturation: no exponent, said so
-    assert (1 - g > 1e-9).sum() < 3
-    assert s["fits"]["global"]["N"] is None and "n/a: fewer than 3 budgets" in text
+    # one budget left below the global plane's saturation: no exponent, said so; the
+    # Chinchilla plane's two are fitted as optim.compare_frontiers fits them
+    assert (1 - g > 1e-9).sum() == 1 and (1 - c > 1e-9).sum() == 2
+    assert s["fits"]["global"]["N"] is None and "n/a: fewer than 2 budgets" in text
+    live = 1 - c > 1e-9
+    for key in ("N", "D", "Omega"):
+        y = np.log10(np.asarray(res["planes"]["chinchilla"][key])[live])
+        x = np.log10(np.asarray(res["budgets"])[live])
+        slope = (y[1] - y[0]) / (x[1] - x[0])
+        assert s["fits"]["chinchilla"][key]["exponent"] == pytest.approx(slope, rel=1e-9)
     # the compute ratio is not computed where both planes are saturated, and is >= 1 elsewhere
     pen = s["compute_penalty_per_budget"]
     assert all(v is None for v, f in zip(pen, flat) if f)

@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import brentq
 
 from optim._solve import solve
-from optim.frontier import compare_frontiers, compute_to_match, power_law_fit
+from optim.frontier import allocation_fits, compare_frontiers, compute_to_match, power_law_fit
 from optim.presets import paper_fig8
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -115,6 +115,7 @@ def test_saturated_budgets_are_flagged_left_out_of_fits_and_matched_at_equal_acc
     flat = (1 - np.asarray(g.value) <= 1e-9) & (1 - np.asarray(c.value) <= 1e-9)
     assert 2 <= flat.sum() < 6
     np.testing.assert_array_equal(np.asarray(fc.saturated), flat)
+    np.testing.assert_array_equal(np.asarray(g.saturated), 1 - np.asarray(g.value) <= 1e-9)
     # where both are saturated the constrained path needs no extra compute
     np.testing.assert_allclose(np.asarray(fc.compute_penalty)[flat], 0.0, atol=1e-6)
     # everywhere the match is finite and at least the budget (the global optimum is optimal)
@@ -128,3 +129,23 @@ def test_saturated_budgets_are_flagged_left_out_of_fits_and_matched_at_equal_acc
             y = np.asarray(getattr(sol, key))[live]
             slope, _, _ = _polyfit_reference(budgets[live], y)
             assert float(fits[key].exponent) == pytest.approx(slope, rel=1e-9, abs=1e-12)
+
+
+def test_allocation_fits_need_two_unsaturated_optima():
+    # hand-made optima: N = C^0.5, D = C^0.25, Omega = 3 (flat); accuracy saturated at the
+    # last two budgets, whose allocations are arbitrary and must not move the fits
+    C = np.logspace(20, 25, 6)
+    value = np.array([0.3, 0.6, 0.9, 0.99, 1.0, 1.0 - 1e-12])
+    alloc = {"N": C**0.5, "D": C**0.25, "Omega": np.full(6, 3.0)}
+    for k in alloc:
+        alloc[k][4:] = [7.0, 1e30]
+    fits = allocation_fits(C, value, alloc)
+    for key, e in (("N", 0.5), ("D", 0.25), ("Omega", 0.0)):
+        assert float(fits[key].exponent) == pytest.approx(e, abs=1e-12)
+    assert float(fits["N"].prefactor) == pytest.approx(1.0, rel=1e-9)
+    # one unsaturated optimum fixes no exponent: NaN, not a fit through flat optima
+    one = allocation_fits(C, np.r_[0.5, np.ones(5)], alloc)
+    assert all(np.isnan(float(getattr(f, a))) for f in one.values() for a in ("exponent", "r2"))
+    # exactly two: the slope between them
+    two = allocation_fits(C[:2], value[:2], {k: v[:2] for k, v in alloc.items()})
+    assert float(two["N"].exponent) == pytest.approx(0.5, abs=1e-12)
