@@ -593,9 +593,8 @@ def cmd_fit(args) -> int:
         if fit.method in ("auto", "ensemble"):
             fams = [f for f in fit.weights if f != "power_law"]
             law = fit.weights.get("power_law", 0.0)
-            # the families' own weights (fit.weights holds them scaled by 1 - the lean)
-            scores = fit.scores or {fit.family: 0.0}
-            share = 1.0 / sum(np.exp(v - scores[fit.family]) for v in scores.values())
+            # the families' own weight (fit.weights holds them scaled by 1 - the lean)
+            share = fit.family_weights[fit.family]
             w(
                 f"  family: {fit.family} (weight {share:.2f}, the heaviest of {len(fams)} "
                 "averaged families"
