@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._strategies import BestOfN, CoT, MajorityVote, ToT, _check_strategy, _is_concrete
+from ._checks import check_values
+from ._strategies import BestOfN, CoT, MajorityVote, ToT, _check_strategy
 
 __all__ = [
     "inference_flops",
@@ -135,8 +136,7 @@ def inference_flops(
     Returns FLOPs with the broadcast shape of the arguments.
     """
     for name, v in (("tokens", tokens), ("n_params", n_params), ("prompt_tokens", prompt_tokens)):
-        if _is_concrete(v) and not np.all(np.asarray(v) >= 0):  # NaN fails too
-            raise ValueError(f"{name} must be >= 0, got {v!r}")
+        check_values(name, v, lambda a: a >= 0, ">= 0")
     a2, a1, a0 = flops_coefficients(
         strategy,
         n_params,

@@ -38,6 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
+from ._checks import check_probability
+
 __all__ = ["mv_success", "mv_log_success", "mv_log_table", "mv_log_window"]
 
 _NEWTON_STEPS = 8
@@ -255,10 +257,7 @@ _log_mix_jit = jax.jit(_log_mix)
 
 def _prepare(p, k, error_weights):
     k = _check_k(k)
-    if isinstance(p, (float, int, np.ndarray, np.number)):
-        pa = np.asarray(p, dtype=float)
-        if not np.all((pa >= 0) & (pa <= 1)):  # NaN fails too
-            raise ValueError("p must lie in [0, 1] (probability of the correct answer)")
+    check_probability("p", p, "the probability of the correct answer")
     p = jnp.asarray(p)
     if not jnp.issubdtype(p.dtype, jnp.floating):
         p = p.astype(jnp.result_type(float))

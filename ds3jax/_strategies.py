@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 
+from ._checks import check_values
 from ._majority import mv_log_success, mv_success
 from .special import betainc, log_betainc, log_betaincc
 
@@ -34,10 +35,6 @@ __all__ = [
     "log_success",
     "expected_tokens",
 ]
-
-
-def _is_concrete(x) -> bool:
-    return isinstance(x, (int, float, np.ndarray, np.number)) and not isinstance(x, bool)
 
 
 def _static_int(name: str, value, minimum: int = 1) -> int:
@@ -161,8 +158,7 @@ def _prepare(strategy, q, m, budget, omega):
         ("budget", budget, lambda a: (a >= 0) & (a < np.inf), "finite and >= 0 (tokens)"),
         ("omega", omega, lambda a: (a > 0) & (a < np.inf), "finite and > 0 (tokens per step)"),
     ):
-        if _is_concrete(v) and not np.all(ok(np.asarray(v, dtype=float))):
-            raise ValueError(f"{name} must be {allowed}, got {v!r}")
+        check_values(name, v, ok, allowed)
     dtype = jnp.result_type(q, m, budget, omega, float)
     return tuple(jnp.asarray(v, dtype) for v in (q, m, budget, omega))
 

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
+from ._checks import check_values
 from ._loss import LossLaw, loss
 from ._transfer import SigmoidTransfer, skill_probability
 
@@ -31,9 +32,11 @@ __all__ = [
     "expected_inference_compute",
 ]
 
+_WEIGHTS = "non-negative and finite with a positive sum"
 
-def _is_concrete(x):
-    return isinstance(x, (int, float, np.ndarray, np.number, list, tuple))
+
+def _weights_ok(w):
+    return np.all((w >= 0) & (w < np.inf)) & (np.sum(w) > 0)
 
 
 @functools.partial(
@@ -72,12 +75,8 @@ class TaskGrid:
     @classmethod
     def from_tasks(cls, difficulty, m, weight=None):
         """Tasks listed one by one; ``weight`` defaults to uniform and is normalised to sum 1."""
-        if _is_concrete(m) and np.any(np.asarray(m) < 1):
-            raise ValueError("m (required skills) must be >= 1 for every task")
-        if weight is not None and _is_concrete(weight):
-            w = np.asarray(weight, dtype=float)
-            if np.any(w < 0) or not w.sum() > 0:
-                raise ValueError("task weights must be non-negative with a positive sum")
+        check_values("m (required skills)", m, lambda a: a >= 1, ">= 1 for every task")
+        check_values("task weights", weight, _weights_ok, _WEIGHTS)
         difficulty = jnp.asarray(difficulty)
         m = jnp.asarray(m)
         dtype = jnp.result_type(difficulty, m, float)
@@ -106,8 +105,7 @@ class TaskGrid:
         wd = jnp.ones(difficulty.shape) if difficulty_weights is None else difficulty_weights
         wm = jnp.ones(m.shape) if m_weights is None else m_weights
         for name, w in (("difficulty_weights", wd), ("m_weights", wm)):
-            if _is_concrete(w) and (np.any(np.asarray(w) < 0) or not np.sum(w) > 0):
-                raise ValueError(f"{name} must be non-negative with a positive sum")
+            check_values(name, w, _weights_ok, _WEIGHTS)
         wd = jnp.asarray(wd) / jnp.sum(jnp.asarray(wd))
         wm = jnp.asarray(wm) / jnp.sum(jnp.asarray(wm))
         dd, mm = jnp.meshgrid(difficulty, m, indexing="ij")
@@ -132,17 +130,13 @@ class TaskGrid:
         """
         if not isinstance(n_nodes, int) or n_nodes < 1:
             raise ValueError(f"n_nodes must be a positive int, got {n_nodes!r}")
-        if _is_concrete(stds) and np.any(np.asarray(stds) <= 0):
-            raise ValueError("stds must be positive")
+        check_values("stds", stds, lambda a: (a > 0) & (a < np.inf), "positive and finite")
         x, w = np.polynomial.hermite.hermgauss(n_nodes)
         m = jnp.atleast_1d(jnp.asarray(m))
         means = jnp.broadcast_to(jnp.asarray(means), m.shape)
         stds = jnp.broadcast_to(jnp.asarray(stds), m.shape)
         mw = jnp.broadcast_to(jnp.asarray(m_weights), m.shape)
-        if _is_concrete(m_weights) and (
-            np.any(np.asarray(m_weights) < 0) or not np.sum(m_weights) > 0
-        ):
-            raise ValueError("m_weights must be non-negative with a positive sum")
+        check_values("m_weights", m_weights, _weights_ok, _WEIGHTS)
         mw = mw / jnp.sum(mw)
         diff = means[:, None] + np.sqrt(2.0) * stds[:, None] * x[None, :]
         weight = mw[:, None] * (w / np.sqrt(np.pi))[None, :]

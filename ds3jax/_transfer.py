@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import check_probability, check_values, is_concrete
 from ._loss import LossLaw, loss
 
 __all__ = [
@@ -26,10 +27,6 @@ __all__ = [
     "two_step_probability",
     "iota_hat",
 ]
-
-
-def _concrete(value):
-    return isinstance(value, (int, float, np.ndarray, np.number))
 
 
 @functools.partial(jax.tree_util.register_dataclass, data_fields=["a", "b", "d"], meta_fields=[])
@@ -54,7 +51,7 @@ class SigmoidTransfer:
     d: jax.Array | float = 0.0
 
     def __post_init__(self):
-        if _concrete(self.a) and _concrete(self.d):
+        if is_concrete(self.a) and is_concrete(self.d):
             a, d = np.asarray(self.a), np.asarray(self.d)
             if not np.all((d >= 0) & (a >= 0) & (a + d <= 1)):  # NaN fails too
                 raise ValueError(
@@ -108,9 +105,7 @@ def iota_hat(delta, M):
     The probability that a step of the skill walk lands on the next required skill when the
     walk is directed with weight ``delta`` in [0, 1] over ``M`` >= 1 relevant skills.
     """
-    if _concrete(delta) and not np.all((np.asarray(delta) >= 0) & (np.asarray(delta) <= 1)):
-        raise ValueError(f"delta must lie in [0, 1], got {delta!r}")
-    if _concrete(M) and not np.all(np.asarray(M) >= 1):
-        raise ValueError(f"M (number of relevant skills) must be >= 1, got {M!r}")
+    check_probability("delta", delta, "the walk's directionality")
+    check_values("M (number of relevant skills)", M, lambda a: a >= 1, ">= 1")
     delta = jnp.asarray(delta)
     return delta + (1.0 - delta) / jnp.asarray(M)

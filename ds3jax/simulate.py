@@ -36,7 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._strategies import BestOfN, CoT, ToT, _check_strategy, _is_concrete
+from ._checks import check_probability
+from ._strategies import BestOfN, CoT, ToT, _check_strategy
 
 # steps per trace beyond which a simulation is refused (memory: two keys per step, and one
 # scan step each)
@@ -182,10 +183,8 @@ def simulate(
             f"step of every trace (one scan step each), at most {_MAX_STEPS:.0e}; the "
             "formulas (ds3jax.success) need no simulation at such budgets"
         )
-    for name, v in (("delta", delta), ("p", p)):
-        a = np.asarray(v, float) if _is_concrete(v) else None
-        if a is not None and not np.all((a >= 0) & (a <= 1)):  # NaN fails too
-            raise ValueError(f"{name} must lie in [0, 1] (a probability), got {v!r}")
+    check_probability("delta", delta)
+    check_probability("p", p)
     decay = None if step_decay is None else jnp.asarray(step_decay)
     if decay is not None and (decay.ndim != 1 or decay.shape[0] < int(budget // omega)):
         raise ValueError(

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ds3jax._checks import is_concrete as _concrete
 from ds3jax._flops import flops_coefficients
 from ds3jax._loss import LossLaw, loss
 from ds3jax._strategies import CoT, _check_strategy
@@ -143,10 +144,6 @@ class Problem:
     m_max: int = 0
     kernel: str = "library"
     flop_kind: str = "parameters"
-
-
-def _concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
 
 
 def make_problem(

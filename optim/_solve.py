@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ds3jax._checks import is_concrete
 from ds3jax._execution import execution_settings
 from ds3jax._loss import LossLaw, loss
 
@@ -582,7 +583,7 @@ def _prepare(problem, budgets, plane, method, kappa, tokens, objective, n_min, o
         raise ValueError("budgets must be positive, finite FLOP counts")
     b1 = np.atleast_1d(b).astype(float)
     mode, aux = _plane_mode(plane, kappa, tokens, b1.shape)
-    concrete = not any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(problem))
+    concrete = is_concrete(problem)
     if not concrete:  # traced problem (optim.optimum under jit/grad): checks need values
         floors = np.zeros(b1.shape)
     elif plane == "fixed_tokens":

@@ -248,9 +248,9 @@ def test_rejects_bad_input():
         )
     kw = dict(m=1, omega=OMEGA, n_relevant=3)
     # probabilities outside [0, 1] ran as if clipped (p = 1.5 solved more than p = 1 can)
-    with pytest.raises(ValueError, match=r"p must lie in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"p must be in \[0, 1\]"):
         simulate(CoT(), jax.random.key(0), budget=100.0, delta=0.5, p=1.5, **kw)
-    with pytest.raises(ValueError, match=r"delta must lie in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"delta must be in \[0, 1\]"):
         simulate(CoT(), jax.random.key(0), budget=100.0, delta=-0.1, p=0.5, **kw)
     # an infinite budget raised OverflowError; a huge one asked for terabytes of keys
     with pytest.raises(ValueError, match="budget must be a finite"):

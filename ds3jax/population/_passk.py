@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
+from .._checks import is_concrete
 from ..special import betainc
 
 __all__ = [
@@ -180,7 +181,7 @@ def passk_unbiased(correct, samples, k):
     Arguments broadcast; ``k`` must not exceed ``samples`` (checked when the arguments are
     concrete: outside ``jit``, here and in :func:`passk_from_counts`).
     """
-    if not any(isinstance(v, jax.core.Tracer) for v in (correct, samples, k)):
+    if is_concrete((correct, samples, k)):
         c_, n_, k_ = (np.asarray(v) for v in (correct, samples, k))
         if not np.all((k_ >= 1) & (k_ <= n_)):  # NaN fails too
             raise ValueError(

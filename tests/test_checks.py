@@ -1,0 +1,75 @@
+"""Argument checks run on every concrete value, jax arrays included, and not under tracing.
+
+A check that only looked at Python numbers and numpy arrays let ``jnp.asarray(1.5)`` through
+as a probability: ``success`` returned NaN and ``iota_hat`` a negative directionality.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import ds3jax
+from ds3jax._checks import check_probability, is_concrete
+from ds3jax.simulate import simulate
+
+
+def test_is_concrete_sees_through_containers_and_not_tracers():
+    assert is_concrete(1.5) and is_concrete([1.0, 2.0]) and is_concrete(np.ones(2))
+    assert is_concrete(jnp.ones(2)) and is_concrete(True)
+    seen = []
+    jax.jit(lambda x: seen.append(is_concrete(x)) or x)(1.0)
+    jax.grad(lambda x: seen.append(is_concrete([x, 1.0])) or x)(1.0)
+    assert seen == [False, False]
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, np.nan])
+@pytest.mark.parametrize("wrap", [float, np.asarray, jnp.asarray, lambda v: [v]])
+def test_probabilities_are_checked_whatever_array_type(bad, wrap):
+    v = wrap(bad)
+    with pytest.raises(ValueError, match="q must be in"):
+        ds3jax.success(ds3jax.CoT(), v, 3.0, 100.0, 10.0)
+    with pytest.raises(ValueError, match="delta must be in"):
+        ds3jax.iota_hat(v, 3)
+    with pytest.raises(ValueError, match="p must be in"):
+        ds3jax.mv_success(v, 5, [1.0])
+    with pytest.raises(ValueError, match="SigmoidTransfer"):
+        ds3jax.SigmoidTransfer(a=wrap(-0.5 if bad > 0 else bad))
+    with pytest.raises(ValueError, match="p must be in"):
+        simulate(
+            ds3jax.CoT(),
+            jax.random.key(0),
+            m=2,
+            budget=50.0,
+            omega=10,
+            n_relevant=3,
+            delta=0.5,
+            p=v,
+            n_trials=4,
+        )
+
+
+def test_other_ranges_checked_for_jax_arrays():
+    with pytest.raises(ValueError, match="m"):
+        ds3jax.TaskGrid.from_tasks(jnp.array([1.0, 2.0]), jnp.array([0.5, 2.0]))
+    with pytest.raises(ValueError, match="weights"):
+        ds3jax.TaskGrid.from_tasks([1.0, 2.0], [1, 2], jnp.array([1.0, -1.0]))
+    with pytest.raises(ValueError, match="weights"):
+        ds3jax.TaskGrid.from_tasks([1.0, 2.0], [1, 2], [1.0, np.inf])
+    with pytest.raises(ValueError, match="stds"):
+        ds3jax.TaskGrid.gaussian_mixture([1, 2], [0.5, 0.5], [1.0, 2.0], jnp.array([0.1, 0.0]))
+    with pytest.raises(ValueError, match="M"):
+        ds3jax.iota_hat(0.5, jnp.asarray(0.5))
+    with pytest.raises(ValueError, match="omega"):
+        ds3jax.success(ds3jax.CoT(), 0.5, 3.0, 100.0, jnp.asarray(0.0))
+
+
+def test_traced_values_are_not_checked_and_valid_ones_agree():
+    # under jit the check steps aside (a traced value has no number yet); valid values give
+    # the same answer traced or not, and a hand-derived value: CoT with m = 1, one step of
+    # omega tokens in a budget of omega tokens succeeds with probability q
+    f = jax.jit(lambda q: ds3jax.success(ds3jax.CoT(), q, 1.0, 10.0, 10.0))
+    assert float(f(0.3)) == pytest.approx(0.3, rel=1e-12)
+    assert float(ds3jax.success(ds3jax.CoT(), jnp.asarray(0.3), 1.0, 10.0, 10.0)) == float(f(0.3))
+    f(1.5)  # traced: the value is unknown when the check would run, so nothing is raised
+    check_probability("x", jnp.array([0.0, 1.0]))  # the ends are probabilities
