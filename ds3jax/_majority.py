@@ -20,8 +20,10 @@ tilted distribution has standard deviation at most sqrt(n) and the transform len
 >= 12 sqrt(n) + 32 (or the full degree of the product when that is smaller).  Ties are
 integrated exactly with Gauss-Legendre nodes in u.  Cost O(k A (k + N log N)) for A wrong
 answers and N ~ 12 sqrt(k); k = 1000 with 9 wrong answers takes a fraction of a second on
-one CPU core.  Memory grows as k^2 A: the tilted weights are [Y, A, K] arrays with
-Y, K ~ k / 2 (k = 1e4 with 3 wrong answers: ~0.3 GB each; k = 1e5 asks for tens of GB).
+one CPU core.  The tilted weights would be [Y, A, K] arrays with Y, K ~ k / 2 (k^2 A / 4
+entries); rows y are computed in chunks of at most 2^23 entries per array instead, so memory
+stays near 0.5 GB whatever k is (time still grows as k^2 A: k = 1e5 with 3 wrong answers
+takes minutes).
 
 Only y in [ceil(k / (A + 1)), ceil(k / 2) - 1] needs the transform: below that range
 some wrong answer must exceed y (Q_y = 0), above it no wrong answer can beat y
@@ -43,6 +45,9 @@ from ._checks import check_probability
 __all__ = ["mv_success", "mv_log_success", "mv_log_table", "mv_log_window"]
 
 _NEWTON_STEPS = 8
+# entries of one [rows, A, K] tilted-weight array (8 bytes each in float64): bounds the
+# transform's memory at large k
+_CHUNK_ELEMENTS = 1 << 23
 
 
 def _check_k(k) -> int:
@@ -74,12 +79,32 @@ def _transform_length(n_max: int, max_degree: int) -> int:
 
 
 def _middle_table(k: int, c: jax.Array, y_lo: int, y_hi: int) -> jax.Array:
-    """log Q_y for y in [y_lo, y_hi] (static, non-empty) by the tilted transform."""
+    """log Q_y for y in [y_lo, y_hi] (static, non-empty) by the tilted transform.
+
+    Rows y are independent; they are computed ``rows`` at a time (``lax.map``, each chunk
+    rematerialised under reverse mode) so that no [rows, A, K] array exceeds
+    ``_CHUNK_ELEMENTS`` entries whatever k is.
+    """
+    n_wrong = c.shape[-1]
+    K = y_hi + 1  # counts 0..y_hi per wrong answer
+    N = _transform_length(int(k - y_lo), n_wrong * y_hi)
+    ys = jnp.arange(y_lo, y_hi + 1, dtype=c.dtype)
+    n_y = y_hi - y_lo + 1
+    rows = max(1, _CHUNK_ELEMENTS // (n_wrong * K))
+    one = functools.partial(_middle_rows, k, c, K=K, N=N)
+    if rows >= n_y:
+        return one(ys)
+    n_chunks = -(-n_y // rows)
+    ys = jnp.pad(ys, (0, n_chunks * rows - n_y), constant_values=y_hi)  # repeats: dropped
+    out = jax.lax.map(jax.checkpoint(one), ys.reshape(n_chunks, rows))
+    return out.reshape(-1)[:n_y]
+
+
+def _middle_rows(k: int, c: jax.Array, ys: jax.Array, *, K: int, N: int) -> jax.Array:
+    """log Q_y for the rows ``ys`` (each in the transform range), transform length N."""
     dtype = c.dtype
     n_wrong = c.shape[-1]
-    ys = jnp.arange(y_lo, y_hi + 1, dtype=dtype)  # [Y]
     ns = k - ys
-    K = y_hi + 1  # counts 0..y_hi per wrong answer
     t = jnp.arange(K, dtype=dtype)
     lg = gammaln(t + 1)
     pos = c > 0
@@ -111,7 +136,6 @@ def _middle_table(k: int, c: jax.Array, y_lo: int, y_hi: int) -> jax.Array:
     s = jax.lax.stop_gradient(s)  # the result does not depend on the radius
     _, logz, pi, _, _ = moments(s)
 
-    N = _transform_length(int(k - y_lo), n_wrong * y_hi)
     below = jnp.where(t[None, None, :] < ys[:, None, None], pi, 0.0)  # counts < y
     at = jnp.where(t[None, None, :] == ys[:, None, None], pi, 0.0)  # count == y (tie)
     pad = (-K) % N
@@ -130,7 +154,7 @@ def _middle_table(k: int, c: jax.Array, y_lo: int, y_hi: int) -> jax.Array:
     w = jnp.asarray(weights / 2, dtype)
     H = jnp.sum(jnp.prod(E + u * T, axis=1) * w, axis=-1)  # [Y, N // 2 + 1]
     coef = jnp.fft.irfft(H, n=N, axis=-1)
-    idx = (k - jnp.arange(y_lo, y_hi + 1)) % N
+    idx = jnp.round(ns).astype(jnp.int32) % N
     d_n = jnp.take_along_axis(coef, idx[:, None], axis=-1)[:, 0]
 
     log_q = (

@@ -128,6 +128,41 @@ def test_k1000_ten_answers_normalised_and_monotone():
     assert psi[ps < r_c - 0.1].max() < 1e-6 and psi[ps > r_c + 0.1].min() > 1 - 1e-6
 
 
+def test_rows_in_chunks_equal_one_pass_values_and_gradients(monkeypatch):
+    # large k computes the transform's rows y in chunks to bound memory; here chunks of
+    # 1, 7 (not dividing the 15 rows) and all rows must agree, values and d/dc, and the
+    # chunked table must still match the direct DP
+    from ds3jax import _majority
+
+    k, c = 61, jnp.array([0.4, 0.3, 0.2, 0.1])
+    y_lo, y_hi = -(-k // 5), -(-k // 2) - 1
+    K = y_hi + 1
+
+    def table(c):
+        return _majority._middle_table(k, c, y_lo, y_hi)
+
+    def grad(c):
+        return jax.grad(lambda c: jnp.sum(jnp.exp(table(c))))(c)
+
+    whole, g_whole = table(c), grad(c)
+    assert whole.shape == (y_hi - y_lo + 1,)
+    for rows in (1, 7):
+        monkeypatch.setattr(_majority, "_CHUNK_ELEMENTS", 4 * K * rows)
+        # log Q to rounding (~1e-14 absolute: relative accuracy of Q, as the module states)
+        np.testing.assert_allclose(np.asarray(table(c)), np.asarray(whole), rtol=1e-13, atol=5e-14)
+        np.testing.assert_allclose(np.asarray(grad(c)), np.asarray(g_whole), rtol=1e-11, atol=1e-13)
+    monkeypatch.setattr(_majority, "_CHUNK_ELEMENTS", 4 * K * 7)
+    p = 0.3
+    lq = np.full(k + 1, -np.inf)
+    lq[y_hi + 1 :] = 0.0
+    n = k - np.arange(k + 1)
+    lq[np.arange(k + 1) == n] = np.log1p(-0.5 * np.sum(np.asarray(c) ** (k // 2)))
+    lq[y_lo : y_hi + 1] = np.asarray(table(c))
+    got = np.logaddexp.reduce(stats.binom.logpmf(np.arange(k + 1), k, p) + lq)
+    want = _independent_large_k(p, k, np.asarray(c), range(k + 1))
+    assert abs(got - want) < 1e-11 * max(1.0, abs(want))
+
+
 @pytest.mark.slow
 def test_k1000_against_direct_dp_slow():
     k, c = 1000, np.array([0.4, 0.3, 0.2, 0.1])
