@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -278,6 +279,16 @@ class LossFit:
                 break
         return np.asarray(picked)
 
+    def _jacobian(self) -> np.ndarray:
+        """d log L / d theta at the runs used, (n_used, 5): the terms' shares of L and the
+        shares times -log N, -log D."""
+        u = self.used
+        ln, ld = np.log(self.n_params[u]), np.log(self.n_tokens[u])
+        e, a, b, al, be = self.theta
+        t = np.stack([np.full(ln.size, e), a - al * ln, b - be * ld])
+        p = np.exp(t - np.logaddexp.reduce(t, axis=0))
+        return np.stack([p[0], p[1], p[2], -p[1] * ln, -p[2] * ld], axis=-1)
+
     @property
     def covariance(self) -> np.ndarray:
         """Huber's sandwich covariance of theta = (log E, log A, log B, alpha, beta), (5, 5).
@@ -290,15 +301,10 @@ class LossFit:
         residuals rather than by counting, which is noisy when delta is small next to the
         residual spread (delta = 1e-3 vs ~1e-2 on the Chinchilla runs).
         """
-        u = self.used
-        r = self.residuals[u]
+        r = self.residuals[self.used]
         n = r.size
         d = self.delta
-        ln, ld = np.log(self.n_params[u]), np.log(self.n_tokens[u])
-        e, a, b, al, be = self.theta
-        t = np.stack([np.full(n, np.exp(e)), np.exp(a - al * ln), np.exp(b - be * ld)])
-        p = t / t.sum(0)
-        J = np.stack([p[0], p[1], p[2], -p[1] * ln, -p[2] * ld], axis=-1)
+        J = self._jacobian()
         psi = np.clip(r, -d, d)
         iqr = np.subtract(*np.percentile(r, [75, 25]))
         h = 0.9 * min(np.std(r), iqr / 1.34) * n ** (-0.2)
@@ -310,6 +316,31 @@ class LossFit:
         K = 1.0 + _N_PARAMS * np.var(rho2) / (n * m * m)
         scale = K * K * np.sum(psi * psi) / (n - _N_PARAMS) / (m * m)
         return scale * np.linalg.inv(J.T @ J)
+
+    @property
+    def unidentified(self) -> tuple:
+        """The constants these runs do not determine, whatever their noise (empty: all are).
+
+        Read off the runs' design at the fit: the standard error each parameter would have
+        if every run's log loss were off by the Huber threshold delta (the fit's own
+        resolution), delta sqrt(diag (J^T J)^-1). A prefactor (E, A, B) is undetermined when
+        that error exceeds 1 in its log (a factor e), an exponent when it exceeds half the
+        exponent. This flags a term that no run sees (B = 5e296 with beta = 33, seen by the
+        smallest D alone) and a term that does not vary over the runs (alpha ~ 1e-4, A
+        confounded with E); on the 245 Chinchilla runs the largest such error is 0.03.
+        """
+        _, s, vt = np.linalg.svd(self._jacobian(), full_matrices=False)
+        # directions the runs do not see at all (J^T J singular to rounding) leave every
+        # parameter with a visible share in them undetermined; rounding noise in the
+        # others' shares is ignored
+        null = s <= s[0] * np.sqrt(np.finfo(float).eps)
+        seen = np.sum(
+            np.where(null[:, None], 0.0, vt * vt) / np.where(null, 1.0, s * s)[:, None], 0
+        )
+        se = np.where(np.any(null[:, None] & (np.abs(vt) > 1e-3), 0), np.inf, np.sqrt(seen))
+        se = self.delta * se
+        limit = np.r_[1.0, 1.0, 1.0, 0.5 * abs(self.theta[3]), 0.5 * abs(self.theta[4])]
+        return tuple(k for k, e, lim in zip(_NAMES, se, limit) if not e <= lim)
 
     def standard_errors(self) -> dict:
         """Delta-method standard errors of E, A, B, alpha, beta from :attr:`covariance`."""
@@ -491,6 +522,9 @@ def fit_loss_law(
       different lengths; fewer than 6 runs left after ``exclude``; bad ``starts``/``delta``.
       ValueError saying why: every run used at one N (or one D), where A / N^alpha cannot be
       told from E; a best fit with alpha or beta <= 0 (a loss that rises with N or D).
+
+    Warns (``UserWarning``) when the runs do not determine some constants
+    (:attr:`LossFit.unidentified`).
     """
     N, D, L, used = _check_runs(n_params, n_tokens, loss, exclude)
     if not (np.isfinite(delta) and delta > 0):
@@ -542,7 +576,7 @@ def fit_loss_law(
     )
     ln, ldd = np.log(N), np.log(D)
     pred = np.logaddexp(np.logaddexp(theta[0], theta[1] - theta[3] * ln), theta[2] - theta[4] * ldd)
-    return LossFit(
+    fit = LossFit(
         law=law,
         theta=theta,
         objective=float(f[best]),
@@ -559,6 +593,15 @@ def fit_loss_law(
         delta=float(delta),
         n_steps=int(n_steps),
     )
+    if fit.unidentified:
+        warnings.warn(
+            f"fit_loss_law: these {fit.n_used} runs do not determine "
+            f"{', '.join(fit.unidentified)} (LossFit.unidentified): the law fits them, but "
+            "other constants would fit them as well; runs over a wider range of N and D "
+            "would pin them",
+            stacklevel=2,
+        )
+    return fit
 
 
 # ----------------------------------------------------------------------------- transfer fit

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -213,9 +214,11 @@ def cmd_fit_loss(args) -> int:
     jax.config.update("jax_enable_x64", True)
     import ds3jax
 
-    fit = ds3jax.fit_loss_law(
-        n, d, loss, delta=args.delta, exclude=f"highest_loss:{args.exclude_highest}"
-    )
+    with warnings.catch_warnings():  # said below, in the table's words
+        warnings.simplefilter("ignore", UserWarning)
+        fit = ds3jax.fit_loss_law(
+            n, d, loss, delta=args.delta, exclude=f"highest_loss:{args.exclude_highest}"
+        )
     boot = None
     if args.bootstrap:
         bar = Progress(args.bootstrap, "bootstrap refits")
@@ -244,6 +247,12 @@ def cmd_fit_loss(args) -> int:
         print(row)
     if not fit.converged:
         print("  warning: the best start did not meet the convergence test")
+    if fit.unidentified:
+        print(
+            f"  warning: these runs do not determine {', '.join(fit.unidentified)}: other values "
+            "fit them as well (LossFit.unidentified); runs over a wider range of N and D "
+            "would pin them"
+        )
     result = {
         "input": str(args.csv),
         "model": "L = E + A / N^alpha + B / D^beta (Eq. 1), Huber on log-loss residuals",
@@ -254,6 +263,7 @@ def cmd_fit_loss(args) -> int:
         "start": fit.start,
         "n_starts": int(fit.starts.shape[0]),
         "converged": fit.converged,
+        "unidentified": list(fit.unidentified),
         "standard_errors": se,
         "covariance_theta": fit.covariance,
         "excluded_lines": lines[~fit.used],

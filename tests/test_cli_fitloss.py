@@ -48,7 +48,26 @@ def test_fit_loss_writes_json_and_figure(fitted, capsys):
     assert main(["fit-loss", str(csv2), "--out", str(out2), "--bootstrap", "0"]) == 0
     res2 = json.loads((out2 / "loss_fit.json").read_text())
     np.testing.assert_allclose(res2["theta"], res["theta"], rtol=1e-6, atol=1e-8)
-    assert "alpha" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "alpha" in text and "do not determine" not in text and res["unidentified"] == []
+
+
+def test_fit_loss_says_which_constants_the_runs_do_not_determine(tmp_path, capsys):
+    # every run within 15% of D = 1e10: B / D^beta cannot be told from E (the library's
+    # test checks that beta is then really free)
+    rng = np.random.default_rng(1)
+    N = np.repeat([1e8, 3e8, 1e9, 3e9], 4)
+    D = np.tile([1.0e10, 1.05e10, 1.1e10, 1.15e10], 4)
+    L = np.asarray(ds3jax.loss(ds3jax.LossLaw.epoch_refit(), N, D))
+    L = L * np.exp(rng.normal(0.0, 0.001, N.size))
+    rows = ["n_params,n_tokens,loss"] + [f"{a:.17g},{b:.17g},{c:.17g}" for a, b, c in zip(N, D, L)]
+    csv = tmp_path / "narrow.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    assert main(["fit-loss", str(csv), "--out", str(tmp_path / "o")]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: these runs do not determine B, beta" in out and "UserWarning" not in err
+    res = json.loads((tmp_path / "o" / "loss_fit.json").read_text())
+    assert res["unidentified"] == ["B", "beta"]
 
 
 @pytest.mark.parametrize(

@@ -189,3 +189,52 @@ def test_sigmoid_transfer_recovers_known_parameters():
     assert fit.sse <= true_sse + 1e-12
     with pytest.raises(ValueError, match="row 2: accuracy"):
         ds3jax.fit_sigmoid_transfer(L[:6], [0.1, 0.2, 1.5, 0.3, 0.2, 0.1])
+
+
+def _refit_with_fixed(fit, j, value):
+    """min F over the other four constants with exponent j (3: alpha, 4: beta) fixed at
+    ``value`` (SciPy, independent code); the start keeps the term's size at the runs' middle."""
+    u = fit.used
+    ln, ld, ll = np.log(fit.n_params[u]), np.log(fit.n_tokens[u]), np.log(fit.loss[u])
+    t0 = np.array(fit.theta, float)
+    t0[j - 2] -= (t0[j] - value) * np.mean(ln if j == 3 else ld)
+    t0[j] = value
+    free = [i for i in range(5) if i != j]
+
+    def f(x):
+        t = t0.copy()
+        t[free] = x
+        v, g = huber_objective(t, ln, ld, ll, fit.delta)
+        return v, g[free]
+
+    opts = dict(maxiter=5000, ftol=1e-15, gtol=1e-12)
+    runs = [
+        minimize(f, t0[free] + s, jac=True, method="L-BFGS-B", options=opts)
+        for s in (0.0, 0.3, -0.3)
+    ]
+    return min(r.fun for r in runs)
+
+
+def test_unidentified_constants_are_flagged_and_really_free(chinchilla_fit):
+    # every run within 15% of D = 1e10 tokens: B / D^beta barely varies over them, so it
+    # trades off against E and its exponent is free
+    rng = np.random.default_rng(1)
+    N = np.repeat([1e8, 3e8, 1e9, 3e9], 4)
+    D = np.tile([1.0e10, 1.05e10, 1.1e10, 1.15e10], 4)
+    L = np.asarray(ds3jax.loss(TRUE, N, D)) * np.exp(rng.normal(0.0, 0.001, N.size))
+    with pytest.warns(UserWarning, match="do not determine B, beta"):
+        fit = ds3jax.fit_loss_law(N, D, L)
+    assert fit.unidentified == ("B", "beta")
+    # free means: moving beta by half its value and refitting the other four constants
+    # (SciPy) costs less than one unit of the fit's resolution (delta^2) in the objective
+    for factor in (0.5, 1.5):
+        cost = _refit_with_fixed(fit, 4, factor * fit.theta[4]) - fit.objective
+        assert cost < fit.delta**2, (factor, cost)
+    # while alpha, flagged as determined here, and both exponents on the Chinchilla runs
+    # cost tens of units or more
+    cost = _refit_with_fixed(fit, 3, 1.5 * fit.theta[3]) - fit.objective
+    assert cost > 20 * fit.delta**2, cost
+    assert chinchilla_fit.unidentified == ()
+    for j in (3, 4):
+        cost = _refit_with_fixed(chinchilla_fit, j, 1.5 * chinchilla_fit.theta[j])
+        assert cost - chinchilla_fit.objective > 100 * chinchilla_fit.delta**2
