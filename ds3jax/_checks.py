@@ -11,21 +11,41 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-__all__ = ["is_concrete", "check_values", "check_probability"]
+__all__ = ["is_concrete", "is_host_value", "check_values", "check_probability"]
+
+
+_HOST = (bool, int, float, np.ndarray, np.number)
+_NUMERIC = (*_HOST, jax.Array)
 
 
 def is_concrete(x) -> bool:
-    """True when ``x`` holds no tracer, so its values can be read now."""
-    return not any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(x))
+    """True when ``x`` holds numbers that can be read now: every leaf a number or array and
+    none a tracer. False for None and for placeholders (a pytree rebuilt by JAX with
+    sentinel leaves, a ``vmap`` axis spec), which are not checked."""
+    leaves = jax.tree_util.tree_leaves(x)
+    return bool(leaves) and all(
+        isinstance(v, _NUMERIC) and not isinstance(v, jax.core.Tracer) for v in leaves
+    )
+
+
+def is_host_value(x) -> bool:
+    """True when every leaf of ``x`` is a Python or NumPy number or array (no jax.Array).
+
+    What the constructors of parameter pytrees (``LossLaw``, ``SigmoidTransfer``) check:
+    JAX rebuilds those pytrees with gradients, tangents and batched values as jax arrays,
+    which are not parameters and must not be refused.
+    """
+    leaves = jax.tree_util.tree_leaves(x)
+    return bool(leaves) and all(isinstance(v, _HOST) for v in leaves)
 
 
 def check_values(name: str, x, ok, allowed: str) -> None:
     """Raise ``ValueError`` "name must be <allowed>" unless ``ok(x)`` holds everywhere.
 
-    ``ok`` maps a float numpy array to a boolean array; NaN must map to False. Skipped when
-    ``x`` is None or traced.
+    ``ok`` maps a float numpy array to a boolean array; NaN must map to False. Skipped unless
+    ``x`` is concrete.
     """
-    if x is None or not is_concrete(x):
+    if not is_concrete(x):
         return
     if not np.all(ok(np.asarray(x, dtype=float))):
         raise ValueError(f"{name} must be {allowed}, got {x!r}")

@@ -136,7 +136,7 @@ def inference_flops(
     Returns FLOPs with the broadcast shape of the arguments.
     """
     for name, v in (("tokens", tokens), ("n_params", n_params), ("prompt_tokens", prompt_tokens)):
-        check_values(name, v, lambda a: a >= 0, ">= 0")
+        check_values(name, v, lambda a: (a >= 0) & (a < np.inf), "finite and >= 0")
     a2, a1, a0 = flops_coefficients(
         strategy,
         n_params,

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import check_values, is_concrete, is_host_value
+
 __all__ = [
     "LossLaw",
     "ComputeAllocation",
@@ -36,8 +38,9 @@ class LossLaw:
 
     N is the number of non-embedding parameters, D the number of training tokens; L is in
     nats per token. Every field is a differentiable pytree leaf (scalar or array; arrays
-    broadcast, e.g. to evaluate several laws at once). User-supplied values are validated
-    when concrete: all five must be positive.
+    broadcast, e.g. to evaluate several laws at once). Values given as Python or NumPy
+    numbers must all be positive; jax arrays are not checked (JAX rebuilds this pytree for
+    gradients and tangents, whose entries may be of any sign).
 
     Presets (``LossLaw.<name>()``) and the D/N ratio of the exact training-compute optimum
     (:func:`training_optimal`) at a few training budgets C_tr = 6 N D [FLOPs]:
@@ -66,9 +69,8 @@ class LossLaw:
     def __post_init__(self):
         for name in ("E", "A", "B", "alpha", "beta"):
             value = getattr(self, name)
-            if isinstance(value, (int, float, np.ndarray, np.number)):
-                if not np.all(np.asarray(value) > 0):
-                    raise ValueError(f"LossLaw.{name} must be positive, got {value!r}")
+            if is_host_value(value) and not np.all(np.asarray(value, dtype=float) > 0):
+                raise ValueError(f"LossLaw.{name} must be positive, got {value!r}")
 
     @classmethod
     def hoffmann_rounded(cls):
@@ -114,7 +116,7 @@ def loss(law: LossLaw, N, D):
 
 def _check_compute(C_tr):
     # NaN and negative budgets gave NaN allocations without a word
-    if isinstance(C_tr, (int, float, list, tuple, np.ndarray, np.number)):
+    if is_concrete(C_tr):
         c = np.asarray(C_tr, dtype=float)
         if not np.all((c > 0) & (c < np.inf)):
             raise ValueError(f"C_tr must be positive and finite (training FLOPs), got {C_tr!r}")
@@ -169,8 +171,7 @@ def chinchilla_rule(C_tr, kappa=20.0) -> ComputeAllocation:
     Returns:
       :class:`ComputeAllocation` ``(N, D)``.
     """
-    if isinstance(kappa, (int, float)) and not kappa > 0:
-        raise ValueError(f"kappa must be positive, got {kappa!r}")
+    check_values("kappa", kappa, lambda k: (k > 0) & (k < np.inf), "positive and finite")
     _check_compute(C_tr)
     C_tr = jnp.asarray(C_tr)
     N = jnp.sqrt(C_tr / (6.0 * jnp.asarray(kappa)))

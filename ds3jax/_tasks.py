@@ -75,6 +75,9 @@ class TaskGrid:
     @classmethod
     def from_tasks(cls, difficulty, m, weight=None):
         """Tasks listed one by one; ``weight`` defaults to uniform and is normalised to sum 1."""
+        for name, v in (("difficulty", difficulty), ("m", m)):
+            if np.size(v) == 0:
+                raise ValueError(f"{name} is empty: a task grid needs at least one task")
         check_values("m (required skills)", m, lambda a: a >= 1, ">= 1 for every task")
         check_values("task weights", weight, _weights_ok, _WEIGHTS)
         difficulty = jnp.asarray(difficulty)
@@ -102,6 +105,9 @@ class TaskGrid:
         """
         difficulty = jnp.atleast_1d(jnp.asarray(difficulty))
         m = jnp.atleast_1d(jnp.asarray(m))
+        for name, v in (("difficulty", difficulty), ("m", m)):
+            if v.size == 0:
+                raise ValueError(f"{name} is empty: a task grid needs at least one task")
         wd = jnp.ones(difficulty.shape) if difficulty_weights is None else difficulty_weights
         wm = jnp.ones(m.shape) if m_weights is None else m_weights
         for name, w in (("difficulty_weights", wd), ("m_weights", wm)):

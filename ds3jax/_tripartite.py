@@ -573,11 +573,14 @@ def giant_component_fraction(c):
     gamma = 1 + W_0(-c exp(-c)) / c for c > 1, and 0 for c <= 1 (no giant component). The
     ``where`` keeps gradients finite on both sides (W_0' is infinite at the branch point c = 1).
     Near c = 1 the relative error grows like 1e-17 / (c - 1)^2 (rounding of -c exp(-c)).
+    gamma(inf) = 1; a negative or NaN mean degree gives NaN.
     """
     c = jnp.asarray(c)
-    above = c > 1.0
+    above = (c > 1.0) & (c < jnp.inf)
     cs = jnp.where(above, c, 2.0)
-    return jnp.where(above, 1.0 + lambertw0(-cs * jnp.exp(-cs)) / cs, 0.0)
+    gamma = jnp.where(above, 1.0 + lambertw0(-cs * jnp.exp(-cs)) / cs, 0.0)
+    gamma = jnp.where(c == jnp.inf, 1.0, gamma)
+    return jnp.where((c >= 0) | (c == jnp.inf), gamma, jnp.nan)  # NaN fails c >= 0
 
 
 class SkillHierarchy(NamedTuple):

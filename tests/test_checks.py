@@ -33,8 +33,9 @@ def test_probabilities_are_checked_whatever_array_type(bad, wrap):
         ds3jax.iota_hat(v, 3)
     with pytest.raises(ValueError, match="p must be in"):
         ds3jax.mv_success(v, 5, [1.0])
-    with pytest.raises(ValueError, match="SigmoidTransfer"):
-        ds3jax.SigmoidTransfer(a=wrap(-0.5 if bad > 0 else bad))
+    if wrap is not jnp.asarray:  # parameter pytrees check host values only (below)
+        with pytest.raises(ValueError, match="SigmoidTransfer"):
+            ds3jax.SigmoidTransfer(a=wrap(-0.5 if bad > 0 else bad))
     with pytest.raises(ValueError, match="p must be in"):
         simulate(
             ds3jax.CoT(),
@@ -62,6 +63,18 @@ def test_other_ranges_checked_for_jax_arrays():
         ds3jax.iota_hat(0.5, jnp.asarray(0.5))
     with pytest.raises(ValueError, match="omega"):
         ds3jax.success(ds3jax.CoT(), 0.5, 3.0, 100.0, jnp.asarray(0.0))
+    law = ds3jax.LossLaw.epoch_refit()
+    with pytest.raises(ValueError, match="C_tr must be positive"):
+        ds3jax.training_optimal(law, jnp.asarray(-1.0))
+    with pytest.raises(ValueError, match="kappa must be positive"):
+        ds3jax.chinchilla_rule(1e21, kappa=jnp.asarray(0.0))
+    with pytest.raises(ValueError, match="tokens must be finite"):
+        ds3jax.inference_flops(ds3jax.CoT(), np.inf, n_params=1e9)  # was NaN
+    for empty in ([], jnp.zeros(0)):
+        with pytest.raises(ValueError, match="difficulty is empty"):
+            ds3jax.TaskGrid.product(empty, [1, 2])
+        with pytest.raises(ValueError, match="difficulty is empty"):
+            ds3jax.TaskGrid.from_tasks(empty, [])
 
 
 def test_traced_values_are_not_checked_and_valid_ones_agree():
@@ -73,3 +86,18 @@ def test_traced_values_are_not_checked_and_valid_ones_agree():
     assert float(ds3jax.success(ds3jax.CoT(), jnp.asarray(0.3), 1.0, 10.0, 10.0)) == float(f(0.3))
     f(1.5)  # traced: the value is unknown when the check would run, so nothing is raised
     check_probability("x", jnp.array([0.0, 1.0]))  # the ends are probabilities
+
+
+def test_parameter_pytrees_rebuilt_by_jax_are_not_refused():
+    # jax.grad returns the gradient as a LossLaw / SigmoidTransfer whose entries are
+    # negative (d loss / d alpha < 0): a check on jax arrays in the constructor refused it
+    law, tr = ds3jax.LossLaw.hoffmann_unrounded(), ds3jax.SigmoidTransfer()
+    g = jax.grad(lambda lw: ds3jax.loss(lw, 3e9, 7e10))(law)
+    assert float(g.alpha) < 0 and float(g.E) == 1.0
+    gt = jax.grad(lambda t: ds3jax.skill_probability(t, 2.5, 2.0))(tr)
+    assert float(gt.b) < 0  # p = sigmoid(b (L0 - L)) falls with b when L > L0
+    # while host values are checked
+    with pytest.raises(ValueError, match="alpha must be positive"):
+        ds3jax.LossLaw(E=1.0, A=1.0, B=1.0, alpha=-1.0, beta=0.3)
+    with pytest.raises(ValueError, match="alpha must be positive"):
+        ds3jax.LossLaw(E=1.0, A=1.0, B=1.0, alpha=np.array([0.3, -1.0]), beta=0.3)

@@ -188,6 +188,11 @@ def test_giant_component_fraction():
     np.testing.assert_array_equal(
         np.asarray(giant_component_fraction(jnp.array([0.0, 0.5, 1.0]))), 0.0
     )
+    # limits: the fixed point g = 1 - exp(-c g) tends to 1 as c -> inf (inf gave NaN); no
+    # mean degree is negative or NaN (both gave 0, "no giant component")
+    out = np.asarray(giant_component_fraction(jnp.array([1e3, np.inf, -1.0, np.nan])))
+    np.testing.assert_array_equal(out[:2], 1.0)
+    assert np.all(np.isnan(out[2:]))
     # derivative: finite everywhere, 0 below 1, ~2 just above 1, and d gamma/dc of the fixed point
     grad = jax.vmap(jax.grad(giant_component_fraction))
     g = np.asarray(grad(jnp.array([0.5, 1.0, 1.0 + 1e-3, 3.0])))
