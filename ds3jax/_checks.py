@@ -11,7 +11,15 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-__all__ = ["is_concrete", "is_host_value", "check_values", "check_probability"]
+__all__ = [
+    "is_concrete",
+    "is_host_value",
+    "check_values",
+    "check_fields",
+    "check_probability",
+    "positive",
+    "in_unit_interval",
+]
 
 
 _HOST = (bool, int, float, np.ndarray, np.number)
@@ -51,6 +59,23 @@ def check_values(name: str, x, ok, allowed: str) -> None:
         raise ValueError(f"{name} must be {allowed}, got {x!r}")
 
 
+def check_fields(obj, rules) -> None:
+    """Check a parameter pytree's fields at construction: ``rules`` maps field name to
+    ``(ok, allowed)``; only host values are checked (:func:`is_host_value`)."""
+    for name, (ok, allowed) in rules.items():
+        value = getattr(obj, name)
+        if is_host_value(value):
+            check_values(f"{type(obj).__name__}.{name}", value, ok, allowed)
+
+
+def positive(a):
+    return (a > 0) & (a < np.inf)
+
+
+def in_unit_interval(a):
+    return (a >= 0) & (a <= 1)
+
+
 def check_probability(name: str, x, what: str = "a probability") -> None:
     """``check_values`` for a probability: every entry in [0, 1] (NaN refused)."""
-    check_values(name, x, lambda a: (a >= 0) & (a <= 1), f"in [0, 1] ({what})")
+    check_values(name, x, in_unit_interval, f"in [0, 1] ({what})")

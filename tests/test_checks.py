@@ -101,3 +101,42 @@ def test_parameter_pytrees_rebuilt_by_jax_are_not_refused():
         ds3jax.LossLaw(E=1.0, A=1.0, B=1.0, alpha=-1.0, beta=0.3)
     with pytest.raises(ValueError, match="alpha must be positive"):
         ds3jax.LossLaw(E=1.0, A=1.0, B=1.0, alpha=np.array([0.3, -1.0]), beta=0.3)
+
+
+def test_population_parameters_are_checked_and_gradients_pass():
+    from scipy import stats
+
+    import ds3jax.population as P
+
+    bad = [
+        (lambda: P.BetaPopulation(0.0, 3.0), "BetaPopulation.alpha"),
+        (lambda: P.BetaPopulation(0.3, np.inf), "BetaPopulation.beta"),
+        (lambda: P.BetaPopulation(0.3, 3.0, 1.2), "BetaPopulation.solvable"),
+        (lambda: P.LogitNormalPopulation(0.0, -1.0), "LogitNormalPopulation.sigma"),
+        (lambda: P.LogitNormalPopulation(np.nan, 1.0), "LogitNormalPopulation.mu"),
+        (lambda: P.PointMass(1.5), "PointMass.psi"),
+        (lambda: P.DiscretePopulation(np.array([0.2, 1.1]), np.ones(2) / 2), "psi"),
+        (lambda: P.MixturePopulation((), ()), "non-empty"),
+        (lambda: P.MixturePopulation((P.PointMass(0.0), P.PointMass(1.0)), (0.3, 0.3)), "sum to 1"),
+        (
+            lambda: P.MixturePopulation((P.PointMass(0.0), P.PointMass(1.0)), (1.5, -0.5)),
+            "sum to 1",
+        ),
+        (lambda: P.MixturePopulation((P.PointMass(0.0),), (0.5, 0.5)), "last axis of 1"),
+    ]
+    for make, msg in bad:
+        with pytest.raises(ValueError, match=msg):
+            make()
+    pop = P.BetaPopulation(0.3, 3.0, 0.9)
+    for k in (-1.0, np.nan, np.inf):  # pass@-1 was -0.15, pass@inf NaN
+        with pytest.raises(ValueError, match="k must be finite and >= 0"):
+            P.passk(pop, k)
+    with pytest.raises(ValueError, match="no problems"):
+        P.passk_from_counts([], [], 1)
+    # the cdf outside [0, 1] is 0 below and 1 above (was NaN above); inside, scipy's
+    x = np.array([-1.0, 0.0, 0.3, 1.0, 2.0])
+    ref = np.where(x < 0, 0.0, np.where(x >= 1, 1.0, 0.1 + 0.9 * stats.beta.cdf(x, 0.3, 3.0)))
+    np.testing.assert_allclose(np.asarray(P.population_cdf(pop, x)), ref, rtol=1e-12)
+    # gradients come back as populations with negative entries: not refused
+    g = jax.grad(lambda p: P.passk(p, 100.0))(pop)
+    assert float(g.beta) < 0 and float(g.alpha) > 0  # more mass near psi = 0 as beta grows

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
+from .._checks import check_fields, in_unit_interval, is_host_value, positive
 from ._passk import BetaPopulation, DiscretePopulation, _float, log_gamma_ratio
 
 __all__ = [
@@ -62,6 +63,16 @@ class LogitNormalPopulation:
     sigma: jax.Array
     solvable: jax.Array = 1.0
 
+    def __post_init__(self):
+        check_fields(
+            self,
+            {
+                "mu": (np.isfinite, "finite"),
+                "sigma": (positive, "positive and finite"),
+                "solvable": (in_unit_interval, "in [0, 1]"),
+            },
+        )
+
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +80,9 @@ class PointMass:
     """Every task has success rate ``psi`` (psi = 1: always solved, psi = 0: never)."""
 
     psi: jax.Array
+
+    def __post_init__(self):
+        check_fields(self, {"psi": (in_unit_interval, "in [0, 1]")})
 
 
 @jax.tree_util.register_dataclass
@@ -78,6 +92,23 @@ class MixturePopulation:
 
     components: tuple
     weights: jax.Array
+
+    def __post_init__(self):
+        if not isinstance(self.components, tuple) or not self.components:
+            raise ValueError("MixturePopulation.components must be a non-empty tuple")
+        w = self.weights
+        if is_host_value(w):
+            w = np.asarray(w, dtype=float)
+            if w.ndim == 0 or w.shape[-1] != len(self.components):
+                raise ValueError(
+                    f"MixturePopulation.weights must have a last axis of {len(self.components)} "
+                    f"(one weight per component), got shape {w.shape}"
+                )
+            if not (np.all(w >= 0) and np.allclose(w.sum(-1), 1.0, rtol=0, atol=1e-6)):
+                raise ValueError(
+                    "MixturePopulation.weights must be non-negative and sum to 1 over the "
+                    f"last axis, got {self.weights!r}"
+                )
 
 
 def log_choose(n, c):

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
-from .._checks import is_concrete
+from .._checks import check_fields, check_values, in_unit_interval, is_concrete, positive
 from ..special import betainc
 
 __all__ = [
@@ -54,6 +54,16 @@ class BetaPopulation:
     beta: jax.Array
     solvable: jax.Array = 1.0
 
+    def __post_init__(self):
+        check_fields(
+            self,
+            {
+                "alpha": (positive, "positive and finite"),
+                "beta": (positive, "positive and finite"),
+                "solvable": (in_unit_interval, "in [0, 1]"),
+            },
+        )
+
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +75,15 @@ class DiscretePopulation:
 
     psi: jax.Array
     weights: jax.Array
+
+    def __post_init__(self):
+        check_fields(
+            self,
+            {
+                "psi": (in_unit_interval, "in [0, 1]"),
+                "weights": (lambda w: (w >= 0) & (w < np.inf), "non-negative and finite"),
+            },
+        )
 
 
 def _float(x):
@@ -120,6 +139,11 @@ def _beta_log_failure(pop: BetaPopulation, k):
     return log_gamma_ratio(beta + k, alpha) - log_gamma_ratio(beta, alpha)
 
 
+def _check_k(k):
+    # k < 0 gave pass@k < 0, k = inf NaN; the k -> inf limit is the solvable share
+    check_values("k", k, lambda a: (a >= 0) & (a < np.inf), "finite and >= 0 (samples)")
+
+
 def passk(population, k):
     """pass@k of a task population: Psi_BoN(k) (Eq. 57 / Eq. 59).
 
@@ -131,8 +155,9 @@ def passk(population, k):
 
     Returns the probability that at least one of k samples is correct, averaged over tasks.
     Float64 accuracy ~1e-15 relative for every k (the k -> inf tail 1 - Psi is also accurate:
-    see :func:`log_failure`).  Float32 ~1e-6.
+    see :func:`log_failure`).  Float32 ~1e-6.  A concrete k must be finite and >= 0.
     """
+    _check_k(k)
     if isinstance(population, BetaPopulation):
         a = _float(population.solvable)
         return -a * jnp.expm1(_beta_log_failure(population, k))
@@ -149,6 +174,7 @@ def log_failure(population, k):
     For the Beta + point mass, log[(1 - A) + A B(alpha, beta + k) / B(alpha, beta)], accurate
     when the failure probability is tiny (A = 1, k large).
     """
+    _check_k(k)
     if isinstance(population, BetaPopulation):
         a = _float(population.solvable)
         lf = _beta_log_failure(population, k)
@@ -202,6 +228,8 @@ def passk_unbiased(correct, samples, k):
 
 def passk_from_counts(correct, samples, k):
     """Mean unbiased pass@k over problems: correct, samples of shape [P]; k of any shape."""
+    if 0 in np.shape(correct):
+        raise ValueError("passk_from_counts: no problems (correct is empty)")
     c = _float(correct)
     n = _float(samples)
     kk = _float(k)
@@ -217,6 +245,9 @@ def population_pdf(population: BetaPopulation, psi):
 
 
 def population_cdf(population: BetaPopulation, psi):
-    """P(task success rate <= psi) = (1 - A) + A I_psi(alpha, beta), psi in [0, 1]."""
+    """P(task success rate <= psi) = (1 - A) + A I_psi(alpha, beta); 0 below psi = 0 and 1
+    from psi = 1 on."""
     alpha, beta, a = _float(population.alpha), _float(population.beta), _float(population.solvable)
-    return (1.0 - a) + a * betainc(alpha, beta, _float(psi))
+    psi = _float(psi)
+    inside = (1.0 - a) + a * betainc(alpha, beta, jnp.clip(psi, 0.0, 1.0))
+    return jnp.where(psi < 0, 0.0, jnp.where(psi >= 1, 1.0, inside))
