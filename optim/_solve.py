@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ds3jax._checks import is_concrete
+from ds3jax._checks import check_values, is_concrete
 from ds3jax._execution import execution_settings
 from ds3jax._loss import LossLaw, loss
 
@@ -508,6 +508,10 @@ def min_budget(problem: Problem, n_min=1.0, d_min=1.0, plane="global", tokens=No
     task's whole chain, Omega >= omega * min(m) (``tokens`` on the fixed-tokens plane):
     C_min = 6 n_min d_min + I C_task(n_min, Omega) (no training term on "inference_only").
     """
+    if plane not in _PLANES:
+        raise ValueError(f"plane must be one of {_PLANES}, got {plane!r}")
+    for name, v in (("n_min", n_min), ("d_min", d_min), ("tokens", tokens)):
+        check_values(name, v, lambda a: (a > 0) & (a < np.inf), "positive and finite")
     m_min = float(np.min(np.asarray(problem.tasks.m)))
     omega_tok = float(problem.omega) * m_min if tokens is None else float(np.min(tokens))
     infer = float(problem.n_queries) * float(task_flops(problem, n_min, omega_tok))

@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ds3jax._checks import is_concrete
+
 from ._problem import Problem
 from ._solve import SATURATED, Solution, _prepare, _solve_one, solve
 
@@ -65,11 +67,27 @@ def power_law_fit(C, y, mask=None) -> PowerLaw:
     Returns:
       :class:`PowerLaw` with arrays of shape (...). R^2 = 1 - SS_res / SS_tot in log10 y
       (1 for a constant series, which exponent 0 fits exactly).
+
+    Raises:
+      ValueError (concrete arguments) when a point used has C or y not positive and finite.
     """
+    if is_concrete((C, y, mask)):
+        Cb, yb = np.broadcast_arrays(np.asarray(C, float), np.asarray(y, float))
+        use = np.ones(yb.shape, bool) if mask is None else np.broadcast_to(mask, yb.shape)
+        for name, v in (("C", Cb), ("y", yb)):
+            bad = use & ~((v > 0) & (v < np.inf))
+            if bad.any():
+                i = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"power_law_fit: {name} must be positive and finite at every point used, "
+                    f"got {v[tuple(i)]!r} at index {tuple(int(j) for j in i)}"
+                )
     x = jnp.log10(jnp.asarray(C))
     ly = jnp.log10(jnp.asarray(y))
     w = jnp.ones(ly.shape, ly.dtype) if mask is None else jnp.asarray(mask, ly.dtype)
     x = jnp.broadcast_to(x, ly.shape)
+    # points left out may hold anything (inf, NaN): 0 * inf must not reach the sums
+    x, ly = jnp.where(w > 0, x, 0.0), jnp.where(w > 0, ly, 0.0)
     sw = jnp.sum(w, -1, keepdims=True)
     xm = jnp.sum(w * x, -1, keepdims=True) / sw
     ym = jnp.sum(w * ly, -1, keepdims=True) / sw
@@ -83,6 +101,7 @@ def power_law_fit(C, y, mask=None) -> PowerLaw:
     # a constant series (e.g. fixed tokens) is fitted exactly by exponent 0: R^2 = 1
     safe_tot = jnp.where(ss_tot > 0, ss_tot, 1.0)
     r2 = jnp.where(ss_tot > 0, 1.0 - ss_res / safe_tot, jnp.where(ss_res > 0, 0.0, 1.0))
+    r2 = jnp.where(jnp.isnan(ss_tot) | jnp.isnan(ss_res), jnp.nan, r2)  # no fit, no R^2
     return PowerLaw(exponent=slope, prefactor=10.0**icpt, r2=r2)
 
 
@@ -106,9 +125,14 @@ def allocation_fits(budgets, value, allocation) -> dict:
     enough = jnp.sum(live) >= MIN_FIT_POINTS
 
     def fit(key):
-        y = allocation[key] if isinstance(allocation, Mapping) else getattr(allocation, key)
-        f = power_law_fit(budgets, y, mask=live)
-        return jax.tree_util.tree_map(lambda v: jnp.where(enough, v, jnp.nan), f)
+        y = jnp.asarray(
+            allocation[key] if isinstance(allocation, Mapping) else getattr(allocation, key)
+        )
+        # D = inf on the inference-only plane: no power law, NaN
+        use = live & (y > 0) & (y < jnp.inf)
+        f = power_law_fit(budgets, jnp.where(use, y, 1.0), mask=use)
+        ok = enough & (jnp.sum(use) >= MIN_FIT_POINTS)
+        return jax.tree_util.tree_map(lambda v: jnp.where(ok, v, jnp.nan), f)
 
     return {k: fit(k) for k in ("N", "D", "Omega")}
 

@@ -4,6 +4,7 @@ root against a brute-force scipy search (brentq on a scipy grid-search optimum).
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 from scipy.optimize import brentq
@@ -149,3 +150,34 @@ def test_allocation_fits_need_two_unsaturated_optima():
     # exactly two: the slope between them
     two = allocation_fits(C[:2], value[:2], {k: v[:2] for k, v in alloc.items()})
     assert float(two["N"].exponent) == pytest.approx(0.5, abs=1e-12)
+
+
+def test_power_law_fit_refuses_non_positive_points_and_ignores_masked_ones():
+    C = np.array([1e20, 1e21, 1e22, 1e23])
+    with pytest.raises(ValueError, match="y must be positive and finite .* index \\(1,\\)"):
+        power_law_fit(C, np.array([1.0, -1.0, 2.0, 3.0]))  # exponent NaN with R^2 = 1
+    with pytest.raises(ValueError, match="C must be positive"):
+        power_law_fit(np.r_[0.0, C[1:]], np.ones(4))
+    # a point left out by the mask may hold anything (an infinite D): it made the fit NaN
+    y = np.array([2.0, np.inf, 2.0e2, 2.0e3])
+    f = power_law_fit(C, y, mask=np.array([True, False, True, True]))
+    assert float(f.exponent) == pytest.approx(1.0, rel=1e-12)
+    assert float(f.prefactor) == pytest.approx(2e-20, rel=1e-9)
+    # under jit nothing is checked; the fit is NaN, and so is its R^2 (it was 1)
+    g = jax.jit(power_law_fit)(C, np.array([1.0, -1.0, 2.0, 3.0]))
+    assert np.isnan(float(g.exponent)) and np.isnan(float(g.r2))
+
+
+def test_min_budget_refuses_bad_arguments():
+    from optim._solve import min_budget
+
+    problem = paper_fig8()
+    for kw, msg in (
+        ({"n_min": 0.0}, "n_min must be positive"),
+        ({"n_min": np.nan}, "n_min must be positive"),
+        ({"d_min": -1.0}, "d_min must be positive"),
+        ({"plane": "globl"}, "plane must be one of"),
+        ({"tokens": 0.0}, "tokens must be positive"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            min_budget(problem, **kw)
