@@ -47,14 +47,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ds3jax._text import counted
+
 _DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/pythia_math/per_problem_counts.csv"
 DATA = Path(os.environ.get("DS3_PYTHIA_COUNTS", _DEFAULT))
 ROUTES = ("ensemble", "auto", "beta", "beta+zero", "beta+one", "logit-normal", "grid", "power_law")
 POOLS = ("checkpoint", "model", "all")
-
-
-def _plural(n, word):
-    return word if n == 1 else word + "s"
 
 
 def _columns(path):
@@ -281,9 +279,9 @@ def main(argv=None):
                 if r == "auto":
                     chosen[fit.family.split("(")[0]] += 1
     print(
-        f"{len(data)} data {_plural(len(data), 'set')}, m = {args.m} samples per problem, "
-        f"{args.seeds} {_plural(args.seeds, 'seed')}; {skipped} "
-        f"{_plural(skipped, 'subsample')} with no correct sample skipped; n_boot = {args.n_boot}"
+        f"{counted(len(data), 'data set')}, m = {args.m} samples per problem, "
+        f"{counted(args.seeds, 'seed')}; "
+        f"{counted(skipped, 'subsample')} with no correct sample skipped; n_boot = {args.n_boot}"
     )
     print(
         "| route | mean abs err k=1e3 | k=1e4 | mean signed err k=1e4 "
@@ -308,8 +306,7 @@ def main(argv=None):
             said += f", median {np.median(pool_times):.1f} s each (its s per fit: the interval)"
         if alone:
             said += (
-                f"; {alone} {_plural(alone, 'fit')} without a second solved data set in their "
-                "pool left out"
+                f"; {counted(alone, 'fit')} without a second solved data set in their pool left out"
             )
         print(said)
     _by_strength(rows, routes)

@@ -114,9 +114,11 @@ def cmd_backtest(args) -> int:
     P = counts.correct.size
     n_lo, n_hi = int(counts.samples.min()), int(counts.samples.max())
     n_txt = f"{n_lo}" if n_lo == n_hi else f"{n_lo} .. {n_hi}"
+    from ds3jax._text import counted
+
     print(
-        f"ds3jax backtest: {args.csv}: {P} problems, {n_txt} samples each; forecasts from "
-        f"{args.fraction:g} of each problem's samples, {args.seeds} thinnings"
+        f"ds3jax backtest: {args.csv}: {counted(P, 'problem')}, {n_txt} samples each; "
+        f"forecasts from {args.fraction:g} of each problem's samples, {args.seeds} thinnings"
     )
     status(f"backtest: {args.seeds} x {len(methods)} fits; compiling first (~10-30 s) ...")
     bar = Progress(args.seeds * len(methods), "backtest fits")

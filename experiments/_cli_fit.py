@@ -525,6 +525,8 @@ def cmd_fit(args) -> int:
     resid = y_all[N_MODEL + K_FAR.size :][: k_data.size] - y_data
     beyond = K_FAR > k_top
 
+    from ds3jax._text import counted
+
     counts_only = kind == "counts"
     # what each averaged family (and the power law) forecasts on its own
     parts = (
@@ -656,8 +658,8 @@ def cmd_fit(args) -> int:
         w(
             "  data alone: the range of the population's pass@k over every distribution of "
             "success rates whose counts match these within their noise (90%, including the "
-            f"noise of drawing {data.correct.size} problems); where the forecast's interval is "
-            "narrower, it rests on its families and the power law"
+            f"noise of drawing {counted(data.correct.size, 'problem')}); where the forecast's "
+            "interval is narrower, it rests on its families and the power law"
         )
     elif bounds_note:
         w(f"  data alone: no bounds: {bounds_note}")

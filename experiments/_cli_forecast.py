@@ -313,9 +313,11 @@ def cmd_forecast(args) -> int:
         train_mask = np.ones(table.n_checkpoints, bool)
         fit = forecast.fit_checkpoints(table, progress=_bar("DS3 fit"), **fit_kw)
         base = forecast.fit_baseline(table, progress=_bar("baseline fit"), **base_kw)
+    from ds3jax._text import counted
+
     w(
         f"\nDS3 fit on {int(train_mask.sum())} of {table.n_checkpoints} checkpoints, "
-        f"{table.n_problems} problems: {fit.n_iter} Newton steps ({fit.message})\n"
+        f"{counted(table.n_problems, 'problem')}: {fit.n_iter} Newton steps ({fit.message})\n"
     )
     _print_parameters(fit, w)
     if fit.not_pinned():

@@ -87,6 +87,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._text import counted
 from ._count_models import FAMILIES
 from ._counts_fit import CountsFit, _dtype, _gof, _log_choose_sum, _thin
 from ._counts_ml import LAMBDAS, _mixture_route, _mle_route, _nonparametric_route, _power_law_route
@@ -280,8 +281,9 @@ def _families_route(method, names, counts, c, n, key, n_boot, resample, splits, 
         if identified
         else (
             f"the data do not determine {', '.join(edge)} of the {family} family: "
-            f"{counts.correct.size} problems, {int((counts.correct > 0).sum())} with a correct "
-            "sample; predictions beyond the data follow the prior box and carry wide intervals"
+            f"{counted(counts.correct.size, 'problem')}, "
+            f"{int((counts.correct > 0).sum())} with a correct sample; predictions beyond "
+            "the data follow the prior box and carry wide intervals"
         )
     )
     return CountsFit(

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._text import counted
 from ._count_models import FAMILIES, newton_fit
 from ._counts_fit import CountsFit, _gof, _log_choose_sum, _resampled, _thin
 from ._counts_routes import _PointRoute, _PowerLawRoute
@@ -222,7 +223,8 @@ def _nonparametric_route(counts, c, n, key, n_boot, resample, splits, seed):
     if not identified:
         res = RESULTS.not_identified
         message = (
-            f"no problem has both correct and wrong samples ({counts.correct.size} problems): "
+            "no problem has both correct and wrong samples "
+            f"({counted(counts.correct.size, 'problem')}): "
             "the density between the all-wrong and all-correct problems follows the smoothness "
             "penalty, not the data"
         )

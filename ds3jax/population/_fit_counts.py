@@ -15,6 +15,7 @@ import numpy as np
 import scipy.optimize as so
 from jax.scipy.special import gammaln
 
+from .._text import counted
 from ._data import as_counts
 from ._fit import _NAMES, PopulationFit
 from ._passk import BetaPopulation, log_gamma_ratio, passk, passk_from_counts
@@ -163,8 +164,8 @@ def _fit_beta_counts(counts, samples=None, *, zero_mass: bool = True) -> Populat
                 for i, nm in enumerate(_NAMES[:2])
                 if nm in undetermined
             )
-            + f"; {counts.correct.size} problems, {int((counts.correct > 0).sum())} with a "
-            "correct sample"
+            + f"; {counted(counts.correct.size, 'problem')}, "
+            f"{int((counts.correct > 0).sum())} with a correct sample"
         )
         if res is RESULTS.successful:
             res = RESULTS.not_identified
