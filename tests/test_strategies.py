@@ -316,7 +316,7 @@ def test_expected_tokens_jit_and_finite_budget_gradients(method):
         (lambda: mv_success(np.nan, 5, [1.0]), "p must be in"),
         (lambda: ds3jax.SigmoidTransfer(a=np.nan), "SigmoidTransfer needs"),
         (lambda: ds3jax.iota_hat(np.nan, 5), "delta must be in"),
-        (lambda: ds3jax.inference_flops(CoT(), np.nan, 1e9), "tokens must be >= 0"),
+        (lambda: ds3jax.inference_flops(CoT(), np.nan, 1e9), "tokens must be finite and >= 0"),
         (lambda: success(CoT(), 0.5, 3, np.nan, OMEGA), "budget must be finite"),
     ],
 )

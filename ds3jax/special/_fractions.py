@@ -29,7 +29,9 @@ import jax.numpy as jnp
 from .._execution import execution_settings
 
 LOWER, SWAPPED, GAUSS, GAUSS_LOWER = 0, 1, 2, 3
+# Steps a point may take: MAX_ITER, more where both parameters are huge (see iteration_cap)
 MAX_ITER = 2000
+MAX_ITER_LARGE = 4_000_000
 # full iterations per loop trip: XLA's per-trip cost (one kernel launch per fused output,
 # the stop test) is large next to one step, so trips are long; measured optimum on the CPU
 UNROLL_VALUE = 3
@@ -148,7 +150,20 @@ def _log_ratio(Z):
     return jnp.log(Z.real / Z.imag)
 
 
-def _iterate(trip, m0, consts, state):
+def iteration_cap(a, b):
+    """Steps each point may take before it is left as it stands.
+
+    Near the switch point the fractions need about 0.2 sqrt(h) steps, h = ab / (a + b) (a = b
+    = 1e10: ~2e4; measured), far more than ``MAX_ITER`` once both parameters exceed ~1e8;
+    stopping at ``MAX_ITER`` there gave I_0.5(1e10, 1e10) = 0.43. The cap is 2 sqrt(h),
+    at least ``MAX_ITER`` and at most ``MAX_ITER_LARGE``; NaN parameters get ``MAX_ITER``.
+    """
+    h = 1.0 / (1.0 / a + 1.0 / b)
+    cap = jnp.clip(2.0 * jnp.sqrt(h), MAX_ITER, MAX_ITER_LARGE)
+    return jnp.where(jnp.isnan(cap), float(MAX_ITER), cap)
+
+
+def _iterate(trip, m0, consts, state, cap):
     """Run ``trip(m, consts, state) -> (m, state, ok)`` until every point has been ok once.
 
     ``consts`` and ``state`` are pytrees of per-point arrays. All points iterate in
@@ -156,22 +171,23 @@ def _iterate(trip, m0, consts, state):
     vary ~10x within a batch. On 1-D batches the loop therefore runs in phases
     (:func:`ds3jax.execution`: ``phases``, ``split``): all points until at most 1/split are
     still moving, then only those, gathered into a batch 1/split the size, and so on. On the
-    CPU two phases halve the time of typical batches (more on heavy-tailed ones).
+    CPU two phases halve the time of typical batches (more on heavy-tailed ones). A point
+    also counts as done once it has taken ``cap`` steps (per point, :func:`iteration_cap`).
     """
     cfg = execution_settings()
-    return _phased(trip, m0, consts, state, cfg.split, cfg.phases)
+    return _phased(trip, m0, consts, state, cap, cfg.split, cfg.phases)
 
 
-def _phased(trip, m0, consts, state, split, phases):
-    def run(m, consts, state, keep_going):
+def _phased(trip, m0, consts, state, cap, split, phases):
+    def run(m, consts, state, cap, keep_going):
         def body(carry):
             m, state, done, _ = carry
             m, state, ok = trip(m, consts, state)
-            done = done | ok
+            done = done | ok | (m >= cap)
             return m, state, done, keep_going(done)
 
         def cond(carry):
-            return (carry[0] < MAX_ITER) & carry[3]
+            return (carry[0] < MAX_ITER_LARGE) & carry[3]
 
         done = jnp.zeros(jax.tree.leaves(state)[0].shape, bool)
         return jax.lax.while_loop(cond, body, (m, state, done, keep_going(done)))[:3]
@@ -183,13 +199,13 @@ def _phased(trip, m0, consts, state, split, phases):
     n = jax.tree.leaves(state)[0].size
     sub = n // split
     if len(shape) != 1 or phases < 2 or sub < 64:
-        return run(m0, consts, state, unfinished)[1]
-    m, state, done = run(m0, consts, state, lambda done: jnp.sum(~done) > sub)
+        return run(m0, consts, state, cap, unfinished)[1]
+    m, state, done = run(m0, consts, state, cap, lambda done: jnp.sum(~done) > sub)
     # the stragglers; the rest of idx points past the end (gathers clip, the scatter drops)
     idx = jnp.nonzero(~done, size=sub, fill_value=n)[0]
     take = lambda t: jnp.take(t, idx, mode="clip")
     part = _phased(
-        trip, m, jax.tree.map(take, consts), jax.tree.map(take, state), split, phases - 1
+        trip, m, jax.tree.map(take, consts), jax.tree.map(take, state), take(cap), split, phases - 1
     )
     return jax.tree.map(lambda full, p: full.at[idx].set(p, mode="drop"), state, part)
 
@@ -231,7 +247,7 @@ def log_fraction(a, b, x, mode):
 
     one = jnp.ones_like(x)
     state = (_pack(one, one), _pack(first, one))
-    _, Z = _iterate(trip, jnp.asarray(1.0, dt), (sw, odd, even, h_end), state)
+    _, Z = _iterate(trip, jnp.asarray(1.0, dt), (sw, odd, even, h_end), state, iteration_cap(a, b))
     return _log_ratio(Z)
 
 
@@ -301,7 +317,8 @@ def log_fraction_grad(a, b, x, mode, scale):
     dZ = tuple((_pack(zero, zero), _pack(d_first[k], zero)) for k in range(2))
     consts = (sw, odd, even, h_end, d_odd, d_even, (scale[0], scale[1]))
     state = ((_pack(one, one), Z1), dZ, Z1)
-    (_, Z), dZ, Zf = _iterate(trip, jnp.asarray(1.0, dt), consts, state)
+    cap = iteration_cap(a, b)
+    (_, Z), dZ, Zf = _iterate(trip, jnp.asarray(1.0, dt), consts, state, cap)
     grad = jnp.stack([dlog(Z, dZ[k][1])[0] for k in range(2)])
     return _log_ratio(Zf), grad
 
@@ -368,8 +385,11 @@ def log_fraction_hessian(a, b, x, mode, scale):
             ok &= jnp.abs(h_new - h_old) <= 16 * tol * (jnp.abs(h_new) + scale[0] + scale[1] + 1)
         return m + 1.0, new_st, new_d1, new_d2, jnp.all(ok) & (m > 1)
 
+    # lock-step over the batch: its most demanding point sets the cap
+    cap = jnp.max(iteration_cap(a, b))
+
     def cond(carry):
-        return (carry[0] < MAX_ITER) & ~carry[4]
+        return (carry[0] < cap) & ~carry[4]
 
     zst = (zeros, zeros, zeros)
     init = (jnp.asarray(0.0, dt), (ones, zeros, ones), (zst, zst), (zst, zst, zst), False)
