@@ -87,3 +87,21 @@ def test_vmap_and_float32():
     x32 = betaincinv(np.float32(2.0), np.float32(3.0), np.float32(0.4))
     assert x32.dtype == np.float32
     assert float(x32) == pytest.approx(scipy.special.betaincinv(2.0, 3.0, 0.4), rel=1e-5)
+
+
+def test_roots_below_the_smallest_normal_number():
+    # I_x(a, b) ~ x^a / (a B(a, b)) for small x, so the root is (y a B(a, b))^(1/a): for
+    # (1e-5, 1, 1e-300) that is 1e-300^(1e5), far below any float. The iteration stopped at
+    # the smallest normal number, whose I is 0.99 (not 1e-300); 0 is the representable answer
+    for a, b, y in (
+        (1e-5, 1.0, 1e-300),
+        (1e-5, 1.0, 1e-3),
+        (0.01, 2.0, 1e-200),
+        (0.5, 3.0, 1e-300),
+    ):
+        log_root = (np.log(y) + np.log(a) + scipy.special.betaln(a, b)) / a
+        assert log_root < np.log(np.finfo(float).tiny)  # the premise: the root underflows
+        assert float(betaincinv(a, b, y)) == 0.0
+    # a root that is a normal number is still found (SciPy: 4.08e-151)
+    x = float(betaincinv(2.0, 3.0, 1e-300))
+    assert x == pytest.approx(scipy.special.betaincinv(2.0, 3.0, 1e-300), rel=1e-12)

@@ -96,6 +96,12 @@ def _solve(a, b, y):
         return jnp.clip(xn, tiny, 1.0 - eps / 2), lo, hi
 
     x, _, _ = jax.lax.fori_loop(0, _STEPS, step, (x0, lo, hi))
+    # a root below the smallest normal number: the iteration stops at ``tiny``, whose I can
+    # be near 1 (I^{-1}(1e-300; 1e-5, 1) = 1e-300^(1e5) underflows, I(tiny) = 0.99). There
+    # I_x = x^a / (a B(a, b)) (1 + O(x)), so x = (y a B(a, b))^(1/a), a subnormal or 0.
+    below = (x <= tiny) & (betainc(a, b, x) > ys)
+    lead = (jnp.log(ys) + jnp.log(a) + gammaln(a) + gammaln(b) - gammaln(a + b)) / a
+    x = jnp.where(below, jnp.exp(jnp.minimum(lead, jnp.log(tiny))), x)
     x = jnp.where(y <= 0, 0.0, jnp.where(y >= 1, 1.0, x))
     return jnp.where(jnp.isnan(y) | (a <= 0) | (b <= 0) | (y < 0) | (y > 1), jnp.nan, x)
 
