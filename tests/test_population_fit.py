@@ -373,3 +373,6 @@ def test_curve_fit_family_and_start_validation():
     wobbly = y + np.where(np.arange(k.size) == k.size - 1, -0.03, 0.0)
     assert np.max(np.maximum.accumulate(wobbly) - wobbly) > 0
     fit_passk_curve(k, wobbly)
+    # a curve that is 0 everywhere identifies nothing (it "fitted" with pass@1e4 = 1e-4)
+    with pytest.raises(ValueError, match="pass@k is 0 at every k"):
+        fit_passk_curve(k, np.zeros(k.size))

@@ -360,6 +360,12 @@ def fit_passk_curve(
             "as k grows (a majority-vote curve? fit it with fit_majority_curve)"
         )
 
+    if not np.any(curve.y > 0):
+        raise ValueError(
+            f"{curve.name or 'curve'}: pass@k is 0 at every k (up to {curve.k.max():g}): no "
+            "population is identified; pass@k beyond the curve cannot be estimated"
+        )
+
     npts = curve.k.size
     kp = jnp.asarray(_pad(curve.k, 1.0), k.dtype)
     yp = jnp.asarray(_pad(curve.y, 0.0), k.dtype)
