@@ -47,6 +47,14 @@ def optimum(
       ``value`` (Psi), and ``hessian_ok`` (False where the Hessian in solver coordinates is
       not negative definite: there the optimum is not isolated and its Jacobian undefined).
     """
+    for name, v in (("budgets", budgets), ("kappa", kappa), ("tokens", tokens)):
+        if any(isinstance(t, jax.core.Tracer) for t in jax.tree_util.tree_leaves(v)):
+            raise TypeError(
+                f"optimum: {name} is traced (under jit, grad or vmap); it must be a concrete "
+                "value. The optimum is differentiable in the problem's parameters; for its "
+                "change with the budget, solve at nearby budgets (optim.solve) or fit the "
+                "frontier's power laws (optim.allocation_fits)"
+            )
     prep = _prepare(problem, budgets, plane, method, kappa, tokens, "accuracy", n_min, options)
     mode, logC, aux = prep["mode"], prep["logC"], prep["aux"]
     frozen = jax.tree_util.tree_map(jax.lax.stop_gradient, problem)

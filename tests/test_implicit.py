@@ -6,6 +6,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import optim
 
@@ -62,3 +63,13 @@ def test_grad_of_optimal_value_under_jit():
     h = 1e-4
     fd = (float(best(5.0 + h)) - float(best(5.0 - h))) / (2 * h)
     np.testing.assert_allclose(g, fd, rtol=1e-4)
+
+
+def test_traced_budget_is_refused_with_a_reason():
+    # d/dC of the optimum is not provided: a traced budget failed deep inside with JAX's
+    # TracerArrayConversionError; it now says what is differentiable and what to do instead
+    problem = optim.presets.paper_fig8()
+    with pytest.raises(TypeError, match="budgets is traced"):
+        jax.grad(lambda c: optim.optimum(problem, c)["objective"])(1e22)
+    with pytest.raises(TypeError, match="kappa is traced"):
+        jax.grad(lambda k: optim.optimum(problem, 1e22, plane="chinchilla", kappa=k)["value"])(20.0)
