@@ -223,8 +223,9 @@ def task_sweep(
       :class:`TaskSweep`.
 
     Raises:
-      ValueError: empty or mismatched task arrays, non-positive budgets, m < 1, charge other
-        than "budget", bad chunk size, an ``out_dir`` holding a different sweep, or (several
+      ValueError: empty or mismatched task arrays, non-finite difficulty, non-positive
+        budgets, m < 1, charge other than "budget", bad chunk size, n_grid < 3, n_golden < 0,
+        max_chunks < 0, an ``out_dir`` holding a different sweep, or (several
         processes) devices of another process.
     """
     difficulty = np.atleast_1d(np.asarray(difficulty, dtype=float))
@@ -233,7 +234,9 @@ def task_sweep(
     if difficulty.ndim != 1 or difficulty.shape != m.shape or difficulty.size == 0:
         raise ValueError("difficulty and m must be non-empty 1-D arrays of the same length")
     if np.any(~np.isfinite(m)) or np.any(m < 1):
-        raise ValueError("m must be >= 1 (required skills)")
+        raise ValueError("m must be finite and >= 1 (required skills)")
+    if np.any(~np.isfinite(difficulty)):
+        raise ValueError("difficulty must be finite (L0 [nats/token])")
     if budgets.ndim != 1 or budgets.size == 0:
         raise ValueError("budgets must be a non-empty 1-D array")
     if np.any(~np.isfinite(budgets)) or np.any(budgets <= 0):
@@ -244,6 +247,15 @@ def task_sweep(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size!r}")
     if not (np.isfinite(n_min) and n_min > 0):
         raise ValueError(f"n_min must be positive, got {n_min!r}")
+    for name, v, least in (("n_grid", n_grid, 3), ("n_golden", n_golden, 0)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < least:
+            raise ValueError(f"{name} must be an int >= {least}, got {v!r}")
+    if max_chunks is not None and (
+        isinstance(max_chunks, bool)
+        or not isinstance(max_chunks, int | np.integer)
+        or max_chunks < 0
+    ):
+        raise ValueError(f"max_chunks must be None or an int >= 0, got {max_chunks!r}")
     chunk_size = int(chunk_size)
     n_proc, me = jax.process_count(), jax.process_index()
     if devices is None:

@@ -149,9 +149,13 @@ def test_interrupted_cli_sweep_resumes_to_identical_results(tmp_path, capsys):
     [
         (dict(difficulty=[], m=[]), "non-empty"),
         (dict(difficulty=[2.0, 1.0], m=[3.0]), "same length"),
-        (dict(m=[0.0]), "m must be >= 1"),
+        (dict(m=[0.0]), "m must be finite and >= 1"),
         (dict(budgets=[1e10, -1.0]), "positive"),
         (dict(chunk_size=0), "chunk_size"),
+        # these three returned numbers or NaN without a word
+        (dict(difficulty=[np.nan]), "difficulty must be finite"),
+        (dict(n_grid=1), "n_grid must be an int >= 3"),
+        (dict(max_chunks=-1), "max_chunks must be None or an int >= 0"),
     ],
 )
 def test_bad_sweep_input(problem, kwargs, msg):
