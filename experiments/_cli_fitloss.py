@@ -352,14 +352,17 @@ def frontier_bands(problem, reps, budgets, plane, kappa, tokens, level=0.9):
 
 
 def bands_json(bands):
-    """The bands as JSON-ready lists."""
+    """The bands as JSON-ready lists (median null where no replicate matched)."""
+    with warnings.catch_warnings():  # a budget no replicate matched: its median is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = {k: np.nanmedian(v, axis=0) for k, v in bands.samples.items()}
     return to_jsonable(
         {
             "level": bands.level,
             "method": bands.method,
             "low": bands.low,
             "high": bands.high,
-            "median": {k: np.nanmedian(v, axis=0) for k, v in bands.samples.items()},
+            "median": median,
             "matched_fraction": bands.matched,
         }
     )
