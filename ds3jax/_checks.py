@@ -18,6 +18,7 @@ __all__ = [
     "check_fields",
     "check_probability",
     "positive",
+    "non_negative",
     "in_unit_interval",
 ]
 
@@ -70,6 +71,10 @@ def check_fields(obj, rules) -> None:
 
 def positive(a):
     return (a > 0) & (a < np.inf)
+
+
+def non_negative(a):
+    return (a >= 0) & (a < np.inf)
 
 
 def in_unit_interval(a):

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_values
+from ._checks import check_values, non_negative
 from ._strategies import BestOfN, CoT, MajorityVote, ToT, _check_strategy
 
 __all__ = [
@@ -136,7 +136,7 @@ def inference_flops(
     Returns FLOPs with the broadcast shape of the arguments.
     """
     for name, v in (("tokens", tokens), ("n_params", n_params), ("prompt_tokens", prompt_tokens)):
-        check_values(name, v, lambda a: (a >= 0) & (a < np.inf), "finite and >= 0")
+        check_values(name, v, non_negative, "finite and >= 0")
     a2, a1, a0 = flops_coefficients(
         strategy,
         n_params,

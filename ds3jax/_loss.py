@@ -13,9 +13,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from ._checks import check_values, is_concrete, is_host_value
+from ._checks import check_fields, check_values, positive
 
 __all__ = [
     "LossLaw",
@@ -67,10 +66,8 @@ class LossLaw:
     beta: jax.Array | float
 
     def __post_init__(self):
-        for name in ("E", "A", "B", "alpha", "beta"):
-            value = getattr(self, name)
-            if is_host_value(value) and not np.all(np.asarray(value, dtype=float) > 0):
-                raise ValueError(f"LossLaw.{name} must be positive, got {value!r}")
+        greater = (lambda a: a > 0, "positive")
+        check_fields(self, dict.fromkeys(("E", "A", "B", "alpha", "beta"), greater))
 
     @classmethod
     def hoffmann_rounded(cls):
@@ -116,10 +113,7 @@ def loss(law: LossLaw, N, D):
 
 def _check_compute(C_tr):
     # NaN and negative budgets gave NaN allocations without a word
-    if is_concrete(C_tr):
-        c = np.asarray(C_tr, dtype=float)
-        if not np.all((c > 0) & (c < np.inf)):
-            raise ValueError(f"C_tr must be positive and finite (training FLOPs), got {C_tr!r}")
+    check_values("C_tr", C_tr, positive, "positive and finite (training FLOPs)")
 
 
 def training_optimal(law: LossLaw, C_tr) -> ComputeAllocation:
@@ -171,7 +165,7 @@ def chinchilla_rule(C_tr, kappa=20.0) -> ComputeAllocation:
     Returns:
       :class:`ComputeAllocation` ``(N, D)``.
     """
-    check_values("kappa", kappa, lambda k: (k > 0) & (k < np.inf), "positive and finite")
+    check_values("kappa", kappa, positive, "positive and finite")
     _check_compute(C_tr)
     C_tr = jnp.asarray(C_tr)
     N = jnp.sqrt(C_tr / (6.0 * jnp.asarray(kappa)))

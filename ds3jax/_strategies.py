@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 
-from ._checks import check_values
+from ._checks import check_values, non_negative, positive
 from ._majority import mv_log_success, mv_success
 from .special import betainc, log_betainc, log_betaincc
 
@@ -155,8 +155,8 @@ def _prepare(strategy, q, m, budget, omega):
     for name, v, ok, allowed in (
         ("q", q, lambda a: (a >= 0) & (a <= 1), "in [0, 1]"),
         ("m", m, lambda a: a >= 1, ">= 1"),
-        ("budget", budget, lambda a: (a >= 0) & (a < np.inf), "finite and >= 0 (tokens)"),
-        ("omega", omega, lambda a: (a > 0) & (a < np.inf), "finite and > 0 (tokens per step)"),
+        ("budget", budget, non_negative, "finite and >= 0 (tokens)"),
+        ("omega", omega, positive, "finite and > 0 (tokens per step)"),
     ):
         check_values(name, v, ok, allowed)
     dtype = jnp.result_type(q, m, budget, omega, float)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
-from ._checks import check_values
+from ._checks import check_values, non_negative, positive
 from ._loss import LossLaw, loss
 from ._transfer import SigmoidTransfer, skill_probability
 
@@ -35,8 +35,14 @@ __all__ = [
 _WEIGHTS = "non-negative and finite with a positive sum"
 
 
+def _check_nonempty(difficulty, m):
+    for name, v in (("difficulty", difficulty), ("m", m)):
+        if np.size(v) == 0:
+            raise ValueError(f"{name} is empty: a task grid needs at least one task")
+
+
 def _weights_ok(w):
-    return np.all((w >= 0) & (w < np.inf)) & (np.sum(w) > 0)
+    return np.all(non_negative(w)) & (np.sum(w) > 0)
 
 
 @functools.partial(
@@ -75,9 +81,7 @@ class TaskGrid:
     @classmethod
     def from_tasks(cls, difficulty, m, weight=None):
         """Tasks listed one by one; ``weight`` defaults to uniform and is normalised to sum 1."""
-        for name, v in (("difficulty", difficulty), ("m", m)):
-            if np.size(v) == 0:
-                raise ValueError(f"{name} is empty: a task grid needs at least one task")
+        _check_nonempty(difficulty, m)
         check_values("m (required skills)", m, lambda a: a >= 1, ">= 1 for every task")
         check_values("task weights", weight, _weights_ok, _WEIGHTS)
         difficulty = jnp.asarray(difficulty)
@@ -105,9 +109,7 @@ class TaskGrid:
         """
         difficulty = jnp.atleast_1d(jnp.asarray(difficulty))
         m = jnp.atleast_1d(jnp.asarray(m))
-        for name, v in (("difficulty", difficulty), ("m", m)):
-            if v.size == 0:
-                raise ValueError(f"{name} is empty: a task grid needs at least one task")
+        _check_nonempty(difficulty, m)
         wd = jnp.ones(difficulty.shape) if difficulty_weights is None else difficulty_weights
         wm = jnp.ones(m.shape) if m_weights is None else m_weights
         for name, w in (("difficulty_weights", wd), ("m_weights", wm)):
@@ -136,7 +138,7 @@ class TaskGrid:
         """
         if not isinstance(n_nodes, int) or n_nodes < 1:
             raise ValueError(f"n_nodes must be a positive int, got {n_nodes!r}")
-        check_values("stds", stds, lambda a: (a > 0) & (a < np.inf), "positive and finite")
+        check_values("stds", stds, positive, "positive and finite")
         x, w = np.polynomial.hermite.hermgauss(n_nodes)
         m = jnp.atleast_1d(jnp.asarray(m))
         means = jnp.broadcast_to(jnp.asarray(means), m.shape)

@@ -99,7 +99,7 @@ def _frontier_figure(budgets, planes, summary):
         for plane, res in planes.items():
             ax.loglog(budgets, res[key], color=colors[plane], label=labels[plane])
             fit = summary["fits"][plane][key]
-            if fit is None:  # fewer than 3 budgets below saturation: no exponent
+            if fit is None:  # too few budgets below saturation: no exponent
                 continue
             ax.loglog(
                 budgets,
@@ -149,10 +149,11 @@ def _frontier_figure(budgets, planes, summary):
 
 
 def _summarise(budgets, planes, kappa, cname="chinchilla", label=None):
+    from optim._solve import is_saturated
     from optim.frontier import SATURATED, allocation_fits
 
     g, c = planes["global"], planes[cname]
-    flat = {p: 1.0 - r["value"] <= SATURATED for p, r in planes.items()}
+    flat = {p: is_saturated(r["value"]) for p, r in planes.items()}
     saturated = flat["global"] & flat[cname]
 
     def plain(f):  # None where too few unsaturated optima are left for an exponent (NaN)

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ds3jax._checks import check_values, is_concrete
+from ds3jax._checks import check_values, is_concrete, positive
 from ds3jax._execution import execution_settings
 from ds3jax._loss import LossLaw, loss
 
@@ -54,7 +54,7 @@ from ._problem import (
     training_compute,
 )
 
-__all__ = ["SATURATED", "Solution", "solve", "min_budget"]
+__all__ = ["SATURATED", "is_saturated", "Solution", "solve", "min_budget"]
 
 _PLANES = ("global", "chinchilla", "fixed_tokens", "inference_only")
 _OBJECTIVES = ("accuracy", "loss")
@@ -66,6 +66,11 @@ _LOG2 = math.log(2.0)
 # precision nearby (1 - Psi rounds to ~1e-16 well before), the objective is flat and
 # (N*, D*, Omega*) are not determined by it
 SATURATED = 1e-9
+
+
+def is_saturated(value):
+    """Where the accuracy ``value`` is within ``SATURATED`` of 1 (numpy or jax arrays)."""
+    return 1.0 - value <= SATURATED
 
 
 @functools.partial(
@@ -134,7 +139,7 @@ class Solution:
     def saturated(self) -> jax.Array:
         """Where 1 - Psi <= ``SATURATED`` (1e-9): the accuracy is 1 to float precision, the
         optimum is flat, and N*, D*, Omega* are not determined by the objective."""
-        return 1.0 - self.value <= SATURATED
+        return is_saturated(self.value)
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -511,7 +516,7 @@ def min_budget(problem: Problem, n_min=1.0, d_min=1.0, plane="global", tokens=No
     if plane not in _PLANES:
         raise ValueError(f"plane must be one of {_PLANES}, got {plane!r}")
     for name, v in (("n_min", n_min), ("d_min", d_min), ("tokens", tokens)):
-        check_values(name, v, lambda a: (a > 0) & (a < np.inf), "positive and finite")
+        check_values(name, v, positive, "positive and finite")
     m_min = float(np.min(np.asarray(problem.tasks.m)))
     omega_tok = float(problem.omega) * m_min if tokens is None else float(np.min(tokens))
     infer = float(problem.n_queries) * float(task_flops(problem, n_min, omega_tok))

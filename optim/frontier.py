@@ -25,7 +25,7 @@ import numpy as np
 from ds3jax._checks import is_concrete
 
 from ._problem import Problem
-from ._solve import SATURATED, Solution, _prepare, _solve_one, solve
+from ._solve import SATURATED, Solution, _prepare, _solve_one, is_saturated, solve
 
 __all__ = [
     "SATURATED",
@@ -121,8 +121,7 @@ def allocation_fits(budgets, value, allocation) -> dict:
     Returns:
       dict "N", "D", "Omega" -> :class:`PowerLaw`.
     """
-    live = 1.0 - jnp.asarray(value) > SATURATED
-    enough = jnp.sum(live) >= MIN_FIT_POINTS
+    live = ~is_saturated(jnp.asarray(value))
 
     def fit(key):
         y = jnp.asarray(
@@ -131,7 +130,7 @@ def allocation_fits(budgets, value, allocation) -> dict:
         # D = inf on the inference-only plane: no power law, NaN
         use = live & (y > 0) & (y < jnp.inf)
         f = power_law_fit(budgets, jnp.where(use, y, 1.0), mask=use)
-        ok = enough & (jnp.sum(use) >= MIN_FIT_POINTS)
+        ok = jnp.sum(use) >= MIN_FIT_POINTS  # use is within live
         return jax.tree_util.tree_map(lambda v: jnp.where(ok, v, jnp.nan), f)
 
     return {k: fit(k) for k in ("N", "D", "Omega")}

@@ -23,7 +23,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
-from .._checks import check_fields, check_values, in_unit_interval, is_concrete, positive
+from .._checks import (
+    check_fields,
+    check_values,
+    in_unit_interval,
+    is_concrete,
+    non_negative,
+    positive,
+)
 from ..special import betainc
 
 __all__ = [
@@ -81,7 +88,7 @@ class DiscretePopulation:
             self,
             {
                 "psi": (in_unit_interval, "in [0, 1]"),
-                "weights": (lambda w: (w >= 0) & (w < np.inf), "non-negative and finite"),
+                "weights": (non_negative, "non-negative and finite"),
             },
         )
 
@@ -141,7 +148,7 @@ def _beta_log_failure(pop: BetaPopulation, k):
 
 def _check_k(k):
     # k < 0 gave pass@k < 0, k = inf NaN; the k -> inf limit is the solvable share
-    check_values("k", k, lambda a: (a >= 0) & (a < np.inf), "finite and >= 0 (samples)")
+    check_values("k", k, non_negative, "finite and >= 0 (samples)")
 
 
 def passk(population, k):
@@ -165,7 +172,7 @@ def passk(population, k):
         psi, w = _float(population.psi), _float(population.weights)
         k = _float(k)[..., None]
         return jnp.sum(w * -jnp.expm1(k * jnp.log1p(-psi)), axis=-1)
-    return -jnp.expm1(log_failure(population, k))
+    return -jnp.expm1(_log_failure(population, k))
 
 
 def log_failure(population, k):
@@ -175,6 +182,10 @@ def log_failure(population, k):
     when the failure probability is tiny (A = 1, k large).
     """
     _check_k(k)
+    return _log_failure(population, k)
+
+
+def _log_failure(population, k):
     if isinstance(population, BetaPopulation):
         a = _float(population.solvable)
         lf = _beta_log_failure(population, k)

@@ -41,9 +41,9 @@ Accuracy (float64, checked against mpmath in the tests): values and logs ~1e-14 
 (up to ~1e-12 where the condition number in a, b or x reaches 1e3-1e4), first and second
 derivatives ~1e-11. Where both parameters are huge the fractions need ~0.2 sqrt(ab/(a+b))
 steps near the mean, and get them (``_fractions.iteration_cap``): a, b up to ~1e10 agree
-with SciPy to ~1e-10, the limit set by the condition number in x. Float32 gives ~1e-6 relative where the condition number is modest
-(4 * eps32 * condition number in general). Out-of-domain inputs (a <= 0, b <= 0, x outside
-[0, 1], NaN) give NaN.
+with SciPy to ~1e-10, the limit set by the condition number in x. Float32 gives ~1e-6
+relative where the condition number is modest (4 * eps32 * condition number in general).
+Out-of-domain inputs (a <= 0, b <= 0, x outside [0, 1], NaN) give NaN.
 """
 
 from __future__ import annotations
