@@ -13,7 +13,6 @@ import numpy as np
 
 __all__ = [
     "is_concrete",
-    "is_host_value",
     "check_values",
     "check_fields",
     "check_probability",
@@ -23,8 +22,7 @@ __all__ = [
 ]
 
 
-_HOST = (bool, int, float, np.ndarray, np.number)
-_NUMERIC = (*_HOST, jax.Array)
+_NUMERIC = (bool, int, float, np.ndarray, np.number, jax.Array)
 
 
 def is_concrete(x) -> bool:
@@ -35,17 +33,6 @@ def is_concrete(x) -> bool:
     return bool(leaves) and all(
         isinstance(v, _NUMERIC) and not isinstance(v, jax.core.Tracer) for v in leaves
     )
-
-
-def is_host_value(x) -> bool:
-    """True when every leaf of ``x`` is a Python or NumPy number or array (no jax.Array).
-
-    What the constructors of parameter pytrees (``LossLaw``, ``SigmoidTransfer``) check:
-    JAX rebuilds those pytrees with gradients, tangents and batched values as jax arrays,
-    which are not parameters and must not be refused.
-    """
-    leaves = jax.tree_util.tree_leaves(x)
-    return bool(leaves) and all(isinstance(v, _HOST) for v in leaves)
 
 
 def check_values(name: str, x, ok, allowed: str) -> None:
@@ -62,11 +49,11 @@ def check_values(name: str, x, ok, allowed: str) -> None:
 
 def check_fields(obj, rules) -> None:
     """Check a parameter pytree's fields at construction: ``rules`` maps field name to
-    ``(ok, allowed)``; only host values are checked (:func:`is_host_value`)."""
+    ``(ok, allowed)``; concrete values are checked, traced ones are not. JAX rebuilds these
+    pytrees without the constructor (:mod:`ds3jax._pytree`), so gradients, tangents and axis
+    specs never reach this check."""
     for name, (ok, allowed) in rules.items():
-        value = getattr(obj, name)
-        if is_host_value(value):
-            check_values(f"{type(obj).__name__}.{name}", value, ok, allowed)
+        check_values(f"{type(obj).__name__}.{name}", getattr(obj, name), ok, allowed)
 
 
 def positive(a):

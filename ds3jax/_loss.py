@@ -8,13 +8,13 @@ far from 20 (table in :class:`LossLaw`).
 """
 
 import dataclasses
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from ._checks import check_fields, check_values, positive
+from ._pytree import parameter_pytree
 
 __all__ = [
     "LossLaw",
@@ -26,20 +26,16 @@ __all__ = [
 ]
 
 
-@functools.partial(
-    jax.tree_util.register_dataclass,
-    data_fields=["E", "A", "B", "alpha", "beta"],
-    meta_fields=[],
-)
+@parameter_pytree
 @dataclasses.dataclass(frozen=True)
 class LossLaw:
     """Parameters of the pretraining loss law (Eq. 1): L(N, D) = E + A N^-alpha + B D^-beta.
 
     N is the number of non-embedding parameters, D the number of training tokens; L is in
     nats per token. Every field is a differentiable pytree leaf (scalar or array; arrays
-    broadcast, e.g. to evaluate several laws at once). Values given as Python or NumPy
-    numbers must all be positive; jax arrays are not checked (JAX rebuilds this pytree for
-    gradients and tangents, whose entries may be of any sign).
+    broadcast, e.g. to evaluate several laws at once). Values known at construction must all
+    be positive; traced values are not checked, nor are the pytrees JAX rebuilds for
+    gradients and tangents, whose entries may be of any sign.
 
     Presets (``LossLaw.<name>()``) and the D/N ratio of the exact training-compute optimum
     (:func:`training_optimal`) at a few training budgets C_tr = 6 N D [FLOPs]:

@@ -11,14 +11,14 @@ iota_hat = delta + (1 - delta) / M (Eq. 16).
 """
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_probability, check_values, is_host_value
+from ._checks import check_probability, check_values, is_concrete
 from ._loss import LossLaw, loss
+from ._pytree import parameter_pytree
 
 __all__ = [
     "SigmoidTransfer",
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-@functools.partial(jax.tree_util.register_dataclass, data_fields=["a", "b", "d"], meta_fields=[])
+@parameter_pytree
 @dataclasses.dataclass(frozen=True)
 class SigmoidTransfer:
     """Sigmoid map from loss to per-skill success, p = a sigmoid(b (L0 - L)) + d (Eq. 2, 65).
@@ -40,8 +40,9 @@ class SigmoidTransfer:
       d: floor (default 0).
 
     All three are differentiable leaves. For p to be a probability the range [d, a + d] must
-    lie in [0, 1]; this is checked for Python and NumPy values (ValueError otherwise), not
-    for jax arrays, which JAX also uses to rebuild this pytree for gradients and tangents.
+    lie in [0, 1]; this is checked for every value known at construction (ValueError
+    otherwise), not for traced ones, nor when JAX rebuilds the pytree for gradients and
+    tangents.
 
     App. C-A prints the map as 1/(1 + exp[-a(L0 - L) + d]) with "a = 1, b = 20"; that text is
     inconsistent with Eq. 2 and Eq. 65, which this class follows (slope b, amplitude a).
@@ -52,7 +53,7 @@ class SigmoidTransfer:
     d: jax.Array | float = 0.0
 
     def __post_init__(self):
-        if is_host_value(self.a) and is_host_value(self.d):
+        if is_concrete(self.a) and is_concrete(self.d):
             a, d = np.asarray(self.a), np.asarray(self.d)
             if not np.all((d >= 0) & (a >= 0) & (a + d <= 1)):  # NaN fails too
                 raise ValueError(

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 
+from ._pytree import parameter_pytree
 from ._tasks import TaskGrid, resolve_success, task_average
 from .special._lambertw import lambertw0
 
@@ -369,24 +370,7 @@ def finite_length_erasure(
 # ----------------------------------------------------------------------------------------------
 
 
-@functools.partial(
-    jax.tree_util.register_dataclass,
-    data_fields=[
-        "zeta",
-        "tau",
-        "text_degree",
-        "channel_eps",
-        "skills_per_level",
-        "level_decay",
-        "eta",
-        "chernoff_rho",
-        "degree_margin",
-        "relevant_factor",
-        "delta",
-        "omega",
-    ],
-    meta_fields=["n_levels", "grid_size", "bisection_steps", "beyond_threshold"],
-)
+@parameter_pytree(meta_fields=("n_levels", "grid_size", "bisection_steps", "beyond_threshold"))
 @dataclasses.dataclass(frozen=True)
 class SkillTextModel:
     """Parameters of the hierarchical skill-text tripartite framework (Sec. III-A, App. B).

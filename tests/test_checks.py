@@ -33,9 +33,8 @@ def test_probabilities_are_checked_whatever_array_type(bad, wrap):
         ds3jax.iota_hat(v, 3)
     with pytest.raises(ValueError, match="p must be in"):
         ds3jax.mv_success(v, 5, [1.0])
-    if wrap is not jnp.asarray:  # parameter pytrees check host values only (below)
-        with pytest.raises(ValueError, match="SigmoidTransfer"):
-            ds3jax.SigmoidTransfer(a=wrap(-0.5 if bad > 0 else bad))
+    with pytest.raises(ValueError, match="SigmoidTransfer"):
+        ds3jax.SigmoidTransfer(a=wrap(-0.5 if bad > 0 else bad))
     with pytest.raises(ValueError, match="p must be in"):
         simulate(
             ds3jax.CoT(),
@@ -96,11 +95,59 @@ def test_parameter_pytrees_rebuilt_by_jax_are_not_refused():
     assert float(g.alpha) < 0 and float(g.E) == 1.0
     gt = jax.grad(lambda t: ds3jax.skill_probability(t, 2.5, 2.0))(tr)
     assert float(gt.b) < 0  # p = sigmoid(b (L0 - L)) falls with b when L > L0
-    # while host values are checked
-    with pytest.raises(ValueError, match="alpha must be positive"):
-        ds3jax.LossLaw(E=1.0, A=1.0, B=1.0, alpha=-1.0, beta=0.3)
-    with pytest.raises(ValueError, match="alpha must be positive"):
-        ds3jax.LossLaw(E=1.0, A=1.0, B=1.0, alpha=np.array([0.3, -1.0]), beta=0.3)
+    # while values given to the constructor are checked, jax arrays included
+    for bad in (-1.0, np.array([0.3, -1.0]), jnp.asarray(-1.0), jnp.array([0.3, np.nan])):
+        with pytest.raises(ValueError, match="alpha must be positive"):
+            ds3jax.LossLaw(E=1.0, A=1.0, B=1.0, alpha=bad, beta=0.3)
+    # and the gradient, brought back to the host (numpy leaves), is still a LossLaw
+    g_host = jax.tree.map(np.asarray, g)
+    assert isinstance(g_host, ds3jax.LossLaw) and g_host.alpha < 0
+
+
+def _parameter_pytrees():
+    import ds3jax.population as P
+
+    beta = P.BetaPopulation(0.4, 3.0, 0.9)
+    return [
+        beta,
+        P.LogitNormalPopulation(-1.0, 1.5, 0.8),
+        P.PointMass(0.3),
+        P.DiscretePopulation(np.array([0.1, 0.6]), np.array([0.5, 0.5])),
+        P.MixturePopulation((beta, P.PointMass(0.2)), np.array([0.7, 0.3])),
+        ds3jax.LossLaw.hoffmann_rounded(),
+        ds3jax.SigmoidTransfer(a=0.9, b=5.0, d=0.05),
+        ds3jax.SkillTextModel(),
+    ]
+
+
+@pytest.mark.parametrize("tree", _parameter_pytrees(), ids=lambda t: type(t).__name__)
+def test_pytrees_jax_rebuilds_skip_the_constructor_checks(tree):
+    # vmap axis specs (0 for alpha is no Beta parameter), negated values and None leaves
+    # are trees JAX and users build from parameters; each comes back as the same type
+    # with the same structure and the leaves it was given
+    for f in (lambda _: 0, lambda x: -np.asarray(x), lambda _: None):
+        rebuilt = jax.tree.map(f, tree)
+        assert type(rebuilt) is type(tree)
+        assert jax.tree.structure(rebuilt) == jax.tree.structure(tree) or f(1.0) is None
+    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+    assert all(p.startswith(".") for p in paths) and len(set(paths)) == len(paths)
+
+
+def test_vmap_over_a_batch_of_populations_with_a_tree_axis_spec():
+    # the in_axes spec built with tree.map used to be refused (alpha = 0); the batched
+    # pass@k agrees with the closed form 1 - B(alpha, beta + k) / B(alpha, beta)
+    # (Eq. 59) from scipy, one population at a time
+    from scipy.special import betaln
+
+    import ds3jax.population as P
+
+    alpha, beta = np.array([0.2, 0.5, 1.3]), np.array([2.0, 8.0, 30.0])
+    solvable = np.array([1.0, 0.9, 0.5])
+    pops = P.BetaPopulation(alpha, beta, solvable)
+    axes = jax.tree.map(lambda _: 0, pops)
+    got = jax.vmap(lambda p: P.passk(p, 1000.0), in_axes=(axes,))(pops)
+    ref = -solvable * np.expm1(betaln(alpha, beta + 1000.0) - betaln(alpha, beta))
+    np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-10)
 
 
 def test_population_parameters_are_checked_and_gradients_pass():

@@ -35,7 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
-from .._checks import check_fields, in_unit_interval, is_host_value, positive
+from .._checks import check_fields, in_unit_interval, is_concrete, positive
+from .._pytree import parameter_pytree
 from ._passk import BetaPopulation, DiscretePopulation, _float, log_gamma_ratio
 
 __all__ = [
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-@jax.tree_util.register_dataclass
+@parameter_pytree
 @dataclasses.dataclass(frozen=True)
 class LogitNormalPopulation:
     """logit(psi) ~ Normal(mu, sigma) on a fraction ``solvable`` of tasks; the rest have psi = 0.
@@ -74,7 +75,7 @@ class LogitNormalPopulation:
         )
 
 
-@jax.tree_util.register_dataclass
+@parameter_pytree
 @dataclasses.dataclass(frozen=True)
 class PointMass:
     """Every task has success rate ``psi`` (psi = 1: always solved, psi = 0: never)."""
@@ -85,7 +86,7 @@ class PointMass:
         check_fields(self, {"psi": (in_unit_interval, "in [0, 1]")})
 
 
-@jax.tree_util.register_dataclass
+@parameter_pytree
 @dataclasses.dataclass(frozen=True)
 class MixturePopulation:
     """A mixture: component j (a population) has weight ``weights[..., j]`` (summing to 1)."""
@@ -97,7 +98,7 @@ class MixturePopulation:
         if not isinstance(self.components, tuple) or not self.components:
             raise ValueError("MixturePopulation.components must be a non-empty tuple")
         w = self.weights
-        if is_host_value(w):
+        if is_concrete(w):
             w = np.asarray(w, dtype=float)
             if w.ndim == 0 or w.shape[-1] != len(self.components):
                 raise ValueError(

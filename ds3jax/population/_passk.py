@@ -31,6 +31,7 @@ from .._checks import (
     non_negative,
     positive,
 )
+from .._pytree import parameter_pytree
 from ..special import betainc
 
 __all__ = [
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 
-@jax.tree_util.register_dataclass
+@parameter_pytree
 @dataclasses.dataclass(frozen=True)
 class BetaPopulation:
     """Task population f(psi) = (1 - A) delta(psi) + A Beta(psi; alpha, beta)  (Eq. 58).
@@ -72,7 +73,7 @@ class BetaPopulation:
         )
 
 
-@jax.tree_util.register_dataclass
+@parameter_pytree
 @dataclasses.dataclass(frozen=True)
 class DiscretePopulation:
     """A finite task population: task i has success probability psi[..., i], weight weights[..., i].
