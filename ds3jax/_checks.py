@@ -16,6 +16,7 @@ __all__ = [
     "check_values",
     "check_fields",
     "check_probability",
+    "check_level",
     "positive",
     "non_negative",
     "in_unit_interval",
@@ -71,3 +72,14 @@ def in_unit_interval(a):
 def check_probability(name: str, x, what: str = "a probability") -> None:
     """``check_values`` for a probability: every entry in [0, 1] (NaN refused)."""
     check_values(name, x, in_unit_interval, f"in [0, 1] ({what})")
+
+
+def check_level(level) -> float:
+    """An interval's level as a float in (0, 1), else ``ValueError`` (NaN fails too)."""
+    try:
+        value = float(level)
+    except (TypeError, ValueError):
+        value = np.nan
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    return value

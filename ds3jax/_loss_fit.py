@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import check_level
 from ._loss import LossLaw
 from ._transfer import SigmoidTransfer
 
@@ -209,8 +210,7 @@ class LossBootstrap:
 
     def interval(self, level: float = 0.9) -> dict:
         """Percentile intervals of E, A, B, alpha, beta: name -> (low, high)."""
-        if not 0 < level < 1:
-            raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        level = check_level(level)
         q = 100.0 * np.array([(1 - level) / 2, (1 + level) / 2])
         vals = _law_values(self.laws)
         return {k: tuple(float(x) for x in np.percentile(v, q)) for k, v in vals.items()}

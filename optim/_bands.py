@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ds3jax import law_from_theta
+from ds3jax._checks import check_level
 from ds3jax._loss import LossLaw
 
 from ._implicit import optimum
@@ -321,8 +322,7 @@ def optimum_bands(
     """
     if plane not in ("chinchilla", "fixed_tokens"):
         raise ValueError(f"plane must be 'chinchilla' or 'fixed_tokens', got {plane!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    level = check_level(level)
     b = np.asarray(budgets, float)
     if b.ndim != 1 or b.size < 2 or np.any(np.diff(b) <= 0):
         raise ValueError("budgets must be an increasing 1-D array of at least 2 budgets")
@@ -402,8 +402,7 @@ def delta_method_bands(
     """
     if plane not in ("chinchilla", "fixed_tokens"):
         raise ValueError(f"plane must be 'chinchilla' or 'fixed_tokens', got {plane!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    level = check_level(level)
     cov = np.asarray(covariance, float)
     th = np.asarray(theta, float)
     if th.shape != (5,) or cov.shape != (5, 5) or not np.all(np.isfinite(cov)):

@@ -187,3 +187,19 @@ def test_population_parameters_are_checked_and_gradients_pass():
     # gradients come back as populations with negative entries: not refused
     g = jax.grad(lambda p: P.passk(p, 100.0))(pop)
     assert float(g.beta) < 0 and float(g.alpha) > 0  # more mass near psi = 0 as beta grows
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, 1.5, -0.2, np.nan, "0.9x", None])
+def test_interval_levels_are_checked_everywhere_alike(bad):
+    import ds3jax.population as P
+    from ds3jax._checks import check_level
+
+    with pytest.raises(ValueError, match="level must lie in"):
+        check_level(bad)
+    fit = P.fit_passk_counts([1, 3, 0, 7], 50, method="power_law", n_boot=20)
+    with pytest.raises(ValueError, match="level must lie in"):
+        fit.passk_interval(1e3, level=bad)
+    if bad is not None:  # passk_bounds takes level=None: the range alone, no interval
+        with pytest.raises(ValueError, match="level must lie in"):
+            P.passk_bounds([1, 3, 0, 7], 50, k=1e3, level=bad)
+    assert check_level(np.float32(0.5)) == 0.5 and check_level("0.8") == 0.8

@@ -116,6 +116,10 @@ def test_bad_data_errors_name_the_row(method):
         P.fit_passk_counts([1, np.nan], 25, method=method)
     with pytest.raises(ValueError, match="no problems"):
         P.fit_passk_counts([], [], method=method)
+    with pytest.raises(ValueError, match=r"one per problem \(3\), got shape \(2,\)"):
+        P.fit_passk_counts([1, 2, 3], [25, 25], method=method)  # was numpy's broadcast error
+    with pytest.raises(ValueError, match=r"one entry per problem \(1-D\), got shape \(1, 2\)"):
+        P.fit_passk_counts([[1, 3]], [[25, 25]], method=method)  # was flattened silently
     with pytest.raises(ValueError, match="every count is zero"):
         P.fit_passk_counts([0, 0, 0], 5, method=method)
     with pytest.raises(ValueError, match="n_boot must be 0"):

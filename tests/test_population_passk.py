@@ -143,6 +143,13 @@ def test_unbiased_estimator_large_n_matches_scipy_comb():
         passk_from_counts(cs, ns, np.array([4.0, 11.0]))
     with pytest.raises(ValueError, match="k must satisfy"):
         passk_from_counts(jnp.asarray(cs), jnp.asarray(ns), jnp.asarray(11.0))
+    # fractional counts have no subsets to average over: refused, naming the argument;
+    # fractional k is the curve between integers and allowed
+    with pytest.raises(ValueError, match=r"correct must be whole counts .*got 2.5"):
+        passk_unbiased(2.5, 10, 3)
+    with pytest.raises(ValueError, match=r"samples must be whole counts .*got 9.5"):
+        passk_from_counts(cs, np.array([10, 9.5, 10]), 4)
+    assert 0 < float(passk_unbiased(3, 10, 2.5)) < 1
     # under jit nothing is concrete: no check, the same values
     jitted = jax.jit(passk_from_counts)(cs, ns, 4.0)
     assert float(jitted) == pytest.approx(ref, rel=1e-12)

@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.special
 
+from .._checks import check_level
+
 __all__ = ["ForecastFit", "fit_model", "PINNED_SE"]
 
 # A shared parameter counts as pinned by the data when its profile standard error is below
@@ -275,6 +277,7 @@ class ForecastFit:
 
     def problem_passk_interval(self, N, D, k, level: float = 0.9):
         """(low, high) bootstrap interval of each problem's pass@k (shape as problem_passk)."""
+        level = check_level(level)
         b = self._boot(N, D, k)
         lo, hi = np.quantile(b, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return lo, hi
@@ -288,6 +291,7 @@ class ForecastFit:
         residual at k (``errors.at(k)``), expit(logit(mean_r) + e_j), before the quantiles.
         Without it the band holds the fitted model's uncertainty only (loss law and transfer
         taken as right)."""
+        level = check_level(level)
         b = self._boot(N, D, k)  # [B, S..., P]
         w = self.boot_weights.reshape((b.shape[0],) + (1,) * (b.ndim - 2) + (b.shape[-1],))
         means = (b * w).sum(axis=-1) / w.sum(axis=-1)

@@ -23,6 +23,7 @@ import dataclasses
 
 import numpy as np
 
+from .._checks import check_level
 from ._data import as_counts, thin_counts
 from ._passk import passk_from_counts
 
@@ -179,8 +180,7 @@ def backtest_passk(
         raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {methods!r}")
     if not isinstance(seeds, (int, np.integer)) or isinstance(seeds, bool) or seeds < 1:
         raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
-    if not 0.0 < float(level) < 1.0:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    level = check_level(level)
     n_min = int(n.min())
     kk = np.atleast_1d(np.asarray(float(n_min) if k is None else k, float)).ravel()
     if not np.all(np.isfinite(kk) & (kk >= 1) & (kk <= n_min)):

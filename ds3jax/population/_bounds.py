@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_level
 from ._data import as_counts
 
 __all__ = ["passk_bounds"]
@@ -63,8 +64,8 @@ def passk_bounds(
     kk = np.asarray(k, float)
     if not np.all(np.isfinite(kk) & (kk >= 1)):
         raise ValueError(f"k must be finite and >= 1, got {k!r}")
-    if level is not None and not 0.0 < float(level) < 1.0:
-        raise ValueError(f"level must lie in (0, 1) or be None, got {level!r}")
+    if level is not None:
+        level = check_level(level)
     if int(grid) < 20:
         raise ValueError(f"grid must be at least 20, got {grid!r}")
     if int(min_group) < 1:

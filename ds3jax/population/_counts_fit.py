@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_level
 from ._data import thin_counts
 from ._families import log_choose
 from ._passk import passk_from_counts
@@ -171,8 +172,7 @@ class CountsFit:
         and a fixed grid where w moves (4 per decade). A bound at k' <= k is a bound at k for
         a quantity that cannot fall with k, so this only tightens them; asking for more k
         at once can tighten them further, never loosen them."""
-        if not 0.0 < float(level) < 1.0:
-            raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        level = check_level(level)
         k = _as_k(k)
         envelope = getattr(self._route, "envelope_k", None)
         grid = np.union1d(k.ravel(), envelope() if envelope else [])

@@ -160,8 +160,14 @@ def as_counts(counts, samples=None) -> Counts:
         return counts
     if samples is None:
         raise ValueError("pass samples (the number of samples per problem) with raw counts")
-    c = np.asarray(counts)
-    return make_counts(c, np.broadcast_to(np.asarray(samples), c.shape))
+    c, n = np.asarray(counts), np.asarray(samples)
+    if c.ndim > 1:
+        raise ValueError(f"counts must hold one entry per problem (1-D), got shape {c.shape}")
+    if n.ndim > 1 or (n.ndim == 1 and n.shape != c.shape):
+        raise ValueError(
+            f"samples must be one number, or one per problem ({c.size}), got shape {n.shape}"
+        )
+    return make_counts(c, np.broadcast_to(n, c.shape))
 
 
 # numpy's hypergeometric sampler takes ngood and nbad below 10**9 each

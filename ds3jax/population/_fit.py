@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize as so
 
+from .._checks import check_level
 from ._data import Curve, make_curve
 from ._families import MixturePopulation, PointMass
 from ._passk import BetaPopulation, passk
@@ -102,8 +103,7 @@ class PopulationFit:
 
         Raises ``ValueError`` for fits without replicates (curve fits: the points of one
         pass@k curve share their samples, so no honest interval follows from them)."""
-        if not 0.0 < float(level) < 1.0:
-            raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        level = check_level(level)
         reps = np.asarray(self.passk_replicates(k))
         # a replicate whose refit failed (non-finite) is dropped rather than poisoning the band
         reps = reps[np.all(np.isfinite(reps.reshape(reps.shape[0], -1)), axis=1)]

@@ -216,8 +216,9 @@ def passk_unbiased(correct, samples, k):
         pass@k = 1 - C(n - c, k) / C(n, k)           (k <= n; 1 when n - c < k)
 
     computed as exp of log-gamma ratios, so n up to 1e9 and k near n lose nothing.
-    Arguments broadcast; ``k`` must not exceed ``samples`` (checked when the arguments are
-    concrete: outside ``jit``, here and in :func:`passk_from_counts`).
+    Arguments broadcast; ``k`` must not exceed ``samples``, and ``correct`` and ``samples``
+    must be whole numbers (checked when the arguments are concrete: outside ``jit``, here
+    and in :func:`passk_from_counts`; ``k`` may be fractional).
     """
     if is_concrete((correct, samples, k)):
         c_, n_, k_ = (np.asarray(v) for v in (correct, samples, k))
@@ -229,6 +230,13 @@ def passk_unbiased(correct, samples, k):
             )
         if not np.all((c_ >= 0) & (c_ <= n_)):
             raise ValueError("correct must satisfy 0 <= correct <= samples")
+        for name, v in (("correct", c_), ("samples", n_)):
+            frac = v[v != np.round(v)]
+            if frac.size:
+                raise ValueError(
+                    f"{name} must be whole counts (the unbiased estimator 1 - C(n - c, k) / "
+                    f"C(n, k) counts successes), got {frac[0]:g}"
+                )
     c, n, k = jnp.broadcast_arrays(_float(correct), _float(samples), _float(k))
     fail = n - c
     ok = fail >= k

@@ -40,6 +40,8 @@ import numpy as np
 from jax.scipy.special import logsumexp
 from scipy import special as sps
 
+from .._checks import check_level
+
 __all__ = ["SharedFit", "fit_passk_shared", "align_count_groups"]
 
 _H = 0.2
@@ -277,8 +279,7 @@ class SharedFit:
 
     def passk_interval(self, name, k, level: float = 0.9, problems=None):
         """(low, high) percentiles of :meth:`passk_replicates`."""
-        if not 0 < level < 1:
-            raise ValueError(f"level must be in (0, 1), got {level}")
+        level = check_level(level)
         r = self.passk_replicates(name, k, problems)
         a = (1 - level) / 2
         return np.quantile(r, a, axis=0), np.quantile(r, 1 - a, axis=0)
