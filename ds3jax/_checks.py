@@ -8,6 +8,8 @@ fails them.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 
@@ -15,6 +17,7 @@ __all__ = [
     "is_concrete",
     "check_values",
     "check_fields",
+    "is_placeholder",
     "check_probability",
     "check_level",
     "positive",
@@ -48,13 +51,34 @@ def check_values(name: str, x, ok, allowed: str) -> None:
         raise ValueError(f"{name} must be {allowed}, got {x!r}")
 
 
+def is_placeholder(obj) -> bool:
+    """True when a field of the dataclass ``obj`` is None: no parameter is None, so the
+    object is a ``vmap`` axis spec (``LossLaw(E=0, A=None, ...)``) or a similar stand-in."""
+    return any(getattr(obj, f.name) is None for f in dataclasses.fields(obj))
+
+
+_AXIS_HINT = (
+    "; for a vmap axis spec give None for the unmapped fields or build it with "
+    "jax.tree.map(lambda _: 0, params)"
+)
+
+
 def check_fields(obj, rules) -> None:
     """Check a parameter pytree's fields at construction: ``rules`` maps field name to
-    ``(ok, allowed)``; concrete values are checked, traced ones are not. JAX rebuilds these
-    pytrees without the constructor (:mod:`ds3jax._pytree`), so gradients, tangents and axis
-    specs never reach this check."""
+    ``(ok, allowed)``; concrete values are checked, traced ones are not, nor placeholders
+    (:func:`is_placeholder`). JAX rebuilds these pytrees without the constructor
+    (:mod:`ds3jax._pytree`), so gradients, tangents and tree-mapped axis specs never reach
+    this check."""
+    if is_placeholder(obj):
+        return
     for name, (ok, allowed) in rules.items():
-        check_values(f"{type(obj).__name__}.{name}", getattr(obj, name), ok, allowed)
+        value = getattr(obj, name)
+        try:
+            check_values(f"{type(obj).__name__}.{name}", value, ok, allowed)
+        except ValueError as e:
+            if isinstance(value, int):  # 0 or 1 here is more likely an axis than a value
+                raise ValueError(f"{e}{_AXIS_HINT}") from None
+            raise
 
 
 def positive(a):

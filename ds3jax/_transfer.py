@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_probability, check_values, is_concrete
+from ._checks import check_probability, check_values, is_concrete, is_placeholder
 from ._loss import LossLaw, loss
 from ._pytree import parameter_pytree
 
@@ -53,7 +53,7 @@ class SigmoidTransfer:
     d: jax.Array | float = 0.0
 
     def __post_init__(self):
-        if is_concrete(self.a) and is_concrete(self.d):
+        if is_concrete(self.a) and is_concrete(self.d) and not is_placeholder(self):
             a, d = np.asarray(self.a), np.asarray(self.d)
             if not np.all((d >= 0) & (a >= 0) & (a + d <= 1)):  # NaN fails too
                 raise ValueError(

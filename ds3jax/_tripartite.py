@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 
+from ._checks import is_placeholder
 from ._pytree import parameter_pytree
 from ._tasks import TaskGrid, resolve_success, task_average
 from .special._lambertw import lambertw0
@@ -431,7 +432,7 @@ class SkillTextModel:
         }
         for name, ok in checks.items():
             v = getattr(self, name)
-            if isinstance(v, (int, float)) and not ok(v):
+            if isinstance(v, (int, float)) and not ok(v) and not is_placeholder(self):
                 raise ValueError(f"SkillTextModel.{name} has invalid value {v!r}")
         if not isinstance(self.n_levels, int) or self.n_levels < 1:
             raise ValueError(

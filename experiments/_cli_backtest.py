@@ -97,6 +97,8 @@ def _options(args):
             raise UsageError(f"--k takes numbers separated by commas, got {args.k!r}") from None
         if k.size == 0:
             raise UsageError(f"--k takes numbers separated by commas, got {args.k!r}")
+        if not np.all(np.isfinite(k) & (k >= 1)):
+            raise UsageError(f"--k takes numbers >= 1 (sample counts), got {args.k!r}")
     return methods, k
 
 

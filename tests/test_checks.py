@@ -203,3 +203,21 @@ def test_interval_levels_are_checked_everywhere_alike(bad):
         with pytest.raises(ValueError, match="level must lie in"):
             P.passk_bounds([1, 3, 0, 7], 50, k=1e3, level=bad)
     assert check_level(np.float32(0.5)) == 0.5 and check_level("0.8") == 0.8
+
+
+def test_axis_specs_written_as_constructor_calls():
+    # in_axes=LossLaw(E=0, A=None, ...) maps E only: a field of None marks a spec (no
+    # parameter is None), so the constructor does not refuse E = 0; vmap over two laws
+    # gives the loss of each, evaluated one at a time (Eq. 1 by hand)
+    spec = ds3jax.LossLaw(E=0, A=None, B=None, alpha=None, beta=None)
+    laws = ds3jax.LossLaw(E=np.array([1.69, 1.75]), A=406.4, B=410.7, alpha=0.34, beta=0.28)
+    got = jax.vmap(lambda lw: ds3jax.loss(lw, 1e9, 2e10), in_axes=(spec,))(laws)
+    ref = np.array([1.69, 1.75]) + 406.4 / 1e9**0.34 + 410.7 / 2e10**0.28
+    np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-13)
+    ds3jax.SigmoidTransfer(a=0, b=None, d=None)
+    ds3jax.SkillTextModel(zeta=0, tau=None)
+    # a complete set of ints is a set of values: refused, with a hint at the spec idioms
+    with pytest.raises(ValueError, match=r"E must be positive, got 0; for a vmap axis spec"):
+        ds3jax.LossLaw(E=0, A=1, B=1, alpha=1, beta=1)
+    with pytest.raises(ValueError, match=r"E must be positive, got 0.0$"):
+        ds3jax.LossLaw(E=0.0, A=1.0, B=1.0, alpha=1.0, beta=1.0)

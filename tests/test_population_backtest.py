@@ -98,7 +98,7 @@ def test_backtest_a_fit_whose_interval_fails_counts_as_failed(monkeypatch):
     [
         ({"fraction": 1.0}, "fraction"),
         ({"fraction": 0.0}, "fraction"),
-        ({"k": 501}, r"k must lie in \[1, 500\]"),
+        ({"k": 501}, r"k must lie in \[1, 500\] .*got 501$"),
         ({"k": 0.5}, "k must lie"),
         ({"methods": ("beta", "nope")}, "methods"),
         ({"seeds": 0}, "seeds"),
@@ -154,6 +154,7 @@ def test_cli_backtest_writes_the_library_numbers(tmp_path, capsys):
         (["--n-boot", "5"], "--n-boot"),
         (["--seeds", "0"], "--seeds"),
         (["--k", "5000"], "k must lie"),
+        (["--k", "0,10"], "--k takes numbers >= 1"),
     ],
 )
 def test_cli_backtest_bad_options(tmp_path, capsys, extra, match):

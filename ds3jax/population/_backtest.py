@@ -186,7 +186,7 @@ def backtest_passk(
     if not np.all(np.isfinite(kk) & (kk >= 1) & (kk <= n_min)):
         raise ValueError(
             f"k must lie in [1, {n_min}] (the fewest samples any problem has: the full data "
-            f"measure pass@k only there), got {k!r}"
+            f"measure pass@k only there), got {', '.join(f'{v:g}' for v in kk)}"
         )
     if not np.any(c > 0):
         raise ValueError(
