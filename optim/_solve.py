@@ -491,7 +491,7 @@ _DEFAULTS = dict(
     adam_steps=10,
     adam_lr=0.1,
     newton_steps=14,
-    gtol=1e-6,
+    gtol=None,  # by dtype: _default_gtol
     dense_grid=(129, 129),
     dense_grid_1d=513,
     zoom_points=9,
@@ -558,6 +558,12 @@ def _plane_mode(plane, kappa, tokens, budgets_shape):
     return "none", np.zeros(budgets_shape)
 
 
+def _default_gtol(dtype) -> float:
+    """1e-6 in float64; 3 sqrt(eps) (1.0e-3) in float32, whose rounding leaves gradients of
+    ~1e-5 to 1e-4 at optima that agree with float64's to 1e-6 in value."""
+    return max(1e-6, 3.0 * math.sqrt(float(jnp.finfo(dtype).eps)))
+
+
 def _prepare(problem, budgets, plane, method, kappa, tokens, objective, n_min, options):
     """All checks of :func:`solve` (before any compilation) and the batched inputs."""
     if not isinstance(problem, Problem):
@@ -622,6 +628,8 @@ def _prepare(problem, budgets, plane, method, kappa, tokens, objective, n_min, o
         if len(cfg[key]) != 2 or min(cfg[key]) < 3:
             raise ValueError(f"{key} must be two sizes >= 3, got {cfg[key]!r}")
     dtype = jnp.result_type(jnp.asarray(budgets).dtype, float)
+    if cfg["gtol"] is None:
+        cfg["gtol"] = _default_gtol(dtype)
     return dict(
         logC=jnp.log(jnp.asarray(b1, dtype)),
         aux=jnp.asarray(aux, dtype),
@@ -678,9 +686,10 @@ def solve(
       objective: "accuracy" (log Psi) or "loss" ("fixed_tokens" only; maximises -log L).
       **options: solver settings: ``seed_grid`` (33, 33) / ``seed_grid_1d`` 1025 (seed grid
         sizes, global / 1-D planes), ``n_seeds`` 6 / ``n_seeds_1d`` 8 (grid local maxima
-        polished), ``adam_steps`` 10, ``adam_lr`` 0.1, ``newton_steps`` 14, ``gtol`` 1e-6
-        (max-norm of d objective / du for ``converged``), ``dense_grid`` (129, 129) /
-        ``dense_grid_1d`` 513, ``zoom_points`` 9, ``zoom_rounds`` 12 (grid method);
+        polished), ``adam_steps`` 10, ``adam_lr`` 0.1, ``newton_steps`` 14, ``gtol`` (max-norm
+        of d objective / du for ``converged``; 1e-6 in float64, 1e-3 in float32),
+        ``dense_grid`` (129, 129) / ``dense_grid_1d`` 513, ``zoom_points`` 9,
+        ``zoom_rounds`` 12 (grid method);
         ``cont_grid`` 7 / ``cont_grid_1d`` 17 points per axis of the local grid, of half-width
         ``cont_width`` 0.3 / ``cont_width_1d`` 0.4 (solver coordinates), ``cont_seeds`` 2,
         ``cont_newton_steps`` 4, ``cont_max_step`` 0.25 (largest step in log C seeded from

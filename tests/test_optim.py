@@ -5,6 +5,8 @@ References are independent of the code under test: accuracy from scipy.special.b
 parametrisation of the iso-compute surface (log10 N x log10 Omega, D from the constraint).
 """
 
+import os
+
 import numpy as np
 import pytest
 import scipy.special as sp
@@ -352,3 +354,28 @@ def test_full_225_budgets(problem, plane):
         a = np.log10(np.asarray(getattr(g, name)))[unique]
         b = np.log10(np.asarray(getattr(r, name)))[unique]
         np.testing.assert_allclose(a, b, atol=1e-3, err_msg=name)
+
+
+def test_float32_solution_converges_to_the_float64_optimum():
+    # without x64 the solver runs in float32; rounding leaves gradients of 1e-5 to 1e-4 at
+    # optima whose values agree with float64's to ~1e-6, and a float64-scale tolerance
+    # (1e-6) reported every one of them as not converged
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, numpy as np, optim\n"
+        "s = optim.solve(optim.presets.paper_fig8(), np.array([1e20, 1e22]), plane='chinchilla')\n"
+        "print(json.dumps(dict(dtype=str(s.value.dtype), value=np.asarray(s.value).tolist(),\n"
+        "    N=np.asarray(s.N).tolist(), converged=np.asarray(s.converged).tolist())))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    f32 = json.loads(out.stdout.strip().splitlines()[-1])
+    ref = solve(paper_fig8(), np.array([1e20, 1e22]), plane="chinchilla")
+    assert f32["dtype"] == "float32" and all(f32["converged"]) and bool(np.all(ref.converged))
+    np.testing.assert_allclose(f32["value"], np.asarray(ref.value), rtol=1e-5)
+    np.testing.assert_allclose(f32["N"], np.asarray(ref.N), rtol=1e-2)
