@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_probability
+from ._checks import check_probability, check_values, is_concrete, non_negative
 from ._strategies import BestOfN, CoT, ToT, _check_strategy
 
 # steps per trace beyond which a simulation is refused (memory: two keys per step, and one
@@ -191,6 +191,17 @@ def simulate(
             "step_decay must be 1-D with at least budget // omega entries (one per step), "
             f"got shape {decay.shape}"
         )
+    if decay is not None and is_concrete((p, decay)):
+        check_probability(
+            "p * step_decay", np.asarray(p, float) * np.asarray(decay), "an execution probability"
+        )
+    for name, v in (
+        ("n_params", n_params),
+        ("n_layer", n_layer),
+        ("d_attn", d_attn),
+        ("prompt_tokens", prompt_tokens),
+    ):
+        check_values(name, v, non_negative, "non-negative and finite")
     costs = tuple(jnp.asarray(v, float) for v in (n_params, n_layer, d_attn, prompt_tokens))
     shares = None
     if isinstance(strategy, BestOfN) and isinstance(strategy.base, tuple):
@@ -302,6 +313,10 @@ def fatigue_decay(n_steps: int, kind: str = "complete", rate: float = 0.9):
     parallel single-step traces give 1 - (1 - r_1)^b.  ``"geometric"``: rate^t, a gradual
     decay for which Table I has no closed form.
     """
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive Python int, got {n_steps!r}")
+    if kind == "geometric" and not 0.0 <= rate <= 1.0:  # NaN fails too
+        raise ValueError(f"rate must be in [0, 1] (a decay of p), got {rate!r}")
     t = np.arange(n_steps)
     if kind == "complete":
         return (t == 0).astype(float)

@@ -257,3 +257,17 @@ def test_rejects_bad_input():
         simulate(CoT(), jax.random.key(0), budget=float("inf"), delta=0.5, p=0.5, **kw)
     with pytest.raises(ValueError, match="steps per trace"):
         simulate(CoT(), jax.random.key(0), budget=1e12, delta=0.5, p=0.5, **kw)
+    # p * d_t is the execution probability at step t: above 1 it ran as a sure success
+    for decay in (np.full(20, 2.0), -np.ones(20)):
+        with pytest.raises(ValueError, match=r"p \* step_decay must be in \[0, 1\]"):
+            simulate(
+                CoT(), jax.random.key(0), budget=100.0, delta=0.5, p=0.6, step_decay=decay, **kw
+            )
+    with pytest.raises(ValueError, match="n_params must be non-negative"):
+        simulate(CoT(), jax.random.key(0), budget=100.0, delta=0.5, p=0.6, n_params=-1.0, **kw)
+    # fatigue_decay(0) was an empty decay; a geometric rate above 1 raised p above 1
+    with pytest.raises(ValueError, match="n_steps must be a positive"):
+        fatigue_decay(0)
+    for rate in (1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"rate must be in \[0, 1\]"):
+            fatigue_decay(10, "geometric", rate)
