@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import gammaln
 
+from ._checks import check_probability
 from ._strategies import ToT, _log_failure, _prepare, log_success, success
 
 __all__ = [
@@ -40,6 +41,7 @@ def low_capability_ratio(branching, m):
 
 def low_capability_success(eps, m, budget, omega, branching=1):
     """App. A-A leading term: psi^(b) ~ (eps Omega / omega)^m / m! * b^(m / 2)."""
+    check_probability("eps", eps)
     dtype = jnp.result_type(eps, m, budget, omega, float)
     eps, m, budget, omega = (jnp.asarray(v, dtype) for v in (eps, m, budget, omega))
     log_val = (
@@ -94,12 +96,14 @@ def crossover_epsilon(m, branching: int, c=None, *, steps: int = 64):
 
 def amplification(t, r):
     """A(t, r) = t (1 - r)^(t - 1): N-slope of S(N, t) = 1 - (1 - r)^t per dr/dN (Theorem 2)."""
+    check_probability("r", r, "a per-step success probability")
     t, r = jnp.asarray(t), jnp.asarray(r)
     return t * jnp.exp((t - 1) * jnp.log1p(-r))
 
 
 def critical_depth(r):
     """t*(r) = 1 / r - 1 (Theorem 2): the slope grows with depth t up to t*."""
+    check_probability("r", r, "a per-step success probability")
     return 1.0 / jnp.asarray(r) - 1.0
 
 
@@ -110,6 +114,7 @@ def max_amplification(r):
     g(1/2) = 1 and g -> infinity as r -> 0 (App. D-A).  Computed as
     exp(log(1/r - 1) + (1/r - 2) log1p(-r)).
     """
+    check_probability("r", r, "a per-step success probability")
     r = jnp.asarray(r, jnp.result_type(r, float))
     small = r < 0.5
     rs = jnp.where(small, r, 0.25)

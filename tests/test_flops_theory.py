@@ -167,6 +167,14 @@ def test_theorem2_g_and_critical_depth():
         # the N-slope ratio max_t Delta(N, t) / Delta(N, 1) = g(r)
         assert a.max() / float(amplification(1, rr)) == pytest.approx(float(max_amplification(rr)))
     assert np.isfinite(float(jax.grad(max_amplification)(0.1)))
+    # r is a per-step probability: outside [0, 1] these were NaN, or a negative depth, or
+    # g = 1 (r = 1.5); the leading term of App. A-A gave psi = 562 for eps = 1.5
+    for f in (max_amplification, critical_depth, lambda r: amplification(3, r)):
+        for bad in (1.5, -0.5, np.nan):
+            with pytest.raises(ValueError, match=r"r must be in \[0, 1\]"):
+                f(bad)
+    with pytest.raises(ValueError, match=r"eps must be in \[0, 1\]"):
+        low_capability_success(1.5, 3, 100.0, 10.0)
 
 
 def test_flops_validation():
