@@ -76,7 +76,7 @@ def check_fields(obj, rules) -> None:
         try:
             check_values(f"{type(obj).__name__}.{name}", value, ok, allowed)
         except ValueError as e:
-            if isinstance(value, int):  # 0 or 1 here is more likely an axis than a value
+            if isinstance(value, int) and value in (0, -1):  # an axis more likely than a value
                 raise ValueError(f"{e}{_AXIS_HINT}") from None
             raise
 

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 
-from ._checks import is_placeholder
+from ._checks import check_fields, check_values, is_concrete, is_placeholder
 from ._pytree import parameter_pytree
 from ._tasks import TaskGrid, resolve_success, task_average
 from .special._lambertw import lambertw0
@@ -62,16 +62,26 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------
 
 
-@functools.partial(jax.tree_util.register_dataclass, data_fields=["l", "r"], meta_fields=[])
+@parameter_pytree
 @dataclasses.dataclass(frozen=True)
 class RegularEnsemble:
-    """(l, r)-regular LDPC ensemble: lambda(x) = x^(l-1), rho(x) = x^(r-1), Lambda(x) = x^l."""
+    """(l, r)-regular LDPC ensemble: lambda(x) = x^(l-1), rho(x) = x^(r-1), Lambda(x) = x^l.
+
+    Degrees l, r >= 2 (checked for concrete values).
+    """
 
     l: jax.Array | float
     r: jax.Array | float
 
+    def __post_init__(self):
+        degree = (lambda a: (a >= 2) & (a < np.inf), ">= 2 and finite (a node degree)")
+        check_fields(self, {"l": degree, "r": degree})
+
     def lam(self, x):
         return x ** (self.l - 1)
+
+    def log_lam(self, x):
+        return (self.l - 1) * jnp.log(x)
 
     def dlam(self, x):
         return (self.l - 1) * x ** (self.l - 2)
@@ -102,9 +112,7 @@ def _pow1m(p, count, x):
     return jnp.exp(count * jnp.log1p(-p * (1.0 - x)))
 
 
-@functools.partial(
-    jax.tree_util.register_dataclass, data_fields=["t", "p_v", "n", "p_c"], meta_fields=[]
-)
+@parameter_pytree
 @dataclasses.dataclass(frozen=True)
 class BinomialEnsemble:
     """Ensemble with binomial degrees: variable degree ~ Bin(t, p_v), check degree ~ Bin(n, p_c).
@@ -119,8 +127,17 @@ class BinomialEnsemble:
     n: jax.Array | float
     p_c: jax.Array | float
 
+    def __post_init__(self):
+        count = (lambda a: a > 1, "above 1 (nodes on the other side)")
+        prob = (lambda a: (a > 0) & (a <= 1), "in (0, 1] (an edge probability)")
+        check_fields(self, {"t": count, "p_v": prob, "n": count, "p_c": prob})
+
     def lam(self, x):
         return _pow1m(self.p_v, self.t - 1.0, x)
+
+    def log_lam(self, x):
+        # log lambda without underflow: lambda itself is 0 off x = 1 once t p_v >> 1e3
+        return (self.t - 1.0) * jnp.log1p(-self.p_v * (1.0 - x))
 
     def dlam(self, x):
         return (self.t - 1.0) * self.p_v * _pow1m(self.p_v, self.t - 2.0, x)
@@ -166,7 +183,9 @@ class BPThreshold(NamedTuple):
 
 def _log_f(ens, x):
     # f(x) = x / lambda(1 - rho(1 - x)); eps_BP = min f on the relevant range.
-    return jnp.log(x) - jnp.log(ens.lam(ens.one_minus_rho_of_one_minus(x)))
+    y = ens.one_minus_rho_of_one_minus(x)
+    log_lam = getattr(ens, "log_lam", None)
+    return jnp.log(x) - (log_lam(y) if log_lam is not None else jnp.log(ens.lam(y)))
 
 
 def _dlog_f(ens, x):
@@ -250,7 +269,11 @@ def bp_threshold(ens, *, grid_size=256, bisection_steps=64, x_min=1e-9) -> BPThr
     x_bp = jnp.where(
         interior, x_s - (g - jax.lax.stop_gradient(g)) / jnp.where(interior, gx, 1.0), x_s
     )
-    eps_bp = jnp.exp(_log_f(ens_d, x_bp))
+    log_eps = _log_f(ens_d, x_bp)
+    # eps_BP overflows where the data make every node's degree huge: inf, with a zero
+    # gradient rather than inf * 0
+    big = log_eps > np.log(jnp.finfo(dtype).max)
+    eps_bp = jnp.where(big, jnp.inf, jnp.exp(jnp.where(big, 0.0, log_eps)))
     nan = jnp.asarray(jnp.nan, dtype)
     return BPThreshold(
         eps=jnp.where(found, eps_bp, nan), x=jnp.where(found, x_bp, nan), found=found
@@ -346,8 +369,11 @@ def finite_length_erasure(
             f"got {beyond_threshold!r}"
         )
     thr = bp_threshold(ens, **threshold_kw) if threshold is None else threshold
-    found = thr.found
     eps = jnp.asarray(eps)
+    # lambda underflows to 0 off x = 1 when every node has huge degree (D -> inf): f = inf,
+    # no erasure probability reaches the threshold and nothing stays erased
+    unlimited = thr.found & (thr.eps == jnp.inf)
+    found = thr.found & ~unlimited
     eps_bp = jnp.where(found, thr.eps, 0.5)
     x_bp = jnp.where(found, thr.x, 0.5)
     alpha = scaling_alpha(ens, eps_bp, x_bp)
@@ -356,14 +382,14 @@ def finite_length_erasure(
     q = ndtr(-z)
     if beyond_threshold == "scaling_law":
         pb = jnp.where(found, gamma_bp * q / eps, 1.0)
-        return jnp.clip(pb, 0.0, 1.0)
+        return jnp.where(unlimited, 0.0, jnp.clip(pb, 0.0, 1.0))
     dtype = jnp.result_type(eps_bp, eps)
     above = found & (eps > eps_bp)
     lo = jnp.where(found, jax.lax.stop_gradient(x_bp), jnp.asarray(1e-12, dtype))
     x_de = _de_fixed_point(ens, eps, lo, bisection_steps)
     gamma_de = eps * ens.node_lambda(1.0 - ens.rho(1.0 - x_de))
     pb = jnp.where(found, jnp.where(above, gamma_de, gamma_bp) * q, gamma_de) / eps
-    return jnp.clip(pb, 0.0, 1.0)
+    return jnp.where(unlimited, 0.0, jnp.clip(pb, 0.0, 1.0))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -455,13 +481,25 @@ def concept_ensemble(model: SkillTextModel, N, D) -> BinomialEnsemble:
     R = N / zeta concepts, T = D / tau text pieces, n = R / eps variable nodes, mean concept
     degree d_s = d_t T / R, p_v = p_c = min(d_s / T, 1) (= d_t / R): variable degrees
     Bin(T, p_v), check degrees Bin(n, p_c).
+
+    The graph needs more than one concept and more than one text piece: N > zeta (finite)
+    and D > tau (D = inf allowed: unlimited data), checked for concrete values. Below
+    either, the degree distributions have negative exponents and every quantity is NaN.
     """
+    if is_concrete((N, D, model.zeta, model.tau)):
+        zeta, tau = float(model.zeta), float(model.tau)
+        check_values(
+            "N",
+            N,
+            lambda a: (a > zeta) & (a < np.inf),
+            f"finite and above zeta = {zeta:g} (R = N / zeta > 1 concept)",
+        )
+        check_values("D", D, lambda a: a > tau, f"above tau = {tau:g} (T = D / tau > 1 text piece)")
     N, D = jnp.asarray(N), jnp.asarray(D)
     R = N / model.zeta
     T = D / model.tau
     n = R / model.channel_eps
-    ds = model.text_degree * T / R
-    p = jnp.minimum(ds / T, 1.0)
+    p = jnp.minimum(model.text_degree / R, 1.0)  # d_s / T with d_s = d_t T / R, finite at T = inf
     return BinomialEnsemble(t=T, p_v=p, n=n, p_c=p)
 
 
@@ -474,14 +512,27 @@ def concept_erasure_probability(model: SkillTextModel, N, D):
     """
     ens = concept_ensemble(model, N, D)
     thr = bp_threshold(ens, grid_size=model.grid_size, bisection_steps=model.bisection_steps)
-    return finite_length_erasure(
-        ens,
+    # Where eps_BP overflows (mean concept degree ~1e6 and up) nothing stays erased. The
+    # scaling law's terms are inf or 0 / 0 there, and their derivatives would turn a zero
+    # gradient into NaN, so they are evaluated on a stand-in ensemble (T = 2) and discarded.
+    unlimited = jax.lax.stop_gradient(thr.found & jnp.isinf(thr.eps))
+    stand_in = BinomialEnsemble(
+        t=jnp.where(unlimited, 2.0, ens.t), p_v=ens.p_v, n=ens.n, p_c=ens.p_c
+    )
+    thr = BPThreshold(
+        eps=jnp.where(unlimited, 0.5, thr.eps),
+        x=jnp.where(unlimited, 0.5, thr.x),
+        found=thr.found & ~unlimited,
+    )
+    pb = finite_length_erasure(
+        stand_in,
         ens.n,
         model.channel_eps,
         threshold=thr,
         beyond_threshold=model.beyond_threshold,
         bisection_steps=model.bisection_steps,
     )
+    return jnp.where(unlimited, 0.0, pb)
 
 
 def concept_learning_probability(model: SkillTextModel, N, D):
@@ -630,13 +681,21 @@ def _log_prereq_table(n_levels, dtype):
     return jnp.asarray(cum, dtype)
 
 
+def _check_levels(model: SkillTextModel, **levels) -> None:
+    top = model.n_levels
+    for name, v in levels.items():
+        check_values(name, v, lambda a: (a >= 1) & (a <= top), f"a skill level in 1..{top}")
+
+
 def equivalent_skill_count(model: SkillTextModel, level, m, level_prime):
     """Skills needed at level l' for a task needing m skills at level l (Eq. 42).
 
     m_l' = ceil(m / prod_{k=l+1}^{l'} sigma_k) for l' > l, m for l' = l, and
     ceil(m prod_{k=l'+1}^{l} sigma_k) for l' < l, with sigma_k = ln(k)/2. Levels are integers
-    in 1..L; inputs broadcast.
+    in 1..L (checked, with m >= 1, for concrete values); inputs broadcast.
     """
+    _check_levels(model, level=level, level_prime=level_prime)
+    check_values("m", m, lambda a: (a >= 1) & (a < np.inf), ">= 1 and finite (skills)")
     level = jnp.asarray(level)
     level_prime = jnp.asarray(level_prime)
     m = jnp.asarray(m)
@@ -682,11 +741,13 @@ def tripartite_task_success(model: SkillTextModel, strategy, N, D, budget, level
       model: :class:`SkillTextModel`.
       strategy: DS3 strategy (e.g. ``CoT()``) or callable ``f(q, m, budget, omega)``.
       N, D, budget: parameters, training tokens, token budget per task [tokens]; broadcast to S.
-      level, m: task level(s) and skill count(s), broadcast to (K,) (1-D).
+      level, m: task level(s) in 1..L and skill count(s) >= 1, broadcast to (K,) (1-D).
 
     Returns:
       Shape S + (K,).
     """
+    _check_levels(model, level=level)
+    check_values("m", m, lambda a: (a >= 1) & (a < np.inf), ">= 1 and finite (skills)")
     level = jnp.atleast_1d(jnp.asarray(level))
     m = jnp.atleast_1d(jnp.asarray(m))
     level, m = jnp.broadcast_arrays(level, m)

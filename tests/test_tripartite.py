@@ -9,6 +9,7 @@ import pytest
 from scipy.optimize import brentq, minimize_scalar
 from scipy.stats import binom, norm
 
+from ds3jax._strategies import CoT
 from ds3jax._tasks import TaskGrid
 from ds3jax._tripartite import (
     BinomialEnsemble,
@@ -153,6 +154,28 @@ def test_concept_erasure_falls_with_data_and_is_differentiable():
     fd = (fp - fm) / (2 * h)
     assert np.isfinite(g) and g < 0
     assert g == pytest.approx(fd, rel=1e-4)
+
+
+def test_unlimited_data_leave_no_concept_erased():
+    # limit D -> inf: every concept sits in ever more text pieces, so density evolution
+    # has no fixed point off 0 and P_b -> 0. From a mean concept degree of ~1e6 eps_BP
+    # overflows; the erasure was NaN there (and at D = inf), and so was its gradient
+    N = jnp.array([1e4, 1e8, 1e10])
+    for D in (1e16, 1e20, jnp.inf):
+        np.testing.assert_array_equal(np.asarray(concept_erasure_probability(MODEL, N, D)), 0.0)
+    for D in (1e12, 1e20):  # the erasure is 0 to rounding already at 1e12 (N = 1e8)
+        g = jax.grad(concept_erasure_probability, argnums=(1, 2))(MODEL, 1e8, D)
+        assert all(float(v) == 0.0 for v in g)
+    # the threshold itself is inf there, with a finite (zero) gradient
+    ens = concept_ensemble(MODEL, 1e8, 1e20)
+    assert float(bp_threshold(ens).eps) == np.inf
+    g = jax.grad(lambda t: bp_threshold(BinomialEnsemble(t, ens.p_v, ens.n, ens.p_c)).eps)(ens.t)
+    assert np.isfinite(float(g))
+    # below one concept or one text piece the graph does not exist (was NaN)
+    with pytest.raises(ValueError, match="N must be finite and above zeta"):
+        concept_erasure_probability(MODEL, 1e3, 1e9)
+    with pytest.raises(ValueError, match="D must be above tau"):
+        concept_erasure_probability(MODEL, 1e8, 1e4)
 
 
 # ------------------------------------------------------------------------- skills
@@ -362,3 +385,36 @@ def test_model_validation():
         finite_length_erasure(
             BinomialEnsemble(10.0, 0.1, 20.0, 0.1), 20.0, 0.5, beyond_threshold="x"
         )
+
+
+def test_task_levels_and_skill_counts_are_checked():
+    # level 0 was clipped to level 1 without a word, and m = 0 surfaced as "q must be in
+    # [0, 1], got Array([[inf, inf, nan, ...": Eq. 42 is defined for levels 1..L, m >= 1
+    with pytest.raises(ValueError, match=r"level must be a skill level in 1\.\.100, got 0"):
+        equivalent_skill_count(MODEL, 0, 5, 20)
+    with pytest.raises(ValueError, match="level_prime must be a skill level"):
+        equivalent_skill_count(MODEL, 3, 5, 101)
+    with pytest.raises(ValueError, match="m must be >= 1"):
+        tripartite_task_success(MODEL, CoT(), 1e9, 2e10, 1e4, 10, 0)
+    with pytest.raises(ValueError, match="level must be a skill level"):
+        tripartite_task_success(MODEL, CoT(), 1e9, 2e10, 1e4, [3, 0], 5)
+
+
+def test_ensemble_parameters_are_checked():
+    # RegularEnsemble(1, 1) gave eps_BP = 1e-9 and BinomialEnsemble(p_v = 1.5) eps_BP = 2519
+    with pytest.raises(
+        ValueError, match=r"RegularEnsemble.l must be >= 2 and finite \(a node degree\), got 1$"
+    ):
+        RegularEnsemble(1, 6)
+    with pytest.raises(ValueError, match="BinomialEnsemble.p_v must be in"):
+        BinomialEnsemble(10.0, 1.5, 20.0, 0.1)
+    with pytest.raises(ValueError, match="BinomialEnsemble.t must be above 1"):
+        BinomialEnsemble(-1.0, 0.1, 20.0, 0.1)
+    # a vmap over degrees with a tree-mapped axis spec: each threshold as computed alone
+    ens = RegularEnsemble(np.array([3.0, 4.0]), np.array([6.0, 8.0]))
+    got = jax.vmap(lambda e: bp_threshold(e).eps, in_axes=(jax.tree.map(lambda _: 0, ens),))(ens)
+    ref = [
+        float(bp_threshold(RegularEnsemble(3.0, 6.0)).eps),
+        float(bp_threshold(RegularEnsemble(4.0, 8.0)).eps),
+    ]
+    np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-12)
