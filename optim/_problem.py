@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ds3jax._checks import check_values, positive
 from ds3jax._checks import is_concrete as _concrete
 from ds3jax._flops import flops_coefficients
 from ds3jax._loss import LossLaw, loss
@@ -182,8 +183,7 @@ def make_problem(
     if tasks.weight.size == 0 or tasks.m.size == 0:
         raise ValueError("tasks is an empty task distribution: it needs at least one task")
     for name, v in (("omega", omega), ("n_queries", n_queries)):
-        if _concrete(v) and not np.all(np.asarray(v, dtype=float) > 0):
-            raise ValueError(f"{name} must be positive, got {v!r}")
+        check_values(name, v, positive, "positive and finite")
     if _concrete(iota_hat):
         ih = np.asarray(iota_hat, dtype=float)
         if ih.ndim != 0 or not (0 < ih <= 1):

@@ -327,6 +327,11 @@ def test_bad_problems_raise(no_compile):
         make_problem(law, tr, tasks, omega=0.0)
     with pytest.raises(ValueError, match="n_queries"):
         make_problem(law, tr, tasks, n_queries=-1.0)
+    # an infinite step length or query count passed (inf > 0) and made every FLOP count inf
+    with pytest.raises(ValueError, match="omega must be positive and finite, got inf"):
+        make_problem(law, tr, tasks, omega=np.inf)
+    with pytest.raises(ValueError, match="n_queries must be positive and finite, got inf"):
+        make_problem(law, tr, tasks, n_queries=np.inf)
     with pytest.raises(ValueError, match="charge"):
         make_problem(law, tr, tasks, charge="both")
     with pytest.raises(ValueError, match="charge"):
