@@ -15,6 +15,7 @@ import numpy as np
 
 __all__ = [
     "is_concrete",
+    "is_host_value",
     "check_values",
     "check_fields",
     "is_placeholder",
@@ -26,7 +27,8 @@ __all__ = [
 ]
 
 
-_NUMERIC = (bool, int, float, np.ndarray, np.number, jax.Array)
+_HOST = (bool, int, float, np.ndarray, np.number)
+_NUMERIC = (*_HOST, jax.Array)
 
 
 def is_concrete(x) -> bool:
@@ -37,6 +39,18 @@ def is_concrete(x) -> bool:
     return bool(leaves) and all(
         isinstance(v, _NUMERIC) and not isinstance(v, jax.core.Tracer) for v in leaves
     )
+
+
+def is_host_value(x) -> bool:
+    """True when every leaf of ``x`` is a Python or NumPy number or array (no jax.Array).
+
+    What the constructors of parameter pytrees check: a user's parameters. The library
+    builds these pytrees from jax arrays of fitted coordinates (bootstrap replicates, an
+    optimizer's iterates), whose entries may lie anywhere while a fit runs and must not be
+    refused.
+    """
+    leaves = jax.tree_util.tree_leaves(x)
+    return bool(leaves) and all(isinstance(v, _HOST) for v in leaves)
 
 
 def check_values(name: str, x, ok, allowed: str) -> None:
@@ -65,14 +79,16 @@ _AXIS_HINT = (
 
 def check_fields(obj, rules) -> None:
     """Check a parameter pytree's fields at construction: ``rules`` maps field name to
-    ``(ok, allowed)``; concrete values are checked, traced ones are not, nor placeholders
-    (:func:`is_placeholder`). JAX rebuilds these pytrees without the constructor
-    (:mod:`ds3jax._pytree`), so gradients, tangents and tree-mapped axis specs never reach
-    this check."""
+    ``(ok, allowed)``; Python and NumPy values are checked (:func:`is_host_value`), jax
+    arrays and placeholders (:func:`is_placeholder`) are not. JAX rebuilds these pytrees
+    without the constructor (:mod:`ds3jax._pytree`), so gradients, tangents and tree-mapped
+    axis specs never reach this check."""
     if is_placeholder(obj):
         return
     for name, (ok, allowed) in rules.items():
         value = getattr(obj, name)
+        if not is_host_value(value):
+            continue
         try:
             check_values(f"{type(obj).__name__}.{name}", value, ok, allowed)
         except ValueError as e:

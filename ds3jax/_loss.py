@@ -33,9 +33,10 @@ class LossLaw:
 
     N is the number of non-embedding parameters, D the number of training tokens; L is in
     nats per token. Every field is a differentiable pytree leaf (scalar or array; arrays
-    broadcast, e.g. to evaluate several laws at once). Values known at construction must all
-    be positive; traced values are not checked, nor are the pytrees JAX rebuilds for
-    gradients and tangents, whose entries may be of any sign.
+    broadcast, e.g. to evaluate several laws at once). Values given as Python or NumPy
+    numbers must all be positive; jax arrays are not checked (fits and bootstrap replicates
+    build laws from them), nor are the pytrees JAX rebuilds for gradients and tangents,
+    whose entries may be of any sign.
 
     Presets (``LossLaw.<name>()``) and the D/N ratio of the exact training-compute optimum
     (:func:`training_optimal`) at a few training budgets C_tr = 6 N D [FLOPs]:

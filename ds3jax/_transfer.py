@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_probability, check_values, is_concrete, is_placeholder
+from ._checks import check_probability, check_values, is_host_value, is_placeholder
 from ._loss import LossLaw, loss
 from ._pytree import parameter_pytree
 
@@ -40,9 +40,9 @@ class SigmoidTransfer:
       d: floor (default 0).
 
     All three are differentiable leaves. For p to be a probability the range [d, a + d] must
-    lie in [0, 1]; this is checked for every value known at construction (ValueError
-    otherwise), not for traced ones, nor when JAX rebuilds the pytree for gradients and
-    tangents.
+    lie in [0, 1]; this is checked for Python and NumPy values (ValueError otherwise), not
+    for jax arrays (the library's fits build transfers from them), nor when JAX rebuilds
+    the pytree for gradients and tangents.
 
     App. C-A prints the map as 1/(1 + exp[-a(L0 - L) + d]) with "a = 1, b = 20"; that text is
     inconsistent with Eq. 2 and Eq. 65, which this class follows (slope b, amplitude a).
@@ -53,7 +53,7 @@ class SigmoidTransfer:
     d: jax.Array | float = 0.0
 
     def __post_init__(self):
-        if is_concrete(self.a) and is_concrete(self.d) and not is_placeholder(self):
+        if is_host_value(self.a) and is_host_value(self.d) and not is_placeholder(self):
             a, d = np.asarray(self.a), np.asarray(self.d)
             if not np.all((d >= 0) & (a >= 0) & (a + d <= 1)):  # NaN fails too
                 raise ValueError(

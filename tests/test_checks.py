@@ -33,8 +33,9 @@ def test_probabilities_are_checked_whatever_array_type(bad, wrap):
         ds3jax.iota_hat(v, 3)
     with pytest.raises(ValueError, match="p must be in"):
         ds3jax.mv_success(v, 5, [1.0])
-    with pytest.raises(ValueError, match="SigmoidTransfer"):
-        ds3jax.SigmoidTransfer(a=wrap(-0.5 if bad > 0 else bad))
+    if wrap is not jnp.asarray:  # parameter pytrees check host values only (below)
+        with pytest.raises(ValueError, match="SigmoidTransfer"):
+            ds3jax.SigmoidTransfer(a=wrap(-0.5 if bad > 0 else bad))
     with pytest.raises(ValueError, match="p must be in"):
         simulate(
             ds3jax.CoT(),
@@ -95,10 +96,14 @@ def test_parameter_pytrees_rebuilt_by_jax_are_not_refused():
     assert float(g.alpha) < 0 and float(g.E) == 1.0
     gt = jax.grad(lambda t: ds3jax.skill_probability(t, 2.5, 2.0))(tr)
     assert float(gt.b) < 0  # p = sigmoid(b (L0 - L)) falls with b when L > L0
-    # while values given to the constructor are checked, jax arrays included
-    for bad in (-1.0, np.array([0.3, -1.0]), jnp.asarray(-1.0), jnp.array([0.3, np.nan])):
+    # while Python and NumPy values given to the constructor are checked
+    for bad in (-1.0, np.array([0.3, -1.0]), np.nan):
         with pytest.raises(ValueError, match="alpha must be positive"):
             ds3jax.LossLaw(E=1.0, A=1.0, B=1.0, alpha=bad, beta=0.3)
+    # and jax arrays are not: fits build laws from them (a bootstrap replicate's theta may
+    # hold alpha <= 0, ds3jax.law_from_theta), and a refusal there would stop the bootstrap
+    rep = ds3jax.law_from_theta(jnp.array([[0.5, 6.0, 6.0, -0.1, 0.3], [0.5, 6.0, 6.0, 0.3, 0.3]]))
+    assert float(rep.alpha[0]) == pytest.approx(-0.1)
     # and the gradient, brought back to the host (numpy leaves), is still a LossLaw
     g_host = jax.tree.map(np.asarray, g)
     assert isinstance(g_host, ds3jax.LossLaw) and g_host.alpha < 0

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
-from .._checks import check_fields, in_unit_interval, is_concrete, is_placeholder, positive
+from .._checks import check_fields, in_unit_interval, is_host_value, is_placeholder, positive
 from .._pytree import parameter_pytree
 from ._passk import BetaPopulation, DiscretePopulation, _float, log_gamma_ratio
 
@@ -98,7 +98,7 @@ class MixturePopulation:
         if not isinstance(self.components, tuple) or not self.components:
             raise ValueError("MixturePopulation.components must be a non-empty tuple")
         w = self.weights
-        if is_concrete(w) and not is_placeholder(self):
+        if is_host_value(w) and not is_placeholder(self):
             w = np.asarray(w, dtype=float)
             if w.ndim == 0 or w.shape[-1] != len(self.components):
                 raise ValueError(
