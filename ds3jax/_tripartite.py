@@ -67,7 +67,7 @@ __all__ = [
 class RegularEnsemble:
     """(l, r)-regular LDPC ensemble: lambda(x) = x^(l-1), rho(x) = x^(r-1), Lambda(x) = x^l.
 
-    Degrees l, r >= 2 (checked for concrete values).
+    Degrees l, r >= 2 (checked for Python and NumPy values).
     """
 
     l: jax.Array | float
@@ -133,7 +133,7 @@ class BinomialEnsemble:
         check_fields(self, {"t": count, "p_v": prob, "n": count, "p_c": prob})
 
     def lam(self, x):
-        return _pow1m(self.p_v, self.t - 1.0, x)
+        return jnp.exp(self.log_lam(x))
 
     def log_lam(self, x):
         # log lambda without underflow: lambda itself is 0 off x = 1 once t p_v >> 1e3
@@ -372,7 +372,7 @@ def finite_length_erasure(
     eps = jnp.asarray(eps)
     # lambda underflows to 0 off x = 1 when every node has huge degree (D -> inf): f = inf,
     # no erasure probability reaches the threshold and nothing stays erased
-    unlimited = thr.found & (thr.eps == jnp.inf)
+    unlimited = thr.found & jnp.isinf(thr.eps)
     found = thr.found & ~unlimited
     eps_bp = jnp.where(found, thr.eps, 0.5)
     x_bp = jnp.where(found, thr.x, 0.5)
@@ -681,10 +681,12 @@ def _log_prereq_table(n_levels, dtype):
     return jnp.asarray(cum, dtype)
 
 
-def _check_levels(model: SkillTextModel, **levels) -> None:
+def _check_tasks(model: SkillTextModel, m, **levels) -> None:
+    """Levels in 1..L and skill counts m >= 1 (Eq. 42's domain), for concrete values."""
     top = model.n_levels
     for name, v in levels.items():
         check_values(name, v, lambda a: (a >= 1) & (a <= top), f"a skill level in 1..{top}")
+    check_values("m", m, lambda a: (a >= 1) & (a < np.inf), ">= 1 and finite (skills)")
 
 
 def equivalent_skill_count(model: SkillTextModel, level, m, level_prime):
@@ -694,8 +696,12 @@ def equivalent_skill_count(model: SkillTextModel, level, m, level_prime):
     ceil(m prod_{k=l'+1}^{l} sigma_k) for l' < l, with sigma_k = ln(k)/2. Levels are integers
     in 1..L (checked, with m >= 1, for concrete values); inputs broadcast.
     """
-    _check_levels(model, level=level, level_prime=level_prime)
-    check_values("m", m, lambda a: (a >= 1) & (a < np.inf), ">= 1 and finite (skills)")
+    _check_tasks(model, m, level=level, level_prime=level_prime)
+    return _equivalent_skill_count(model, level, m, level_prime)
+
+
+def _equivalent_skill_count(model, level, m, level_prime):
+    # Eq. 42 without the checks: the task terms call it with checked tasks and levels 1..L
     level = jnp.asarray(level)
     level_prime = jnp.asarray(level_prime)
     m = jnp.asarray(m)
@@ -715,7 +721,7 @@ def relevant_set_size(model: SkillTextModel, m_level):
 def _task_level_terms(model, hierarchy, level, m, budget, strategy):
     """log of gamma_l'^m_l' and psi at each l' for tasks (level, m); trailing axes (K, L)."""
     levels = model.levels()
-    m_lp = equivalent_skill_count(model, level[..., None], m[..., None], levels)  # (K, L)
+    m_lp = _equivalent_skill_count(model, level[..., None], m[..., None], levels)  # (K, L)
     M = relevant_set_size(model, m_lp)
     iota = model.delta + (1.0 - model.delta) / M
     ps = hierarchy.p_s[..., None, :]  # S + (1, L)
@@ -746,8 +752,7 @@ def tripartite_task_success(model: SkillTextModel, strategy, N, D, budget, level
     Returns:
       Shape S + (K,).
     """
-    _check_levels(model, level=level)
-    check_values("m", m, lambda a: (a >= 1) & (a < np.inf), ">= 1 and finite (skills)")
+    _check_tasks(model, m, level=level)
     level = jnp.atleast_1d(jnp.asarray(level))
     m = jnp.atleast_1d(jnp.asarray(m))
     level, m = jnp.broadcast_arrays(level, m)
