@@ -123,3 +123,22 @@ def check_level(level) -> float:
     if not 0.0 < value < 1.0:
         raise ValueError(f"level must lie in (0, 1), got {level!r}")
     return value
+
+
+def check_n_boot(n_boot) -> int:
+    """A bootstrap size: 0 (no intervals) or an integer >= 20, else ``ValueError``."""
+    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 0:
+        raise ValueError(f"n_boot must be an integer >= 0, got {n_boot!r}")
+    if 0 < n_boot < 20:
+        raise ValueError(f"n_boot must be 0 (no intervals) or at least 20, got {n_boot}")
+    return int(n_boot)
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    """``value`` as an int if it is an integer (Python or NumPy, not a bool) >= ``minimum``,
+    else ``ValueError``; a float is refused, not truncated."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)

@@ -35,6 +35,7 @@ import contextvars
 import dataclasses
 
 import jax
+import numpy as np
 
 __all__ = ["Execution", "execution", "execution_settings"]
 
@@ -70,7 +71,15 @@ def execution_settings(backend: str | None = None) -> Execution:
       backend: "cpu", "gpu", "tpu" (or a platform name such as "cuda"/"rocm");
         default ``jax.default_backend()``.
     """
-    name = jax.default_backend() if backend is None else backend
+    if backend is None:  # another platform (a plugin) runs as an accelerator
+        name = jax.default_backend()
+    else:
+        name = backend
+        if name not in (*_DEFAULTS, "cuda", "rocm"):
+            raise ValueError(
+                f"backend must be one of 'cpu', 'gpu', 'tpu', 'cuda', 'rocm' or None, "
+                f"got {backend!r}"
+            )
     name = {"cuda": "gpu", "rocm": "gpu"}.get(name, name)
     base = _DEFAULTS.get(name, _DEFAULTS["gpu"])
     return dataclasses.replace(base, **_OVERRIDE.get())
@@ -78,10 +87,12 @@ def execution_settings(backend: str | None = None) -> Execution:
 
 def _check(name, value, minimum, allow_none):
     if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        return None
+    integer = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if not integer or value < minimum:
         allowed = f"an int >= {minimum}" + (" or None" if allow_none else "")
         raise ValueError(f"execution: {name} must be {allowed}, got {value!r}")
+    return int(value)
 
 
 _UNSET = object()
@@ -120,11 +131,14 @@ def execution(
         ).items()
         if v is not _UNSET
     }
-    for k, lo, none_ok in (("block", 1, True), ("grid_chunk", 1, True), ("split", 2, False)):
+    for k, lo, none_ok in (
+        ("block", 1, True),
+        ("grid_chunk", 1, True),
+        ("split", 2, False),
+        ("phases", 1, False),
+    ):
         if k in given:
-            _check(k, given[k], lo, none_ok)
-    if "phases" in given:
-        _check("phases", given["phases"], 1, False)
+            given[k] = _check(k, given[k], lo, none_ok)
     for k in ("partition", "batching"):
         if k in given and not isinstance(given[k], bool):
             raise ValueError(f"execution: {k} must be a bool, got {given[k]!r}")

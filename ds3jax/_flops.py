@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_values, non_negative
+from ._checks import check_values, non_negative, positive
 from ._strategies import BestOfN, CoT, MajorityVote, ToT, _check_strategy
 
 __all__ = [
@@ -85,6 +85,14 @@ def flops_coefficients(
     member j the tokens share_j Omega, so its a2 scales with share_j^2 and a1 with share_j.
     """
     _check_strategy(strategy)
+    for name, v in (
+        ("n_params", n_params),
+        ("n_layer", n_layer),
+        ("d_attn", d_attn),
+        ("prompt_tokens", prompt_tokens),
+    ):
+        check_values(name, v, non_negative, "finite and >= 0")
+    check_values("omega", omega, positive, "positive and finite (tokens per step)")
     if isinstance(strategy, BestOfN) and isinstance(strategy.base, tuple):
         shares = (
             np.full(strategy.k, 1.0 / strategy.k) if strategy.shares is None else strategy.shares
@@ -135,8 +143,7 @@ def inference_flops(
 
     Returns FLOPs with the broadcast shape of the arguments.
     """
-    for name, v in (("tokens", tokens), ("n_params", n_params), ("prompt_tokens", prompt_tokens)):
-        check_values(name, v, non_negative, "finite and >= 0")
+    check_values("tokens", tokens, non_negative, "finite and >= 0")
     a2, a1, a0 = flops_coefficients(
         strategy,
         n_params,
@@ -146,7 +153,8 @@ def inference_flops(
         include_eval=include_eval,
         omega=omega,
     )
-    tokens = jnp.asarray(tokens, jnp.result_type(tokens, float))
+    tokens = jnp.asarray(tokens)
+    tokens = tokens.astype(jnp.result_type(tokens, float))
     return (a2 * tokens + a1) * tokens + a0
 
 
@@ -166,7 +174,8 @@ def equal_compute_tokens(
     ``reference_tokens`` (the positive root of a2 Omega'^2 + a1 Omega' + a0 = C_ref).
 
     Solved with the cancellation-free form Omega' = 2 c / (a1 + sqrt(a1^2 + 4 a2 c)),
-    c = C_ref - a0 (0 where the reference cannot even pay the strategy's fixed cost).
+    c = C_ref - a0 (0 where the reference cannot even pay the strategy's fixed cost; the
+    derivative at c = 0 is the one from above, as tokens cannot be negative).
     """
     kw = dict(
         n_layer=n_layer,
@@ -177,8 +186,15 @@ def equal_compute_tokens(
     )
     target = inference_flops(reference, reference_tokens, n_params, **kw)
     a2, a1, a0 = flops_coefficients(strategy, n_params, **kw)
-    c = jnp.maximum(target - a0, 0.0)
-    return 2.0 * c / (a1 + jnp.sqrt(a1 * a1 + 4.0 * a2 * c))
+    c = target - a0
+    c = jnp.where(c >= 0.0, c, 0.0)
+    # where 4 a2 c overflows (FLOP counts beyond ~1e300) the root is sqrt(c / a2) to
+    # rounding; each branch sees only the c it is right for, so neither's gradient is NaN
+    huge = 4.0 * a2 * c > 1e300
+    small = jnp.where(huge, 0.0, c)
+    root = 2.0 * small / (a1 + jnp.sqrt(a1 * a1 + 4.0 * a2 * small))
+    big = jnp.where(huge, c, 1.0)
+    return jnp.where(huge, jnp.sqrt(big) / jnp.sqrt(jnp.where(huge, a2, 1.0)), root)
 
 
 def tot_equal_compute_budget(

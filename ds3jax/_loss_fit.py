@@ -170,6 +170,11 @@ def law_from_theta(theta) -> LossLaw:
     """LossLaw from theta = (log E, log A, log B, alpha, beta) (last axis of size 5): the
     coordinates of the fit, its covariance and its bootstrap replicates."""
     theta = jnp.asarray(theta)
+    if theta.ndim < 1 or theta.shape[-1] != 5:
+        raise ValueError(
+            "theta must hold (log E, log A, log B, alpha, beta) on its last axis (size 5), "
+            f"got shape {theta.shape}"
+        )
     return LossLaw(
         E=jnp.exp(theta[..., 0]),
         A=jnp.exp(theta[..., 1]),

@@ -53,6 +53,9 @@ class SigmoidTransfer:
     d: jax.Array | float = 0.0
 
     def __post_init__(self):
+        if is_host_value(self.b) and not is_placeholder(self):
+            if not np.all(np.isfinite(np.asarray(self.b, float))):
+                raise ValueError(f"SigmoidTransfer.b (the slope) must be finite, got {self.b!r}")
         if is_host_value(self.a) and is_host_value(self.d) and not is_placeholder(self):
             a, d = np.asarray(self.a), np.asarray(self.d)
             if not np.all((d >= 0) & (a >= 0) & (a + d <= 1)):  # NaN fails too
@@ -83,10 +86,22 @@ def log_skill_probability(transfer: SigmoidTransfer, L, L0):
     Uses log a + log_sigmoid(z) and adds the floor d with ``logaddexp``.
     """
     z = transfer.b * (jnp.asarray(L0) - jnp.asarray(L))
-    log_core = jnp.log(transfer.a) + jax.nn.log_sigmoid(z)
-    d = jnp.asarray(transfer.d)
-    safe_d = jnp.where(d > 0, d, 1.0)
-    return jnp.where(d > 0, jnp.logaddexp(log_core, jnp.log(safe_d)), log_core)
+    lsig = jax.nn.log_sigmoid(z)
+    a, d = jnp.asarray(transfer.a), jnp.asarray(transfer.d)
+    # the larger term factored out, each branch fed only values it is right for: then the
+    # derivatives are 1/p in d at d = 0 and sigmoid/p in a at a = 0 (log a or log d of a
+    # zero would give 0 * inf there)
+    log_a = jnp.log(jnp.where(a > 0, a, 1.0))
+    log_d = jnp.log(jnp.where(d > 0, d, 1.0))
+    core_wins = (d <= 0) | ((a > 0) & (log_a + lsig >= log_d))
+    a1, d1 = jnp.where(core_wins, a, 1.0), jnp.where(core_wins, d, 0.0)
+    log_core = jnp.log(a1) + lsig
+    # 1/core, kept finite where core underflows (then d = 0 here, and d/core is 0)
+    scale = jnp.exp(jnp.minimum(-jnp.where(jnp.isfinite(log_core), log_core, 0.0), 700.0))
+    via_core = log_core + jnp.log1p(d1 * scale)
+    a2, d2 = jnp.where(core_wins, 0.0, a), jnp.where(core_wins, 1.0, d)
+    via_floor = jnp.log(d2) + jnp.log1p(a2 * jnp.exp(lsig - jnp.log(d2)))
+    return jnp.where(core_wins, via_core, via_floor)
 
 
 def two_step_probability(law: LossLaw, transfer: SigmoidTransfer, N, D, L0):

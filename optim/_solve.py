@@ -510,11 +510,18 @@ def min_budget(problem: Problem, n_min=1.0, d_min=1.0, plane="global", tokens=No
     """Smallest total compute with a feasible point on ``plane`` [FLOPs].
 
     A point is feasible when N >= n_min, D >= d_min and the token budget allows the easiest
-    task's whole chain, Omega >= omega * min(m) (``tokens`` on the fixed-tokens plane):
+    task's whole chain, Omega >= omega * min(m); on the fixed-tokens plane Omega is
+    ``tokens`` (required there, and only there; below omega * min(m) every allocation on
+    that plane has zero accuracy, which :func:`solve` refuses):
     C_min = 6 n_min d_min + I C_task(n_min, Omega) (no training term on "inference_only").
     """
     if plane not in _PLANES:
         raise ValueError(f"plane must be one of {_PLANES}, got {plane!r}")
+    if (tokens is None) == (plane == "fixed_tokens"):
+        raise ValueError(
+            "tokens= is the fixed-tokens plane's argument: pass it for plane='fixed_tokens' "
+            f"and only there (plane {plane!r}, tokens {tokens!r})"
+        )
     for name, v in (("n_min", n_min), ("d_min", d_min), ("tokens", tokens)):
         check_values(name, v, positive, "positive and finite")
     m_min = float(np.min(np.asarray(problem.tasks.m)))

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ds3jax._checks import is_concrete
+from ds3jax._checks import check_int, is_concrete
 
 from ._problem import Problem
 from ._solve import SATURATED, Solution, _prepare, _solve_one, is_saturated, solve
@@ -73,6 +73,10 @@ def power_law_fit(C, y, mask=None) -> PowerLaw:
     """
     if is_concrete((C, y, mask)):
         Cb, yb = np.broadcast_arrays(np.asarray(C, float), np.asarray(y, float))
+        if mask is not None and np.asarray(mask).dtype != bool:
+            raise ValueError(
+                f"power_law_fit: mask must be boolean, got dtype {np.asarray(mask).dtype}"
+            )
         use = np.ones(yb.shape, bool) if mask is None else np.broadcast_to(mask, yb.shape)
         for name, v in (("C", Cb), ("y", yb)):
             bad = use & ~((v > 0) & (v < np.inf))
@@ -101,7 +105,7 @@ def power_law_fit(C, y, mask=None) -> PowerLaw:
     # a constant series (e.g. fixed tokens) is fitted exactly by exponent 0: R^2 = 1
     safe_tot = jnp.where(ss_tot > 0, ss_tot, 1.0)
     r2 = jnp.where(ss_tot > 0, 1.0 - ss_res / safe_tot, jnp.where(ss_res > 0, 0.0, 1.0))
-    r2 = jnp.where(jnp.isnan(ss_tot) | jnp.isnan(ss_res), jnp.nan, r2)  # no fit, no R^2
+    r2 = jnp.where(jnp.isnan(ss_res + ss_tot + slope), jnp.nan, r2)  # no fit, no R^2
     return PowerLaw(exponent=slope, prefactor=10.0**icpt, r2=r2)
 
 
@@ -197,8 +201,9 @@ def compute_to_match(
     """
     if plane not in ("global", "chinchilla", "fixed_tokens"):
         raise ValueError(f"plane must be 'global', 'chinchilla' or 'fixed_tokens', got {plane!r}")
-    if not max_factor > 1:
-        raise ValueError(f"max_factor must be > 1, got {max_factor!r}")
+    if not 1 < max_factor < np.inf:
+        raise ValueError(f"max_factor must be finite and > 1, got {max_factor!r}")
+    n_bisect = check_int("n_bisect", n_bisect, 1)
     t = np.asarray(target_accuracy, float)
     if np.any(~(t > 0)) or np.any(t > 1):
         raise ValueError("target_accuracy must lie in (0, 1]")
@@ -274,6 +279,20 @@ def compare_frontiers(
     plane ~n_bisect times; ``compute_to_match`` and ``compute_penalty`` are then NaN).
     ``options`` are solver settings passed to every solve (see :func:`optim.solve`).
     """
+    if plane not in ("chinchilla", "fixed_tokens"):
+        raise ValueError(f"plane must be 'chinchilla' or 'fixed_tokens', got {plane!r}")
+    for name, sol, want in (
+        ("global_solution", global_solution, "global"),
+        ("constrained_solution", constrained_solution, plane),
+    ):
+        if sol is None:
+            continue
+        if sol.plane != want:
+            raise ValueError(f"{name} was solved on the {sol.plane!r} plane, not {want!r}")
+        if np.shape(sol.budget) != np.shape(budgets) or not np.allclose(
+            np.asarray(sol.budget), np.asarray(budgets), rtol=1e-9, atol=0.0
+        ):
+            raise ValueError(f"{name} was solved at other budgets than ``budgets``")
     g = global_solution or solve(problem, budgets, plane="global", **options)
     c = constrained_solution or solve(
         problem, budgets, plane=plane, kappa=kappa, tokens=tokens, **options

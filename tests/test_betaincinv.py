@@ -105,3 +105,29 @@ def test_roots_below_the_smallest_normal_number():
     # a root that is a normal number is still found (SciPy: 4.08e-151)
     x = float(betaincinv(2.0, 3.0, 1e-300))
     assert x == pytest.approx(scipy.special.betaincinv(2.0, 3.0, 1e-300), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "a,b,y",
+    [
+        (100.0, 228.68, 1e-20),
+        (100.0, 228.68, 1e-65),
+        (50.0, 50.0, 1e-30),
+        (2535.104, 31.2835, 2.0448e-298),
+        (3.0, 400.0, 1e-250),
+        (228.68, 100.0, 1 - 1e-12),
+    ],
+)
+def test_deep_tail_roots_satisfy_the_equation(a, b, y):
+    # deep in a tail I ~ C x^a: Halley steps in x crept down by (1 - 2/a) a step and stopped
+    # 17x off (betaincinv(100, 228.68, 1e-20) was 0.1355, the root 0.11365); the root is
+    # checked by mpmath's I at 40 digits, I(x) = y to the condition number's rounding
+    import mpmath
+
+    mpmath.mp.dps = 40
+    x = float(betaincinv(a, b, y))
+    got = mpmath.betainc(a, b, 0, x, regularized=True)
+    if y < 0.5:
+        assert float(got / y) == pytest.approx(1.0, rel=1e-10)
+    else:
+        assert float((1 - got) / (1 - y)) == pytest.approx(1.0, rel=1e-8)

@@ -289,3 +289,13 @@ def test_mixed_third_order_derivative_matches_differences_of_the_hessian():
     h = 1e-5
     fd = (float(hxx(a + h, b, 0.3)) - float(hxx(a - h, b, 0.3))) / (2 * h)
     np.testing.assert_allclose(mixed, fd, rtol=1e-6)
+
+
+def test_execution_arguments_are_checked():
+    with pytest.raises(ValueError, match="backend must be"):
+        ds3jax.execution_settings("bogus")
+    with ds3jax.execution(block=np.int64(5)):  # a NumPy integer is an integer
+        assert ds3jax.execution_settings("cpu").block == 5
+    with pytest.raises(ValueError, match="block must be"):
+        with ds3jax.execution(block=2.0):
+            pass

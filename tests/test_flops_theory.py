@@ -182,3 +182,36 @@ def test_flops_validation():
         inference_flops(CoT(), -1.0, N)
     with pytest.raises(ValueError, match="strategy"):
         inference_flops("cot", 1.0, N)
+
+
+def test_equal_compute_tokens_edge_derivative_and_huge_budgets():
+    kw = dict(n_layer=96, d_attn=12288)
+    f = lambda x: equal_compute_tokens(CoT(), x, ToT(3), 1e10, **kw)  # noqa: E731
+    # at zero tokens the one-sided derivative (tokens cannot be negative): jnp.maximum's tie
+    # halved it to 0.5
+    h = 1e-3
+    one_sided = float((f(h) - f(0.0)) / h)
+    assert float(jax.grad(f)(0.0)) == pytest.approx(one_sided, rel=1e-6)
+    # beyond ~1e148 tokens 4 a2 c overflowed and the root came out 0; the ratio tends to
+    # sqrt(b) (Eq. 39)
+    big = float(tot_equal_compute_budget(1e150, 3, 1e10, prompt_tokens=200, **kw))
+    assert big / 1e150 == pytest.approx(np.sqrt(3.0), rel=1e-12)
+    g = float(
+        jax.grad(lambda x: tot_equal_compute_budget(x, 3, 1e10, prompt_tokens=200, **kw))(1e150)
+    )
+    assert g == pytest.approx(np.sqrt(3.0), rel=1e-10)
+
+
+def test_flop_inputs_are_checked():
+    for kw, msg in (
+        ({"n_layer": -1}, "n_layer"),
+        ({"d_attn": np.nan}, "d_attn"),
+        ({"prompt_tokens": -5.0}, "prompt_tokens"),
+        ({"omega": 0.0, "include_eval": True}, "omega"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            inference_flops(ToT(3), 10.0, 1e10, **kw)
+    with pytest.raises(ValueError, match="n_params"):
+        flops_coefficients(CoT(), -1e10)
+    # a list of token counts is an array like any other: 2 N Omega each
+    np.testing.assert_allclose(np.asarray(inference_flops(CoT(), [1.0, 2.0], 1e10)), [2e10, 4e10])

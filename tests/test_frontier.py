@@ -177,7 +177,50 @@ def test_min_budget_refuses_bad_arguments():
         ({"n_min": np.nan}, "n_min must be positive"),
         ({"d_min": -1.0}, "d_min must be positive"),
         ({"plane": "globl"}, "plane must be one of"),
-        ({"tokens": 0.0}, "tokens must be positive"),
+        ({"tokens": 0.0, "plane": "fixed_tokens"}, "tokens must be positive"),
+        ({"tokens": 1e6}, "fixed-tokens plane's argument"),
+        ({"plane": "fixed_tokens"}, "fixed-tokens plane's argument"),
     ):
         with pytest.raises(ValueError, match=msg):
             min_budget(problem, **kw)
+
+
+def test_compare_frontiers_refuses_solutions_from_other_budgets():
+    # a global solution solved at 10x the budgets gave a gap of 0.36 instead of 0.19 and an
+    # N exponent of 0.12 instead of 0.29, without a word
+    problem = paper_fig8()
+    C = np.array([1e20, 1e22])
+    g10 = solve(problem, C * 10)
+    with pytest.raises(ValueError, match="other budgets"):
+        compare_frontiers(problem, C, global_solution=g10, match=False)
+    g = solve(problem, C)
+    with pytest.raises(ValueError, match="not 'chinchilla'"):
+        compare_frontiers(problem, C, constrained_solution=g, match=False)
+    with pytest.raises(ValueError, match="plane must be"):
+        compare_frontiers(problem, C, plane="inference_only", match=False)
+    fine = compare_frontiers(problem, C, global_solution=g, match=False)
+    np.testing.assert_allclose(
+        np.asarray(fine.accuracy_gap),
+        np.asarray(g.value) - np.asarray(solve(problem, C, plane="chinchilla").value),
+        rtol=1e-10,
+    )
+
+
+def test_compute_to_match_checks_its_bracket():
+    problem = paper_fig8()
+    target, C = np.array([0.3]), np.array([3e20])
+    for kw, msg in (
+        ({"n_bisect": -1}, "n_bisect"),
+        ({"n_bisect": 0}, "n_bisect"),
+        ({"n_bisect": 2.5}, "n_bisect"),
+        ({"max_factor": np.inf}, "max_factor"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            compute_to_match(problem, target, C, **kw)
+
+
+def test_power_law_fit_edge_inputs():
+    fit = power_law_fit(np.array([]), np.array([]))
+    assert np.isnan(float(fit.exponent)) and np.isnan(float(fit.r2))  # no fit, no R^2
+    with pytest.raises(ValueError, match="mask must be boolean"):
+        power_law_fit(np.array([1.0, 10.0]), np.array([2.0, 3.0]), mask=np.full(2, 0.5))

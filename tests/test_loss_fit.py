@@ -238,3 +238,14 @@ def test_unidentified_constants_are_flagged_and_really_free(chinchilla_fit):
     for j in (3, 4):
         cost = _refit_with_fixed(chinchilla_fit, j, 1.5 * chinchilla_fit.theta[j])
         assert cost - chinchilla_fit.objective > 100 * chinchilla_fit.delta**2
+
+
+def test_law_from_theta_needs_five_coordinates():
+    import optim
+
+    # four entries: JAX clamps theta[..., 4] to theta[..., 3], so beta became alpha
+    for bad in (np.zeros(4), np.zeros(6), np.float64(1.0)):
+        with pytest.raises(ValueError, match="size 5"):
+            optim.law_from_theta(bad)
+    law = optim.law_from_theta(np.array([[np.log(1.69), np.log(406.4), np.log(410.7), 0.34, 0.28]]))
+    assert float(law.beta[0]) == 0.28 and float(law.E[0]) == pytest.approx(1.69)

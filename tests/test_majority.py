@@ -217,3 +217,47 @@ def test_rejects_bad_input():
         mv_success(0.5, 3, [0.5, 0.6])
     with pytest.raises(ValueError, match="p"):
         mv_success(1.5, 3, [1.0])
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 6])
+def test_gradient_in_two_error_weights_is_finite_and_right(k):
+    # with exactly two wrong answers the discarded tie row at y = k held log1p(-1): its
+    # infinite derivative made every reverse-mode gradient in the weights NaN
+    c = jnp.array([0.7, 0.3])
+    g = np.asarray(jax.grad(lambda w: mv_success(0.3, k, w))(c))
+    fwd = np.asarray(jax.jacfwd(lambda w: mv_success(0.3, k, w))(c))
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, fwd, rtol=1e-12)
+    # along the simplex (the weights must sum to 1) against mpmath enumeration
+    d = np.array([1.0, -1.0])
+    with mpmath.workdps(40):
+        h = mpmath.mpf("1e-15")
+        up = brute_force_mv(0.3, k, [mpmath.mpf("0.7") + h, mpmath.mpf("0.3") - h])
+        down = brute_force_mv(0.3, k, [mpmath.mpf("0.7") - h, mpmath.mpf("0.3") + h])
+        fd = (up - down) / (2 * h)
+    assert float(g @ d) == pytest.approx(float(fd), rel=1e-10, abs=1e-13)
+
+
+def test_log_success_slope_at_zero_success():
+    # log psi = log p for k = 1: the slope 1/p is +inf at p = 0 (it returned d psi / dp = 1)
+    c = [0.5, 0.3, 0.2]
+    assert float(jax.grad(lambda p: mv_log_success(p, 1, c))(0.0)) == np.inf
+    assert float(jax.grad(lambda p: mv_log_success(p, 3, c))(0.0)) == np.inf
+    g = float(jax.grad(lambda p: mv_log_success(p, 1, c))(1e-3))
+    assert g == pytest.approx(1e3, rel=1e-12)
+    assert float(mv_log_success(1.0, 3, [1.0])) <= 0.0  # never a positive log-probability
+
+
+def test_jax_array_weights_are_checked():
+    for bad, msg in (
+        (jnp.array([1.5, -0.5]), "non-negative"),
+        (jnp.array([0.5, 0.4]), "sum to 1"),
+        (jnp.array([jnp.nan, 1.0]), "non-negative and finite"),
+        (jnp.array([]), "1-D"),
+        (jnp.ones((2, 2)) / 2, "1-D"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            mv_success(0.5, 3, bad)
+    # traced weights are not checked (jit of a function of the weights still works)
+    val = jax.jit(lambda w: mv_success(0.5, 3, w))(jnp.array([0.5, 0.5]))
+    assert float(val) == pytest.approx(float(brute_force_mv(0.5, 3, [0.5, 0.5])), rel=1e-13)

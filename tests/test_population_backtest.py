@@ -165,3 +165,31 @@ def test_cli_backtest_bad_options(tmp_path, capsys, extra, match):
     err = capsys.readouterr().err
     assert match in err and "Traceback" not in err
     assert not (out / "c_backtest.json").exists()
+
+
+def test_best_route_is_read_at_the_largest_k():
+    # k need not be sorted; "best" is the route with the smallest error at the largest k
+    b = P.Backtest(
+        methods=("A", "B"),
+        k=np.array([100.0, 10.0]),
+        fraction=0.1,
+        thinned=np.array([10, 10]),
+        measured=np.array([0.5, 0.9]),
+        passk=np.array([[[0.5, 0.7]], [[0.8, 0.9]]]),
+        low=None,
+        high=None,
+        power_law_weight=np.zeros((2, 1, 2)),
+        failures={},
+        skipped=0,
+        level=0.9,
+    )
+    assert b.best == "A"
+
+
+def test_backtest_refuses_empty_k_and_bad_n_boot_up_front():
+    c, n = np.array([3, 0, 5, 1] * 8), np.full(32, 200)
+    with pytest.raises(ValueError, match="k must lie"):
+        P.backtest_passk(c, n, k=[])
+    for bad in (-5, 2.5, 5):
+        with pytest.raises(ValueError, match="n_boot"):
+            P.backtest_passk(c, n, n_boot=bad)

@@ -134,3 +134,17 @@ def test_bad_input():
     # on a single count (a Poisson(5) count is 5 with probability 0.175 at most)
     with pytest.raises(ValueError, match="counts this alike are unlikely"):
         passk_bounds([5] * 10, 10**9, 1e3)
+
+
+def test_bounds_inputs_and_ordering():
+    from ds3jax.population import make_counts
+
+    counts = make_counts(np.array([1, 0, 2] * 4), np.full(12, 10))
+    with pytest.raises(ValueError, match="own samples"):
+        passk_bounds(counts, 99, 5)
+    for bad in (20.7, np.nan, 5):
+        with pytest.raises(ValueError, match="grid"):
+            passk_bounds(counts, k=5, grid=bad)
+    # no correct sample, no tolerance: low and high meet at 0 for every k, low never above
+    low, high = passk_bounds(np.zeros(16, int), 10, k=np.array([1.0, 10.0, 100.0]), level=None)
+    assert np.all(low <= high) and np.allclose(high, 0.0, atol=1e-8)

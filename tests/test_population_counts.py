@@ -885,3 +885,19 @@ def test_passk_components_are_the_parts_the_forecast_averages():
     parts = one.passk_components(k)
     assert list(parts) == ["beta"] and one.family_weights == {"beta": 1.0}
     np.testing.assert_array_equal(parts["beta"], one.passk(k))
+
+
+def test_make_counts_and_thinning_checks():
+    with pytest.raises(ValueError, match="2 problem ids for 1 counts"):
+        P.make_counts([1], [3], problem=["a", "b"])
+    with pytest.raises(ValueError, match="appears more than once"):
+        P.make_counts([1, 2], [3, 3], problem=["a", "a"])
+    with pytest.raises(ValueError, match="1-D"):
+        P.make_counts([[1, 2]], [[3, 3]])
+    # align_count_groups made up a count for problem 'b' from a mismatched id list
+    with pytest.raises(ValueError, match="problem ids"):
+        P.align_count_groups(
+            {"x": P.make_counts([1], [3], problem=["a", "b"]), "y": P.make_counts([1], [3])}
+        )
+    with pytest.raises(ValueError, match="below 2\\*\\*62"):
+        P.thin_counts(1, 1e19, 5)

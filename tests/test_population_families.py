@@ -168,3 +168,62 @@ def test_moments_are_differentiable_jittable_and_vmappable():
     ]
     np.testing.assert_allclose(np.asarray(batch), single, rtol=1e-13)
     assert np.all(np.isfinite(np.asarray(jax.hessian(f)(th))))
+
+
+def test_weight_gradient_at_zero_weight():
+    # d/dw log(sum_i w_i M_i) = M_j / sum at w_j = 0 too; logsumexp(b=w) dropped the entry
+    # and its derivative (a mixture weight's gradient at 0 came out -1 instead of +0.51)
+    beta = P.BetaPopulation(0.3, 2.0, 1.0)
+
+    def mix(w):
+        return P.MixturePopulation((beta, P.PointMass(0.0)), jnp.stack([1 - w, w]))
+
+    f = lambda w: P.log_moment(mix(w), 0.0, 5.0)  # noqa: E731
+    m5 = np.exp(scipy.special.betaln(0.3, 7.0) - scipy.special.betaln(0.3, 2.0))
+    assert float(jax.grad(f)(0.0)) == pytest.approx((1 - m5) / m5, rel=1e-10)
+    # the posterior of a problem seen with 0 of 5: d/dw of 1 - M(0, 15) / M(0, 5) at w = 0
+    g = lambda w: P.posterior_passk(mix(w), 0, 5, 10.0)  # noqa: E731
+    m15 = np.exp(scipy.special.betaln(0.3, 17.0) - scipy.special.betaln(0.3, 2.0))
+    want = -((1 - m15) * m5 - m15 * (1 - m5)) / m5**2
+    assert float(jax.grad(g)(0.0)) == pytest.approx(want, rel=1e-8)
+    # a discrete population's log failure, weight 0 on psi = 0: d/dw log((1-w) 0.6^k + w)
+    h = lambda w: P.log_failure(
+        P.DiscretePopulation(jnp.array([0.0, 0.4]), jnp.stack([w, 1 - w])), 10.0
+    )  # noqa: E731
+    assert float(jax.grad(h)(0.0)) == pytest.approx((1 - 0.6**10) / 0.6**10, rel=1e-10)
+
+
+def test_passk_asymptote_at_large_beta():
+    # C = Gamma(alpha + beta) / Gamma(beta) from lgamma differences cancelled at beta ~ 1e16
+    for alpha, beta, k in ((0.5, 1e16, 1e15), (0.3, 1e12, 1e15), (0.7, 3.0, 1e4)):
+        with mpmath.workdps(40):
+            c = mpmath.exp(mpmath.loggamma(mpmath.mpf(alpha) + beta) - mpmath.loggamma(beta))
+            want = float(1 - c * mpmath.mpf(k) ** -alpha)
+        got = float(P.passk_asymptote(P.BetaPopulation(alpha, beta, 1.0), k))
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-14)
+
+
+def test_population_inputs_are_checked():
+    beta = P.BetaPopulation(0.3, 2.0, 1.0)
+    for call, msg in (
+        (lambda: P.DiscretePopulation(np.array([0.2, 0.4]), np.array([0.25, 0.25])), "sum to 1"),
+        (lambda: P.DiscretePopulation(np.array([]), np.array([])), "at least one task"),
+        (
+            lambda: P.DiscretePopulation(np.array([0.2, 0.4, 0.5]), np.array([0.5, 0.5])),
+            "one shape",
+        ),
+        (lambda: P.posterior_passk(beta, 5, 3, 2.0), "correct <= samples"),
+        (lambda: P.posterior_passk(beta, 1, 3, -2.0), "k must be"),
+        (lambda: P.posterior_passk(beta, 1, 3, np.inf), "k must be"),
+        (lambda: P.count_loglik(beta, -1, 3), "correct <= samples"),
+        (lambda: P.log_moment(beta, -1.0, 2.0), "c must be"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            call()
+
+
+def test_grid_population_shape_is_checked():
+    with pytest.raises(ValueError, match="entries on its last axis"):
+        P.grid_population(np.zeros(5))
+    pop = P.grid_population([0] * (P._grid.GRID_Z.size + 1))  # ints and lists are taken
+    assert float(P.passk(pop, 1e30)) == pytest.approx(1 - 1 / (P._grid.GRID_Z.size + 1), rel=1e-12)

@@ -166,6 +166,60 @@ def test_pushforward_passk_and_cdf_match_simulation():
         assert abs(emp - g) < 4 * se, (x, emp, g, se)
 
 
+def test_pushforward_cdf_in_the_deep_tail_and_at_the_atom():
+    import jax.numpy as jnp
+
+    from ds3jax.population._pushforward import pushforward_cdf, pushforward_passk
+
+    # m = 100 only: P(psi <= q) = Phi((L + logit(I^-1(q; 100, T - 99) / iota) / 5 - mu) / sigma),
+    # with scipy's inverse (right in this range); betaincinv was 17x off below q ~ 1e-17, and
+    # the CDF climbed to 1 and back
+    model = _pf_model(m_probs=jnp.array([0.0, 1.0]), solvable=jnp.array(1.0))
+    q = 10.0 ** -np.array([70.0, 65, 60, 40, 30, 20, 17, 16])
+    u = scipy.special.betaincinv(100, 327.68 - 99, q)
+    ref = scipy.stats.norm.cdf(1.9485 + scipy.special.logit(u / 0.3) / 5, 2.3, 0.25)
+    np.testing.assert_allclose(np.asarray(pushforward_cdf(model, q)), ref, rtol=1e-9, atol=1e-14)
+    # a step budget below m = 100: those tasks have psi = 0 (as pushforward_passk says), an
+    # atom at 0 of A Pr[100] besides the unsolvable 1 - A; below 0 the CDF is 0, NaN stays NaN
+    short = _pf_model(t_max=jnp.array(81.92))
+    atom = 1 - 0.95 + 0.95 * 0.07
+    got = np.asarray(pushforward_cdf(short, jnp.array([-0.5, 0.0, 1e-300, 1e-30, jnp.nan])))
+    np.testing.assert_allclose(got[:4], [0.0, atom, atom, atom], rtol=1e-12)
+    assert np.isnan(got[4])
+    assert 1 - float(pushforward_passk(short, 1e12)) == pytest.approx(atom, rel=1e-9)
+
+
+def test_pushforward_checks_its_parameters():
+    from ds3jax.population._pushforward import PushForward, pushforward_passk
+
+    base = dict(
+        mu=[2.0, 1.8], sigma=[0.3, 0.3], m_probs=[0.93, 0.07], iota=0.5, loss=1.95, t_max=327.7
+    )
+    for kw, msg in (
+        ({"iota": 1.5}, "iota"),
+        ({"iota": 0.0}, "iota"),
+        ({"sigma": [-0.3, 0.3]}, "sigma"),
+        ({"m_probs": [0.5, 0.2]}, "sum to 1"),
+        ({"m_probs": [1.2, -0.2]}, "m_probs"),
+        ({"solvable": 1.5}, "solvable"),
+        ({"m_values": (0, 100)}, "m_values"),
+        ({"m_values": (1.5, 100)}, "m_values"),
+        ({"sig_a": 1.0, "sig_d": 0.5}, r"a \+ d <= 1"),
+        ({"mu": [1.0, 2.0, 3.0]}, "one entry per skill count"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            PushForward(**{**base, **kw})
+    model = PushForward(**base)  # lists are taken
+    for k in (-1.0, np.inf, np.nan):
+        with pytest.raises(ValueError, match="k must be"):
+            pushforward_passk(model, k)
+    # JAX rebuilds it without the checks (a tree-mapped vmap spec of zeros)
+    import jax
+
+    spec = jax.tree.map(lambda _: 0, model)
+    assert type(spec) is PushForward
+
+
 @pytest.mark.slow
 def test_iota_hat_fit_recovers_synthetic_parameters():
     import jax.numpy as jnp

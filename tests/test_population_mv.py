@@ -14,7 +14,7 @@ import pytest
 import scipy.special
 
 from ds3jax._majority import mv_log_table
-from ds3jax.population import fit_majority_curve, fit_passk_curve
+from ds3jax.population import fit_majority_curve, fit_passk_curve, make_curve
 from ds3jax.population._data import load_curve
 from ds3jax.population._majority_population import (
     geometric_error_weights,
@@ -159,3 +159,73 @@ def test_mv_fit_on_paper_curves(model, lam_paper):
     )
     assert err.max() < 0.02
     assert abs(fit.lam - lam_paper) < 0.03
+
+
+def test_discrete_population_gradient_at_the_ends():
+    # k = 2 with one wrong answer: a 1-1 tie is broken at random, so psi_MV(p) = p exactly
+    # and its derivative is 1 everywhere, also at p = 0 and 1 (it was 0 and 2 there)
+    f = lambda p: mv_accuracy(DiscretePopulation(p[None], np.ones(1)), 2, [1.0])  # noqa: E731
+    for p in (0.0, 0.4, 1.0):
+        assert float(jax.grad(f)(jax.numpy.asarray(p))) == pytest.approx(1.0, rel=1e-12)
+    # k = 7: psi_MV is flat at p = 1 (every vote correct), one-sided difference 0
+    g = lambda p: mv_accuracy(DiscretePopulation(p[None], np.ones(1)), 7, [0.5, 0.3, 0.2])  # noqa: E731
+    assert abs(float(jax.grad(g)(jax.numpy.asarray(1.0)))) < 1e-12
+
+
+def test_geometric_spectrum_near_uniform_and_at_zero():
+    import mpmath
+
+    def ref(lam, n, j):
+        lam = mpmath.mpf(lam)
+        return (1 - lam) * lam**j / (1 - lam**n)
+
+    n = 9
+    for lam in (0.3, 0.99, 1 - 1e-5, 1 - 1e-9, 1 - 1e-13):
+        got = np.asarray(jax.jacfwd(geometric_error_weights)(lam, n))
+        with mpmath.workdps(50):
+            want = [float(mpmath.diff(lambda x: ref(x, n, j), lam)) for j in range(n)]
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-12)
+    # the limit at lambda = 1: c_j -> 1/n, dc_1/dlambda -> -(n - 1) / (2n) (it was 0 just below 1)
+    d1 = np.asarray(jax.jacfwd(geometric_error_weights)(1.0, n))[0]
+    assert d1 == pytest.approx(-(n - 1) / (2 * n), rel=1e-12)
+    assert np.all(np.isfinite(np.asarray(jax.jacfwd(geometric_error_weights)(0.0, 4))))
+    # the inverse at c* = 1/n: d lambda / d c* = 1 / (dc_1/dlambda) = -2n / (n - 1)
+    g = float(jax.grad(lambda x: geometric_lambda(x, n))(1.0 / n))
+    assert g == pytest.approx(-2 * n / (n - 1), rel=1e-6)
+
+
+def test_two_answers_and_unreachable_plateaus():
+    # one wrong answer: c = [1] whatever lambda is; n_answers = 2 failed with NaN weights
+    assert float(geometric_lambda(1.0, 1)) == 0.0
+    pop = BetaPopulation(0.5, 2.0, 0.9)
+    curve = make_curve(np.array([1.0, 10.0, 100.0]), np.array([0.2, 0.3, 0.35]))
+    with pytest.warns(UserWarning, match=r"using c\* = 1"):  # one wrong answer: c* is 1
+        fit = fit_majority_curve(curve, pop, n_answers=2)
+    np.testing.assert_allclose(fit.error_weights, [1.0])
+    # a plateau no spectrum over 9 wrong answers reaches: the nearest one is used, and the
+    # result reports the saturation it gives (it reported the one asked for, and c* > 1)
+    with pytest.warns(UserWarning, match="outside"):
+        fit = fit_majority_curve(curve, pop, p_inf=0.1)
+    assert fit.max_error_weight == pytest.approx(1.0)
+    assert fit.p_inf == pytest.approx(float(mv_saturation(pop, 1.0)), rel=1e-12)
+
+
+def test_bad_majority_inputs_are_refused():
+    pop = BetaPopulation(0.5, 2.0, 0.9)
+    for call, msg in (
+        (lambda: mv_accuracy(pop, [2.7, 3.2], [1.0]), "integer"),
+        (lambda: mv_accuracy(pop, [], [1.0]), "non-empty"),
+        (lambda: mv_accuracy(pop, 10, [1.0], tol=float("nan")), "tol"),
+        (lambda: max_error_weight_from_saturation(pop, jax.numpy.asarray(1.0)), "p_inf"),
+        (lambda: mv_saturation(pop, -0.5), "max_error_weight"),
+        (lambda: mv_saturation(pop, 2.0), "max_error_weight"),
+        (lambda: geometric_error_weights(-0.5, 4), "lam"),
+        (lambda: geometric_error_weights(0.5, 2.5), "n_wrong"),
+        (lambda: geometric_lambda(0.5, 0), "n_wrong"),
+        (
+            lambda: fit_majority_curve(make_curve([1.0, 10.0], [0.2, 0.3]), pop, n_answers=2.7),
+            "n_answers",
+        ),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            call()

@@ -233,3 +233,97 @@ def test_shared_benchmark_runs_end_to_end(tmp_path, capsys):
     for ln in rungs:
         errs = [float(x) for cell in ln.split("|")[3:6] for x in cell.split("/")]
         assert all(0 <= e < 0.5 for e in errs), ln
+
+
+def test_problem_selection_is_checked(rasch_fit):
+    psi, c, n, fit = rasch_fit
+    per = fit.passk_problems("mid", KS)
+    mask = np.zeros(c.shape[0], bool)
+    mask[[2, 9]] = True
+    # a boolean mask selects its True rows (it was read as the indices 0 and 1)
+    np.testing.assert_allclose(fit.passk("mid", KS, problems=mask), per[:, [2, 9]].mean(1))
+    for bad, msg in (
+        ([1.5], "integer row indices"),
+        ([-1], r"must lie in \[0, 96\)"),
+        ([96], r"must lie in \[0, 96\)"),
+        ([], "at least one problem"),
+        (np.ones(5, bool), "needs 96 entries"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            fit.passk("mid", KS, problems=bad)
+    with pytest.raises(ValueError, match="1-D"):
+        fit.passk("mid", [[1e3, 1e4]])
+
+
+def test_pass_at_huge_k_tends_to_one(rasch_fit):
+    # every grid rate is > 0, so (1 - psi)^k -> 0: pass@k -> 1 for each problem (it was
+    # NaN once (1 - psi)^k underflowed in every bin, from k ~ 1e20)
+    fit = rasch_fit[3]
+    k = np.array([1e18, 1e20, 1e300])
+    np.testing.assert_allclose(fit.passk("mid", k), 1.0, atol=1e-12)
+    per = fit.passk_problems("mid", k)
+    assert np.all(np.isfinite(per)) and np.allclose(per, 1.0, atol=1e-9)
+    lo, hi = fit.passk_interval("mid", k)
+    assert np.all(np.isfinite(lo)) and np.allclose(hi, 1.0)
+
+
+def test_more_bad_input_is_refused():
+    psi, c, n = _rasch(5, P_=32, levels=(-1.5, 0.0))
+    for kw, msg in (
+        ({"smoothness": np.nan}, "smoothness must be finite"),
+        ({"smoothness": np.inf}, "smoothness must be finite"),
+        ({"tau_min": np.inf}, "tau_min finite"),
+        ({"names": ["a", "a"]}, "names must differ"),
+        ({"n_boot": 5}, "at least 20"),
+        ({"n_boot": 2.5}, "integer"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            P.fit_passk_shared(c, n, **kw)
+    fit = P.fit_passk_shared(c, n, n_boot=0)
+    with pytest.raises(ValueError, match="n_boot=0"):
+        fit.passk_interval(0, KS)
+
+
+def test_mapping_without_samples():
+    # the docstring's "pass a mapping (and nothing as samples)" works as written
+    psi, c, n = _rasch(5, P_=32, levels=(-1.5, 0.0))
+    groups = {
+        name: P.make_counts(c[:, j], n[:, j], problem=[f"q{i:02d}" for i in range(32)])
+        for j, name in enumerate(("weak", "strong"))
+    }
+    a = P.fit_passk_shared(groups, n_boot=0)
+    b = P.fit_passk_shared(c, n, names=["weak", "strong"], n_boot=0)
+    np.testing.assert_allclose(a.passk("weak", KS), b.passk("weak", KS), rtol=1e-12)
+
+
+_FLOAT32_FIT = """
+import json, sys
+import numpy as np
+import ds3jax.population as P
+c, n = (np.array(v) for v in json.loads(sys.stdin.read()))
+fit = P.fit_passk_shared(c, n, n_boot=0)
+print(json.dumps([bool(fit.converged), fit.levels[0], fit.passk(0, [1e3, 1e4]).tolist()]))
+"""
+
+
+def test_float32_fit_agrees_with_float64():
+    # without x64 the 1e-300 underflow guard was 0 in float32: log 0 gave NaN gradients and
+    # the fit stopped at its start ("ABNORMAL"), every forecast NaN
+    import json
+    import subprocess
+    import sys
+
+    psi, c, n = _rasch(5, P_=40, levels=(-1.5, 0.0))
+    out = subprocess.run(
+        [sys.executable, "-c", _FLOAT32_FIT],
+        input=json.dumps([c.tolist(), n.tolist()]),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in __import__("os").environ.items() if k != "JAX_ENABLE_X64"},
+    )
+    converged, level, passk = json.loads(out.stdout.strip().splitlines()[-1])
+    ref = P.fit_passk_shared(c, n, n_boot=0)
+    assert converged
+    assert level == pytest.approx(ref.levels[0], abs=1e-3)
+    np.testing.assert_allclose(passk, ref.passk(0, [1e3, 1e4]), atol=1e-2)

@@ -319,3 +319,35 @@ def test_expected_inference_tokens_equals_double_loop():
         expected_inference_compute(tasks, CoT(), law, transfer, N, D, budget, 25.0, n_queries=1e9)
     )
     assert c == pytest.approx(2 * N * 1e9 * ref, rel=1e-12)
+
+
+def test_log_skill_probability_derivatives_at_zero_floor_and_amplitude():
+    # log p = log(a sigmoid(z) + d): d/dd = 1/p at d = 0 (it was 0), d/da = sigmoid(z)/p at
+    # a = 0 (it was NaN from log a); the references are these hand-derived formulas
+    import ds3jax
+
+    sig = 1 / (1 + np.exp(-5.0 * (2.0 - 1.8)))
+    f = lambda d: ds3jax.log_skill_probability(ds3jax.SigmoidTransfer(0.5, 5.0, d), 1.8, 2.0)  # noqa: E731
+    assert float(jax.grad(f)(0.0)) == pytest.approx(1 / (0.5 * sig), rel=1e-12)
+    g = lambda a: ds3jax.log_skill_probability(ds3jax.SigmoidTransfer(a, 5.0, 0.2), 1.8, 2.0)  # noqa: E731
+    assert float(jax.grad(g)(0.0)) == pytest.approx(sig / 0.2, rel=1e-12)
+    # values far out, against mpmath: p underflows to a floor of 1e-300, or the core alone
+    import mpmath
+
+    for a, d, L in ((1.0, 0.0, 300.0), (0.5, 1e-300, 300.0), (0.3, 0.2, -50.0), (0.9, 1e-5, 5.0)):
+        t = ds3jax.SigmoidTransfer(a, 5.0, d)
+        with mpmath.workdps(30):
+            want = mpmath.log(a / (1 + mpmath.exp(-5 * (2 - mpmath.mpf(L)))) + d)
+        assert float(ds3jax.log_skill_probability(t, L, 2.0)) == pytest.approx(
+            float(want), rel=1e-14
+        )
+        gd = float(
+            jax.grad(
+                lambda dd, t=t, L=L: ds3jax.log_skill_probability(
+                    ds3jax.SigmoidTransfer(a, 5.0, dd), L, 2.0
+                )
+            )(d)
+        )
+        assert np.isfinite(gd)
+    with pytest.raises(ValueError, match="slope"):
+        ds3jax.SigmoidTransfer(1.0, np.nan, 0.0)

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.special
 
-from .._checks import check_level
+from .._checks import check_level, check_n_boot
 
 __all__ = ["ForecastFit", "fit_model", "PINNED_SE"]
 
@@ -438,10 +438,7 @@ def fit_model(
     progress: Callable[[int, int], None] | None = None,
 ) -> ForecastFit:
     """Fit ``model`` to a :class:`CheckpointTable` from ``theta0`` (free entries fitted)."""
-    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 0:
-        raise ValueError(f"n_boot must be an integer >= 0, got {n_boot!r}")
-    if 0 < n_boot < 20:
-        raise ValueError(f"n_boot must be 0 (no intervals) or at least 20, got {n_boot}")
+    n_boot = check_n_boot(n_boot)
     if not np.any(table.correct > 0):
         raise ValueError(
             f"{table.name or 'table'}: every count is zero (no checkpoint solved any problem): "

@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from .._checks import check_level
+from .._checks import check_level, check_n_boot
 from ._data import as_counts, thin_counts
 from ._passk import passk_from_counts
 
@@ -110,7 +110,7 @@ class Backtest:
     @property
     def best(self) -> str | None:
         """The route with the smallest mean |error| at the largest k (None if none fitted)."""
-        e = self.mean_abs_error[:, -1]
+        e = self.mean_abs_error[:, int(np.argmax(self.k))]
         return None if np.all(np.isnan(e)) else self.methods[int(np.nanargmin(e))]
 
     def table(self) -> str:
@@ -181,9 +181,10 @@ def backtest_passk(
     if not isinstance(seeds, (int, np.integer)) or isinstance(seeds, bool) or seeds < 1:
         raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
     level = check_level(level)
+    n_boot = check_n_boot(n_boot)
     n_min = int(n.min())
     kk = np.atleast_1d(np.asarray(float(n_min) if k is None else k, float)).ravel()
-    if not np.all(np.isfinite(kk) & (kk >= 1) & (kk <= n_min)):
+    if not kk.size or not np.all(np.isfinite(kk) & (kk >= 1) & (kk <= n_min)):
         raise ValueError(
             f"k must lie in [1, {n_min}] (the fewest samples any problem has: the full data "
             f"measure pass@k only there), got {', '.join(f'{v:g}' for v in kk)}"

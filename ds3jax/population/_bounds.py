@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_level
+from .._checks import check_int, check_level
 from ._data import as_counts
 
 __all__ = ["passk_bounds"]
@@ -51,8 +51,8 @@ def passk_bounds(
       counts: a :class:`Counts` or correct counts c_i (then pass ``samples``).
       samples: samples n_i per problem (scalar or array), with raw counts.
       k: the numbers of samples at which to bound pass@k (scalar or array, >= 1).
-      level: the sampling tolerance on the histogram of counts (two-sided normal quantile);
-        None for none.
+      level: the confidence of the band on the counts' distribution function (the DKW
+        band of the module doc), in (0, 1); None for no band (the counts taken as exact).
       grid: number of log-spaced success rates in the grid (besides 0 and 1).
       min_group: with mixed sample sizes, the fewest problems bounded together (module doc).
 
@@ -66,15 +66,13 @@ def passk_bounds(
         raise ValueError(f"k must be finite and >= 1, got {k!r}")
     if level is not None:
         level = check_level(level)
-    if int(grid) < 20:
-        raise ValueError(f"grid must be at least 20, got {grid!r}")
-    if int(min_group) < 1:
-        raise ValueError(f"min_group must be at least 1, got {min_group!r}")
-    g = _rates(int(grid))
+    grid = check_int("grid", grid, 20)
+    min_group = check_int("min_group", min_group, 1)
+    g = _rates(grid)
     # pass@k of every grid rate, [K, G]; psi = 1 solves at once
     value = np.ones((kk.size, g.size))
     value[:, :-1] = -np.expm1(kk.ravel()[:, None] * np.log1p(-g[None, :-1]))
-    groups = _size_groups(counts.samples, int(min_group))
+    groups = _size_groups(counts.samples, min_group)
     # each group's band holds with probability 1 - (1 - level) / G: all hold at once with
     # probability >= level (Bonferroni)
     alpha = None if level is None else (1.0 - float(level)) / len(groups)
@@ -84,7 +82,10 @@ def passk_bounds(
         lo_g, hi_g = _group_bounds(counts.correct[idx], counts.samples[idx], value, g, alpha)
         low += share * lo_g
         high += share * hi_g
-    return np.clip(low, 0.0, 1.0).reshape(kk.shape), np.clip(high, 0.0, 1.0).reshape(kk.shape)
+    # the linear programs' tolerance can put low a hair above high where the two meet
+    low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
+    low = np.minimum(low, high)
+    return low.reshape(kk.shape), high.reshape(kk.shape)
 
 
 def _group_bounds(c, n_all, value, g, alpha):

@@ -87,6 +87,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_n_boot
 from .._text import counted
 from ._count_models import FAMILIES
 from ._counts_fit import CountsFit, _dtype, _gof, _log_choose_sum, _thin
@@ -196,10 +197,7 @@ def fit_passk_counts(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if resample not in _RESAMPLE:
         raise ValueError(f"resample must be one of {_RESAMPLE}, got {resample!r}")
-    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 0:
-        raise ValueError(f"n_boot must be an integer >= 0, got {n_boot!r}")
-    if 0 < n_boot < 20:
-        raise ValueError(f"n_boot must be 0 (no intervals) or at least 20, got {n_boot}")
+    n_boot = check_n_boot(n_boot)
     if not isinstance(splits, (int, np.integer)) or splits < 1:
         raise ValueError(f"splits must be an integer >= 1, got {splits!r}")
     fams = tuple(AUTO_FAMILIES if families is None else families)

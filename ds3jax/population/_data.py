@@ -133,13 +133,29 @@ def load_curves(directory: str | os.PathLike, pattern: str = "*.csv", **kw) -> d
 
 
 def make_counts(correct, samples, problem=None, name: str = "", *, where=None) -> Counts:
-    """Validate per-problem counts: integers with 0 <= correct <= samples and samples >= 1."""
-    c = np.asarray(correct, dtype=float).ravel()
-    n = np.asarray(samples, dtype=float).ravel()
+    """Validate per-problem counts: integers with 0 <= correct <= samples and samples >= 1,
+    one entry per problem (1-D), and ``problem`` (the problems' ids, default 0 .. P-1)
+    distinct, one per entry."""
+    c = np.asarray(correct, dtype=float)
+    n = np.asarray(samples, dtype=float)
+    if c.ndim > 1 or n.ndim > 1:
+        raise ValueError(
+            f"correct and samples must hold one entry per problem (1-D), got shapes {c.shape} "
+            f"and {n.shape}"
+        )
+    c, n = c.ravel(), n.ravel()
     if c.size != n.size:
         raise ValueError(f"correct and samples must have the same length, got {c.size}, {n.size}")
     if c.size == 0:
         raise ValueError(f"{name or 'counts'}: no problems")
+    if problem is not None:
+        problem = tuple(problem)
+        if len(problem) != c.size:
+            raise ValueError(f"{len(problem)} problem ids for {c.size} counts")
+        if len(set(problem)) != len(problem):
+            seen = set()
+            dup = next(p for p in problem if p in seen or seen.add(p))
+            raise ValueError(f"{name or 'counts'}: problem {dup!r} appears more than once")
     labels = where if where is not None else [f"index {i}" for i in range(c.size)]
     for i in range(c.size):
         lab = f"{name or 'counts'}: {labels[i]}"
@@ -149,7 +165,7 @@ def make_counts(correct, samples, problem=None, name: str = "", *, where=None) -
             raise ValueError(f"{lab}: correct = {c[i]:g} must be an integer >= 0")
         if c[i] > n[i]:
             raise ValueError(f"{lab}: correct = {int(c[i])} exceeds samples = {int(n[i])}")
-    problem = tuple(problem) if problem is not None else tuple(range(c.size))
+    problem = problem if problem is not None else tuple(range(c.size))
     return Counts(problem, c.astype(np.int64), n.astype(np.int64), name)
 
 
@@ -157,6 +173,8 @@ def as_counts(counts, samples=None) -> Counts:
     """``counts`` if it is a :class:`Counts`, else raw correct counts with ``samples`` (a
     scalar or one per problem) validated by :func:`make_counts`."""
     if isinstance(counts, Counts):
+        if samples is not None:
+            raise ValueError("a Counts holds its own samples: pass samples only with raw counts")
         return counts
     if samples is None:
         raise ValueError("pass samples (the number of samples per problem) with raw counts")
@@ -200,6 +218,8 @@ def thin_counts(correct, samples, keep, rng=None) -> np.ndarray:
     for name, x in (("correct", c), ("samples", n), ("keep", s)):
         if not np.all(np.isfinite(x)) or np.any(x != np.floor(x)) or np.any(x < 0):
             raise ValueError(f"thin_counts: {name} must hold integers >= 0")
+        if np.any(x >= 2.0**62):  # int64, with room for n - c
+            raise ValueError(f"thin_counts: {name} must be below 2**62, got {np.max(x):g}")
     c, n, s = (x.astype(np.int64) for x in (c, n, s))
     if np.any(c > n) or np.any(s > n):
         raise ValueError("thin_counts: correct and keep must not exceed samples")

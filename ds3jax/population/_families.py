@@ -35,9 +35,18 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
-from .._checks import check_fields, in_unit_interval, is_host_value, is_placeholder, positive
+from .._checks import (
+    check_fields,
+    check_values,
+    in_unit_interval,
+    is_concrete,
+    is_host_value,
+    is_placeholder,
+    non_negative,
+    positive,
+)
 from .._pytree import parameter_pytree
-from ._passk import BetaPopulation, DiscretePopulation, _float, log_gamma_ratio
+from ._passk import BetaPopulation, DiscretePopulation, _float, log_gamma_ratio, weighted_logsumexp
 
 __all__ = [
     "LogitNormalPopulation",
@@ -227,7 +236,7 @@ def _discrete_log_moment(pop: DiscretePopulation, c, f):
     psi, w = _float(pop.psi), _float(pop.weights)
     c, f = _float(c)[..., None], _float(f)[..., None]
     terms = _xlogy(c, psi) + _xlog1my(f, psi)
-    return logsumexp(terms, b=w, axis=-1)
+    return weighted_logsumexp(terms, w)
 
 
 def log_moment(population, c, f):
@@ -236,6 +245,8 @@ def log_moment(population, c, f):
     Exact for Beta (log-gamma ratios, ~1e-15 absolute in float64), discrete populations and
     point masses; the logit-normal's quadrature error is ~1e-9 relative or better (checked
     against mpmath for sigma up to 15, c and f up to 1e15).  Differentiable in the fields."""
+    for name, v in (("c", c), ("f", f)):
+        check_values(name, v, lambda x: x >= 0, ">= 0 (exponents of psi and 1 - psi)")
     if isinstance(population, BetaPopulation):
         return _beta_log_moment(population, c, f)
     if isinstance(population, LogitNormalPopulation):
@@ -249,12 +260,24 @@ def log_moment(population, c, f):
         w = _float(population.weights)
         parts = [log_moment(comp, c, f) for comp in population.components]
         parts = jnp.stack(jnp.broadcast_arrays(*parts), axis=-1)
-        return logsumexp(parts, b=w, axis=-1)
+        return weighted_logsumexp(parts, w)
     raise TypeError(f"not a population: {population!r}")
+
+
+def _check_seen(correct, samples):
+    # concrete counts only (the fits call these under jit)
+    if is_concrete((correct, samples)):
+        c, n = np.asarray(correct, float), np.asarray(samples, float)
+        if not np.all((c >= 0) & (c <= n) & (n < np.inf)):  # NaN fails too
+            raise ValueError(
+                "counts must satisfy 0 <= correct <= samples (finite), got correct "
+                f"{correct!r} of samples {samples!r}"
+            )
 
 
 def count_loglik(population, correct, samples):
     """log P(c_i | n_i) = log C(n_i, c_i) + log M(c_i, n_i - c_i): per-problem log-likelihood."""
+    _check_seen(correct, samples)
     c, n = _float(correct), _float(samples)
     return log_choose(n, c) + log_moment(population, c, n - c)
 
@@ -262,6 +285,8 @@ def count_loglik(population, correct, samples):
 def posterior_log_failure(population, correct, samples, k):
     """log E[(1 - psi)^k | c of n correct]: log of the chance that k more samples all fail on a
     task seen with c correct of n, under the population as prior."""
+    _check_seen(correct, samples)
+    check_values("k", k, non_negative, "finite and >= 0 (samples)")
     c, n = _float(correct), _float(samples)
     return log_moment(population, c, n - c + _float(k)) - log_moment(population, c, n - c)
 

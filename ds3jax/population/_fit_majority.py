@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_int
 from ._data import Curve
 from ._fit import PopulationFit
 from ._passk import BetaPopulation
@@ -20,8 +22,9 @@ class MajorityFit:
 
     Attributes:
       population: the Beta + point-mass population (from the pass@k fit, not re-tuned).
-      p_inf: MV saturation level used for the calibration.
-      max_error_weight: c* from Eq. 62.
+      p_inf: MV saturation level of the calibrated model (the one asked for, unless no
+        error spectrum reaches it: then the nearest one's, with a warning).
+      max_error_weight: c* from Eq. 62 (within [1/(|Y| - 1), 1]).
       lam: decay of the truncated geometric error spectrum (Eq. 63).
       error_weights: c_1..c_{|Y|-1}.
       k: vote counts at which the model was evaluated (data k rounded to integers).
@@ -48,6 +51,8 @@ class MajorityFit:
 
 def plateau(curve: Curve, decades: float = 2.0) -> float:
     """Mean accuracy over the last ``decades`` decades of k: an estimate of P_inf for MV."""
+    if not 0.0 < decades < np.inf:
+        raise ValueError(f"decades must be positive and finite, got {decades!r}")
     sel = curve.k >= curve.k.max() / 10.0**decades
     return float(np.mean(curve.y[sel]))
 
@@ -66,23 +71,33 @@ def fit_majority_curve(curve, population, *, n_answers: int = 10, p_inf=None) ->
         geometric_lambda,
         max_error_weight_from_saturation,
         mv_accuracy,
+        mv_saturation,
     )
 
     if isinstance(population, PopulationFit):
         population = population.population
     if not isinstance(curve, Curve):
         raise TypeError("curve must be a Curve (see load_curve / make_curve)")
-    n_wrong = int(n_answers) - 1
-    if n_wrong < 1:
-        raise ValueError(f"n_answers must be >= 2, got {n_answers}")
+    n_wrong = check_int("n_answers", n_answers, 2) - 1
     A = float(population.solvable)
     p = plateau(curve) if p_inf is None else float(p_inf)
     if not 0.0 < p < A:
         raise ValueError(f"p_inf = {p} must lie in (0, A = {A}) for the Eq. 62 calibration")
     pop = BetaPopulation(*(jnp.asarray(float(v)) for v in (population.alpha, population.beta, A)))
     c_star = float(max_error_weight_from_saturation(pop, p))
-    c_star_clipped = min(max(c_star, 1.0 / n_wrong), 1.0)
-    lam = float(geometric_lambda(c_star_clipped, n_wrong))
+    if not 1.0 / n_wrong <= c_star <= 1.0:
+        # no spectrum over n_wrong answers has this c*: take the nearest one, and report
+        # the saturation it gives rather than the one asked for
+        reached = min(max(c_star, 1.0 / n_wrong), 1.0)
+        level = float(mv_saturation(pop, reached))
+        warnings.warn(
+            f"p_inf = {p:.4g} needs c* = {c_star:.4g}, outside [1/{n_wrong}, 1] for "
+            f"{n_wrong} wrong answers; using c* = {reached:.4g}, which saturates at "
+            f"{level:.4g}",
+            stacklevel=2,
+        )
+        c_star, p = reached, level
+    lam = float(geometric_lambda(c_star, n_wrong))
     c = np.asarray(geometric_error_weights(lam, n_wrong), dtype=float)
     c = c / c.sum()
     ks = np.unique(np.maximum(1, np.round(curve.k)).astype(int))

@@ -50,8 +50,17 @@ def grid_psi(dtype):
 
 
 def grid_population(theta) -> DiscretePopulation:
-    """The :class:`DiscretePopulation` with weights softmax(theta) on :func:`grid_psi`."""
-    return DiscretePopulation(grid_psi(jnp.result_type(theta)), jax.nn.softmax(theta, axis=-1))
+    """The :class:`DiscretePopulation` with weights softmax(theta) on :func:`grid_psi`
+    (theta: [..., G + 1], the atom at psi = 0 first)."""
+    theta = jnp.asarray(theta)
+    if not jnp.issubdtype(theta.dtype, jnp.floating):
+        theta = theta.astype(jnp.result_type(float))
+    if theta.ndim < 1 or theta.shape[-1] != GRID_Z.size + 1:
+        raise ValueError(
+            f"theta needs {GRID_Z.size + 1} entries on its last axis (the atom at 0 and the "
+            f"grid), got shape {theta.shape}"
+        )
+    return DiscretePopulation(grid_psi(theta.dtype), jax.nn.softmax(theta, axis=-1))
 
 
 def loglik_matrix(correct, samples):

@@ -31,6 +31,7 @@ import numpy as np
 import scipy.stats
 
 from .. import _majority
+from .._checks import check_int, check_probability, is_concrete
 from ..special import betainc
 from ..special._betaincinv import betaincinv
 from ._passk import BetaPopulation, DiscretePopulation, log_gamma_ratio
@@ -48,18 +49,22 @@ _FULL_TABLE_MAX_K = 600
 
 
 def _check_weights(error_weights) -> np.ndarray:
-    c = np.asarray(error_weights, dtype=float)
-    if c.ndim != 1 or c.size < 1:
-        raise ValueError(f"error_weights must be a 1-D array (one per wrong answer), got {c.shape}")
-    if np.any(c < 0) or not np.isclose(c.sum(), 1.0, rtol=1e-6, atol=1e-9):
-        raise ValueError(f"error_weights must be non-negative and sum to 1, got sum {c.sum()!r}")
-    return c
+    if not is_concrete(error_weights):
+        raise ValueError(
+            "error_weights must be concrete here (the vote table is built on the host)"
+        )
+    _majority.check_error_weights(error_weights)
+    return np.asarray(error_weights, dtype=float)
 
 
 def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer number of votes, got {k!r}")
-    return int(k)
+    return check_int("k (the number of votes)", k, 1)
+
+
+def _check_tol(tol) -> float:
+    if not isinstance(tol, (int, float, np.floating)) or not 0.0 <= tol < 1.0:
+        raise ValueError(f"tol must be a number in [0, 1), got {tol!r}")
+    return float(tol)
 
 
 def mv_vote_table(k: int, error_weights, *, tol: float = 1e-15) -> np.ndarray:
@@ -71,6 +76,7 @@ def mv_vote_table(k: int, error_weights, *, tol: float = 1e-15) -> np.ndarray:
     """
     k = _check_k(k)
     c = _check_weights(error_weights)
+    tol = _check_tol(tol)
     if k <= _FULL_TABLE_MAX_K:
         return np.exp(np.asarray(_majority.mv_log_table(k, c), dtype=float))
     cpos = c[c > 0]
@@ -116,21 +122,6 @@ def _log_betabinom(k, alpha, beta):
     )
 
 
-def _log_binom(k, psi):
-    y = jnp.arange(k + 1, dtype=psi.dtype)
-    p = psi[..., None]
-    lp = jnp.where(y > 0, y * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0)
-    lp = jnp.where((y > 0) & (p <= 0), -jnp.inf, lp)
-    lq = jnp.where(y < k, (k - y) * jnp.log1p(-jnp.where(p < 1, p, 0.0)), 0.0)
-    lq = jnp.where((y < k) & (p >= 1), -jnp.inf, lq)
-    lc = (
-        jax.scipy.special.gammaln(k + 1.0)
-        - jax.scipy.special.gammaln(y + 1.0)
-        - jax.scipy.special.gammaln(k - y + 1.0)
-    )
-    return lc + lp + lq
-
-
 def mv_accuracy(population, k, error_weights, *, tol: float = 1e-15):
     """Majority-vote accuracy of a task population, Psi_MV(k) (Eq. 60-61), exact.
 
@@ -146,7 +137,10 @@ def mv_accuracy(population, k, error_weights, *, tol: float = 1e-15):
     accuracy ~1e-13 relative (the table and the lgamma-based weights).
     """
     if isinstance(k, (list, tuple, np.ndarray)):
-        return jnp.stack([mv_accuracy(population, int(kk), error_weights, tol=tol) for kk in k], -1)
+        ks = np.asarray(k)
+        if ks.ndim != 1 or not ks.size:
+            raise ValueError(f"k must be an int or a non-empty 1-D sequence of ints, got {k!r}")
+        return jnp.stack([mv_accuracy(population, kk, error_weights, tol=tol) for kk in k], -1)
     k = _check_k(k)
     q = mv_vote_table(k, error_weights, tol=tol)
     if isinstance(population, BetaPopulation):
@@ -162,7 +156,10 @@ def mv_accuracy(population, k, error_weights, *, tol: float = 1e-15):
         psi = jnp.asarray(population.psi)
         dt = jnp.result_type(psi, float)
         psi = psi.astype(dt)
-        per_task = jnp.sum(jnp.exp(_log_binom(k, psi)) * jnp.asarray(q, dt), axis=-1)
+        with np.errstate(divide="ignore"):
+            log_q = jnp.asarray(np.log(q), dt)
+        # the top-level kernel: its derivative identity is exact at psi = 0 and 1
+        per_task = _majority._mix(psi, log_q)
         return jnp.sum(jnp.asarray(population.weights, dt) * per_task, axis=-1)
     raise TypeError(f"population must be BetaPopulation or DiscretePopulation, got {population!r}")
 
@@ -172,6 +169,7 @@ def mv_saturation(population: BetaPopulation, max_error_weight):
 
     ``max_error_weight`` is c* = max_j c_j (the most frequent wrong answer's share of errors).
     """
+    check_probability("max_error_weight", max_error_weight, "c*, a share of the errors")
     cs = jnp.asarray(max_error_weight)
     rc = cs / (1.0 + cs)
     return population.solvable * (1.0 - betainc(population.alpha, population.beta, rc))
@@ -183,8 +181,9 @@ def max_error_weight_from_saturation(population: BetaPopulation, p_inf):
     ``p_inf`` is the observed MV plateau (must not exceed A).  Differentiable in all inputs
     through the implicit-function derivative of :func:`ds3jax.special.betaincinv`.
     """
-    if isinstance(p_inf, (int, float)) and isinstance(population.solvable, (int, float)):
-        if not 0 <= p_inf <= population.solvable:
+    if is_concrete((p_inf, population.solvable)):
+        A = np.asarray(population.solvable, float)
+        if not np.all((np.asarray(p_inf, float) >= 0) & (np.asarray(p_inf, float) <= A)):
             raise ValueError(f"p_inf must lie in [0, A = {population.solvable}], got {p_inf}")
     rc = betaincinv(
         population.alpha, population.beta, 1.0 - jnp.asarray(p_inf) / population.solvable
@@ -198,28 +197,56 @@ def geometric_error_weights(lam, n_wrong: int):
     ``lam`` in [0, 1] (lambda = 1 gives the uniform spectrum); result has a last axis of
     length ``n_wrong`` (= |Y| - 1).
     """
+    n_wrong = check_int("n_wrong", n_wrong, 1)
+    check_probability("lam", lam, "lambda, the spectrum's decay")
     lam = jnp.asarray(lam, jnp.result_type(lam, float))[..., None]
-    j = jnp.arange(n_wrong, dtype=lam.dtype)
-    near_one = jnp.abs(1.0 - lam) < 1e-8
-    safe = jnp.where(near_one, 0.5, lam)
-    c = (1.0 - safe) * safe**j / (1.0 - safe**n_wrong)
-    return jnp.where(near_one, 1.0 / n_wrong, c)
+    j = jnp.arange(n_wrong)
+    # lambda^0 = 1 written out: the power's derivative j lambda^(j - 1) is 0 * inf at 0
+    powers = jnp.where(j == 0, 1.0, lam ** jnp.maximum(j, 1).astype(lam.dtype))
+    return _c1(lam, n_wrong) * powers
 
 
 def _c1(lam, n):
-    return (1.0 - lam) / (1.0 - lam**n)
+    """c_1 = (1 - lambda) / (1 - lambda^n), with its limit 1/n at lambda = 1.
+
+    With u = 1 - lambda, 1 - lambda^n = n u - C(n, 2) u^2 + C(n, 3) u^3 - ..., and both
+    differences cancel near 1, in the value and worse in the derivative. So: four terms of
+    that series where n u < 1e-4 (truncation ~(n u)^4 / 120), u / -expm1(n log1p(-u))
+    up to lambda = 1/2, the plain ratio below (log1p(-u) has an infinite slope at 0). Each
+    branch sees only arguments it is right for, so no branch's gradient is NaN.
+    """
+    lam = jnp.asarray(lam)
+    u = 1.0 - lam
+    tiny = n * u < 1e-4
+    near = ~tiny & (lam > 0.5)
+    ut = jnp.where(tiny, u, 0.0)
+    series = 1.0 / (n - n * (n - 1) / 2 * ut * (1 - (n - 2) / 3 * ut * (1 - (n - 3) / 4 * ut)))
+    un = jnp.where(near, u, 0.5)
+    stable = un / -jnp.expm1(n * jnp.log1p(-un))
+    lf = jnp.where(tiny | near, 0.25, lam)
+    plain = (1.0 - lf) / (1.0 - lf**n)
+    return jnp.where(tiny, series, jnp.where(near, stable, plain))
 
 
 def geometric_lambda(max_error_weight, n_wrong: int, *, steps: int = 80):
     """Solve (1 - lambda) / (1 - lambda^n_wrong) = c* for lambda in [0, 1) (App. E-C).
 
     c_1 decreases from 1 (lambda = 0) to 1/n_wrong (lambda -> 1), so a solution exists for
-    c* in [1/n_wrong, 1]; outside, the result is clipped to 0 or 1.  Fixed-step bisection
+    c* in [1/n_wrong, 1]; concrete values outside are refused, traced ones give the nearer
+    end (0, or 1 - 1e-12).  Fixed-step bisection
     (jit/vmap-safe) plus one implicit-function Newton step, so gradients in c* are exact.
     """
-    if isinstance(max_error_weight, (int, float)) and not 1.0 / n_wrong <= max_error_weight <= 1.0:
-        raise ValueError(f"max_error_weight must lie in [1/{n_wrong}, 1], got {max_error_weight}")
+    n_wrong = check_int("n_wrong", n_wrong, 1)
+    steps = check_int("steps", steps, 1)
+    if is_concrete(max_error_weight):
+        v = np.asarray(max_error_weight, float)
+        if not np.all((v >= 1.0 / n_wrong) & (v <= 1.0)):
+            raise ValueError(
+                f"max_error_weight must lie in [1/{n_wrong}, 1], got {max_error_weight}"
+            )
     cs = jnp.asarray(max_error_weight, jnp.result_type(max_error_weight, float))
+    if n_wrong == 1:  # c_1 = 1 whatever lambda is: any lambda fits, 0 is returned
+        return jnp.zeros_like(cs)
     target = jax.lax.stop_gradient(cs)
 
     def body(_, lohi):

@@ -21,13 +21,14 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import gammaln
 
 from .._checks import (
     check_fields,
     check_values,
     in_unit_interval,
     is_concrete,
+    is_host_value,
+    is_placeholder,
     non_negative,
     positive,
 )
@@ -78,7 +79,8 @@ class BetaPopulation:
 class DiscretePopulation:
     """A finite task population: task i has success probability psi[..., i], weight weights[..., i].
 
-    The weights are the task frequencies phi (Eq. 56) and should sum to 1 over the last axis.
+    The weights are the task frequencies phi (Eq. 56) and sum to 1 over the last axis
+    (checked with the shapes for Python and NumPy values, like the entries' ranges).
     """
 
     psi: jax.Array
@@ -92,6 +94,18 @@ class DiscretePopulation:
                 "weights": (non_negative, "non-negative and finite"),
             },
         )
+        if is_placeholder(self) or not (is_host_value(self.psi) and is_host_value(self.weights)):
+            return
+        psi, w = np.asarray(self.psi, float), np.asarray(self.weights, float)
+        if psi.ndim < 1 or psi.shape[-1] < 1 or psi.shape != w.shape:
+            raise ValueError(
+                "DiscretePopulation needs psi and weights of one shape with at least one task "
+                f"on the last axis, got {psi.shape} and {w.shape}"
+            )
+        if not np.allclose(w.sum(-1), 1.0, rtol=1e-6, atol=1e-9):
+            raise ValueError(
+                f"DiscretePopulation.weights must sum to 1 over the tasks, got {w.sum(-1)}"
+            )
 
 
 def _float(x):
@@ -186,6 +200,20 @@ def log_failure(population, k):
     return _log_failure(population, k)
 
 
+def weighted_logsumexp(terms, w, axis=-1):
+    """log sum_i w_i exp(terms_i) along ``axis``, w_i >= 0, with the derivative in w_i right
+    where w_i = 0 (exp(terms_i) / sum; ``logsumexp(..., b=w)`` drops those entries, and
+    with them their derivative: a mixture weight's gradient at 0 came out wrong)."""
+    terms, w = jnp.broadcast_arrays(terms, w)
+    live = (w > 0) & (terms > -jnp.inf)
+    mx = jnp.max(jnp.where(live, terms, -jnp.inf), axis=axis, keepdims=True)
+    mx = jax.lax.stop_gradient(jnp.where(jnp.isfinite(mx), mx, 0.0))
+    # entries with w = 0 may lie far above the live ones: clipped, they add 0 to the sum
+    # and a finite (if then inexact) derivative
+    s = jnp.sum(w * jnp.exp(jnp.minimum(terms - mx, 700.0)), axis=axis)
+    return jnp.log(s) + jnp.squeeze(mx, axis)
+
+
 def _log_failure(population, k):
     if isinstance(population, BetaPopulation):
         a = _float(population.solvable)
@@ -194,7 +222,7 @@ def _log_failure(population, k):
     if isinstance(population, DiscretePopulation):
         psi, w = _float(population.psi), _float(population.weights)
         k = _float(k)[..., None]
-        return jax.scipy.special.logsumexp(k * jnp.log1p(-psi), b=w, axis=-1)
+        return weighted_logsumexp(k * jnp.log1p(-psi), w)
     from ._families import log_moment
 
     return log_moment(population, 0.0, k)
@@ -206,7 +234,7 @@ def passk_asymptote(population: BetaPopulation, k):
     The relative error of the failure term is O(1/k); use :func:`passk` for exact values.
     """
     alpha, beta, a = _float(population.alpha), _float(population.beta), _float(population.solvable)
-    log_c = gammaln(alpha + beta) - gammaln(beta)
+    log_c = -log_gamma_ratio(beta, alpha)  # lgamma differences cancel at large beta
     return a * (1.0 - jnp.exp(log_c - alpha * jnp.log(_float(k))))
 
 

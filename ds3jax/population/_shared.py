@@ -40,7 +40,7 @@ import numpy as np
 from jax.scipy.special import logsumexp
 from scipy import special as sps
 
-from .._checks import check_level
+from .._checks import check_level, check_n_boot
 
 __all__ = ["SharedFit", "fit_passk_shared", "align_count_groups"]
 
@@ -100,7 +100,12 @@ def _cell_loglik(lm, lk, present):
     """log int lik(x) kernel(x | d) dx, [I, M, G]; 0 where a data set did not measure."""
     mx = jnp.max(lm, axis=2, keepdims=True)
     el = jnp.einsum("imx,mxg->img", jnp.exp(lm - mx), jnp.exp(lk))
-    return jnp.where(present[..., None], jnp.log(jnp.maximum(el, 1e-300)) + mx, 0.0)
+    return jnp.where(present[..., None], jnp.log(jnp.maximum(el, _tiny(el))) + mx, 0.0)
+
+
+def _tiny(x):
+    # the underflow guard in x's precision (1e-300 is 0 in float32, and log 0 a NaN gradient)
+    return jnp.finfo(x.dtype).tiny
 
 
 def _problem_loglik(p, lm, present, tau_min, anchor):
@@ -123,15 +128,18 @@ def _objective(p, lm, present, smooth, tau_min, anchor):
 _value_and_grad = jax.jit(jax.value_and_grad(_objective), static_argnums=(5,))
 
 
-def _hessian(p, *args, step=1e-4):
+def _hessian(p, *args):
     """Central differences of the exact gradient (forward-over-reverse differentiation of
-    the underflow guards gives NaN where a cell's likelihood is 0 on part of the grid)."""
+    the underflow guards gives NaN where a cell's likelihood is 0 on part of the grid), in
+    float64 on the host; the step balances truncation against the gradient's rounding
+    (eps^(1/3) in float32)."""
+    step = 1e-4 if jax.config.jax_enable_x64 else 5e-3
     cols = []
     for j in range(p.size):
         e = np.zeros(p.size)
         e[j] = step
-        hi = np.asarray(_value_and_grad(jnp.asarray(p + e), *args)[1])
-        lo = np.asarray(_value_and_grad(jnp.asarray(p - e), *args)[1])
+        hi = np.asarray(_value_and_grad(jnp.asarray(p + e), *args)[1], float)
+        lo = np.asarray(_value_and_grad(jnp.asarray(p - e), *args)[1], float)
         cols.append((hi - lo) / (2 * step))
     h = np.array(cols)
     return 0.5 * (h + h.T)
@@ -144,9 +152,13 @@ def _problem_failure(par, lm, present, lnum, m, tau_min):
     w = par.log_g[None] + cell.sum(1)
     w = w - logsumexp(w, axis=1, keepdims=True)  # posterior of d_i, [I, G]
     # log sum_x exp(lnum + lk[m]) over the grid, [K, I, G], as a product of scaled
-    # exponentials (the same guard as the cells'), not a [K, I, X, G] logsumexp
+    # exponentials (the same guard as the cells'), not a [K, I, X, G] logsumexp; where k
+    # is so large that (1 - psi)^k underflows in every bin the expectation is 0
     mx = jnp.max(lnum, axis=2, keepdims=True)
-    num = jnp.log(jnp.maximum(jnp.exp(lnum - mx) @ jnp.exp(lk[m]), 1e-300)) + mx
+    some = jnp.isfinite(mx)
+    mx = jnp.where(some, mx, 0.0)
+    el = jnp.exp(lnum - mx) @ jnp.exp(lk[m])
+    num = jnp.where(some, jnp.log(jnp.maximum(el, _tiny(el))) + mx, -jnp.inf)
     return jnp.exp(logsumexp(w[None] + num - cell[None, :, m, :], axis=2))
 
 
@@ -196,7 +208,9 @@ class SharedFit:
 
     def _lnum(self, m, k):
         c, n = self._correct[:, m], self._samples[:, m]
-        return jnp.asarray(np.stack([_bin_logmass(c, n - c + kk) for kk in k]))
+        lnum = np.stack([_bin_logmass(c, n - c + kk) for kk in k])
+        # a log-mass below -1e30 is 0 in any precision (and would overflow float32's range)
+        return jnp.asarray(np.where(lnum < -1e30, -np.inf, lnum))
 
     @functools.cached_property
     def _present(self):
@@ -216,7 +230,7 @@ class SharedFit:
             return np.nonzero(mine)[0]
         pos = np.full(self._n_rows, -1)
         pos[self._rows] = np.arange(self._rows.size)
-        sel = pos[np.asarray(problems, int)]
+        sel = pos[_row_indices(problems, self._n_rows)]
         if (sel < 0).any() or not mine[sel].all():
             bad = np.asarray(problems)[(sel < 0) | ~mine[np.maximum(sel, 0)]]
             raise ValueError(f"data set {self.names[m]!r} did not measure problem(s) {bad[:5]}")
@@ -261,6 +275,8 @@ class SharedFit:
         would spread (see ``_draws``), then pass@k from the problems' own spread."""
         k = _as_k(k)
         m = self._column(name)
+        if not self.n_boot:
+            raise ValueError("the fit was made with n_boot=0: no replicates, no intervals")
         draws, z = self._draws
         lnum = self._lnum(m, k)
         mine = self._select(m, problems)
@@ -287,9 +303,31 @@ class SharedFit:
 
 def _as_k(k):
     k = np.atleast_1d(np.asarray(k, float))
+    if k.ndim != 1 or not k.size:
+        raise ValueError(f"k must be a number or a non-empty 1-D array, got shape {k.shape}")
     if not np.all(np.isfinite(k)) or np.any(k < 1):
         raise ValueError(f"k must be finite and >= 1, got {k}")
     return k
+
+
+def _row_indices(problems, n_rows):
+    """Row indices of the input from ``problems``: integers in [0, n_rows), or a boolean
+    mask of length n_rows."""
+    p = np.atleast_1d(np.asarray(problems))
+    if p.dtype == bool:
+        if p.shape != (n_rows,):
+            raise ValueError(f"a boolean mask of problems needs {n_rows} entries, got {p.shape}")
+        p = np.nonzero(p)[0]
+    elif p.dtype.kind not in "iu" and not (
+        p.dtype.kind == "f" and np.all(np.isfinite(p)) and np.all(p == np.round(p))
+    ):
+        raise ValueError(f"problems must be integer row indices or a boolean mask, got {p}")
+    if p.ndim != 1 or not p.size:
+        raise ValueError("problems must select at least one problem (a 1-D array)")
+    if np.any(p < 0) or np.any(p >= n_rows):
+        out = p[(p < 0) | (p >= n_rows)]
+        raise ValueError(f"problem indices must lie in [0, {n_rows}), got {out[:5]}")
+    return p.astype(np.int64)
 
 
 def _pack(par, anchor):
@@ -319,7 +357,7 @@ def align_count_groups(groups: Mapping) -> tuple:
 
 def fit_passk_shared(
     correct,
-    samples,
+    samples=None,
     *,
     names=None,
     smoothness: float = 10.0,
@@ -335,7 +373,7 @@ def fit_passk_shared(
       names: the data sets' names (default 0 .. M-1).
       smoothness: the curvature penalty on log G (per grid step of 0.8 in difficulty).
       tau_min: the least problem-by-data-set interaction (logit scale).
-      n_boot, seed: replicates for the intervals.
+      n_boot, seed: replicates for the intervals (0: none; else at least 20).
 
     Returns a :class:`SharedFit`.  Raises ``ValueError`` naming the cell for counts that are
     not integers with 0 <= correct <= samples, and when fewer than two data sets have a
@@ -355,6 +393,8 @@ def fit_passk_shared(
     names = tuple(range(c.shape[1])) if names is None else tuple(names)
     if len(names) != c.shape[1]:
         raise ValueError(f"{len(names)} names for {c.shape[1]} data sets")
+    if len(set(names)) != len(names):
+        raise ValueError(f"data set names must differ, got {list(names)}")
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(c) & np.isfinite(n) & (c == np.round(c)) & (n == np.round(n))
         bad = ~whole | ~((0 <= c) & (c <= n))
@@ -366,8 +406,12 @@ def fit_passk_shared(
             f"problem {i}, data set {names[m]!r}: need 0 <= correct <= samples, got "
             f"{c[i, m]:g} of {n[i, m]:g}"
         )
-    if smoothness < 0 or not tau_min > 0:
-        raise ValueError("smoothness must be >= 0 and tau_min > 0")
+    if not (0 <= smoothness < np.inf and 0 < tau_min < np.inf):
+        raise ValueError(
+            f"smoothness must be finite and >= 0 and tau_min finite and > 0, got {smoothness} "
+            f"and {tau_min}"
+        )
+    n_boot = check_n_boot(n_boot)
     solved = c.sum(0) > 0
     if solved.sum() < 2:
         raise ValueError(

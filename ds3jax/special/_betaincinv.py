@@ -1,10 +1,11 @@
 """Inverse of the regularized incomplete beta in x: x = I^{-1}(y; a, b)  (paper Eq. 62).
 
-Solves ``betainc(a, b, x) = y`` with a fixed number of safeguarded Halley steps on
-:func:`ds3jax.special.betainc`, started from the classical initial guesses (a normal
-approximation with a Cornish-Fisher style correction for a, b >= 1, the small-x / small-(1-x)
-power-law tails otherwise).  A bracket [lo, hi] is kept and any step leaving it is replaced
-by bisection, so every lane converges under ``vmap`` in the same fixed number of steps.
+Solves ``betainc(a, b, x) = y`` with a fixed number of safeguarded Newton steps on log I
+against log x where y < 1/2 (on log(1 - I) against log(1 - x) above), started from the
+classical initial guesses (a normal approximation with a Cornish-Fisher style correction for
+a, b >= 1, the small-x / small-(1-x) power-law tails otherwise).  A bracket [lo, hi] is
+kept and any step leaving it is replaced by bisection, so every lane converges under ``vmap``
+in the same fixed number of steps.
 
 Derivatives come from the implicit function theorem on I_x(a, b) = y (``jax.custom_jvp``):
 
@@ -21,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import gammaln
 
-from ._betainc import betainc
+from ._betainc import betainc, log_betainc, log_betaincc
 
 __all__ = ["betaincinv"]
 
@@ -78,17 +79,25 @@ def _solve(a, b, y):
     lo = jnp.zeros_like(ys)
     hi = jnp.ones_like(ys)
 
+    lower = ys < 0.5
+    log_target = jnp.where(lower, jnp.log(ys), jnp.log1p(-ys))
+
     def step(_, state):
+        # Newton on log I against log x (lower half) or log(1 - I) against log(1 - x)
+        # (upper half): in a tail I ~ C x^a is a straight line there, where Newton or Halley
+        # in x creep down by a factor (1 - 1/a) a step from above and do not reach the root
         x, lo, hi = state
-        err = betainc(a, b, x) - ys
-        lo = jnp.where(err < 0, x, lo)
-        hi = jnp.where(err > 0, x, hi)
-        pdf = jnp.exp(_log_pdf(a, b, x))
-        u = err / jnp.maximum(pdf, tiny)
-        # Halley correction: f''/f' = (a-1)/x - (b-1)/(1-x) for the Beta density
-        corr = 1.0 - 0.5 * jnp.minimum(1.0, u * ((a - 1.0) / x - (b - 1.0) / (1.0 - x)))
-        xn = x - u / jnp.where(corr == 0, 1.0, corr)
-        done = (err == 0) | (jnp.abs(xn - x) <= 4 * eps * x)
+        log_x, log_1mx = jnp.log(x), jnp.log1p(-x)
+        log_side = jnp.where(lower, log_betainc(a, b, x), log_betaincc(a, b, x))
+        r = log_side - log_target  # > 0: I above y on the lower side, below it on the upper
+        too_big = jnp.where(lower, r > 0, r < 0)
+        lo = jnp.where((r != 0) & ~too_big, x, lo)
+        hi = jnp.where((r != 0) & too_big, x, hi)
+        # d log(side) / d log(x or 1 - x) = (x or 1 - x) f(x) / side
+        slope = jnp.exp(_log_pdf(a, b, x) + jnp.where(lower, log_x, log_1mx) - log_side)
+        t = jnp.where(lower, log_x, log_1mx) - r / jnp.maximum(slope, tiny)
+        xn = jnp.where(lower, jnp.exp(t), -jnp.expm1(t))
+        done = (r == 0) | (jnp.abs(xn - x) <= 4 * eps * jnp.minimum(x, 1.0 - x))
         bad = ~jnp.isfinite(xn) | (xn <= lo) | (xn >= hi)
         # bisection of the bracket, geometric when it spans decades above 0
         mid = jnp.where((lo > 0) & (hi > 1e3 * lo), jnp.sqrt(lo) * jnp.sqrt(hi), 0.5 * (lo + hi))
@@ -124,7 +133,7 @@ def _betaincinv_jvp(primals, tangents):
     return x, jnp.where(inner, dx, 0.0)
 
 
-# jitted once per shape/dtype: un-jitted calls would retrace the Halley loop every time
+# jitted once per shape/dtype: un-jitted calls would retrace the Newton loop every time
 _betaincinv_jit = jax.jit(_betaincinv)
 
 
