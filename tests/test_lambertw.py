@@ -131,3 +131,21 @@ def test_float32_follows_dtype_and_is_accurate():
     err = np.abs(np.asarray(w, np.float64) - ref) / np.maximum(np.abs(ref), 1e-3)
     assert np.all(np.isfinite(np.asarray(w)))
     assert err.max() < 2e-6
+
+
+def test_derivative_for_large_arguments():
+    # exp(-W) / (1 + W) underflowed to 0 from x ~ 1e306 and lost ~1e-14 at x = 1e100;
+    # reference W / (x (1 + W)) in mpmath at 40 digits
+    import mpmath
+
+    for x in (1e10, 1e100, 1e306):
+        with mpmath.workdps(40):
+            w = mpmath.lambertw(mpmath.mpf(x))
+            want = float(w / (mpmath.mpf(x) * (1 + w)))
+        assert float(jax.grad(lambertw0)(x)) == pytest.approx(want, rel=1e-15)
+
+
+def test_log1p_of_infinity():
+    from ds3jax.special import log1p
+
+    assert float(log1p(np.inf)) == np.inf

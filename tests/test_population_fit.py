@@ -430,3 +430,28 @@ def test_curve_fit_family_and_start_validation():
     # a curve that is 0 everywhere identifies nothing (it "fitted" with pass@1e4 = 1e-4)
     with pytest.raises(ValueError, match="pass@k is 0 at every k"):
         fit_passk_curve(k, np.zeros(k.size))
+
+
+def test_curve_fit_says_when_the_curve_does_not_determine_it():
+    from ds3jax.population import passk
+
+    # a flat curve: every solvable task solved at k = 1; alpha and beta ran to the
+    # optimiser's box and were reported "identified", with a standard error of 6e-10
+    flat = fit_passk_curve([1, 2, 4, 8, 16, 32], [0.5] * 6)
+    assert not flat.identified and "not identified" in flat.message
+    # Beta(2, 1e4) seen only to k = 1e3 with noise: the pinv cutoff on the unscaled J^T J
+    # (condition ~1e20) reported beta known to 0.04 while it sat on its bound
+    k = np.unique(np.round(np.logspace(0, 3, 25)))
+    y = np.asarray(passk(BetaPopulation(2.0, 1e4, 0.9), k))
+    noisy = np.clip(
+        np.maximum.accumulate(y + np.random.default_rng(0).normal(0, 0.005, y.size)), 0, 1
+    )
+    assert not fit_passk_curve(k, noisy).identified
+    # a well-determined curve stays identified, its parameters recovered
+    y = np.asarray(passk(BetaPopulation(0.3, 3.0, 0.8), k))
+    fit = fit_passk_curve(k, y)
+    assert fit.identified
+    assert float(fit.population.alpha) == pytest.approx(0.3, rel=1e-6)
+    # three points, three parameters: interpolated, no noise estimate, no standard errors
+    three = fit_passk_curve(k[[0, 10, -1]], y[[0, 10, -1]])
+    assert all(np.isnan(v) for v in three.stderr.values()) and "no standard errors" in three.message

@@ -779,3 +779,22 @@ def test_random_points_vs_mpmath(la, lb, upper, t):
     for k in range(3):
         if abs(dlog[k]) > TINY:
             assert abs(float(g[k]) - dlog[k]) <= RTOL_GRAD * abs(dlog[k]), (a, b, x, NAMES[k])
+
+
+@pytest.mark.parametrize("a,x", [(2.0, 0.3), (1.0, 0.3), (5.0, 0.4), (0.5, 0.2), (3.0, 0.1)])
+def test_hessian_in_a_and_b_at_equal_parameters(a, x):
+    # min/max in the prefactor split the derivative half to each argument at a == b: the
+    # (a, b) Hessian of log I came out wrong for every a = b < 8 (at a = b = 1, aa = pi^2/12
+    # where log I = a log x makes it 0); reference mpmath's numerical derivatives, 40 digits
+    import mpmath as mp
+
+    from ds3jax.special import log_betainc
+
+    got = np.array(jax.hessian(log_betainc, argnums=(0, 1))(a, a, x))
+    with mp.workdps(40):
+        f = lambda A, B: mp.log(mp.betainc(A, B, 0, x, regularized=True))  # noqa: E731
+        ab = float(mp.diff(f, (a, a), (1, 1)))
+        want = np.array(
+            [[float(mp.diff(f, (a, a), (2, 0))), ab], [ab, float(mp.diff(f, (a, a), (0, 2)))]]
+        )
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())

@@ -273,11 +273,18 @@ def _lsq_cov(p, k, y, npts, at_bound, family="beta+zero"):
     r = np.asarray(_curve_residual_natural(p, k, y, family))[:npts]
     J = np.asarray(_curve_jac_natural(p, k, y, family))[:npts]
     free = np.array([n not in at_bound for n in names])
-    dof = max(r.size - int(free.sum()), 1)
-    s2 = float(r @ r) / dof
+    dof = r.size - int(free.sum())
+    # as many points as free parameters: the curve is interpolated, its noise unknown
+    s2 = float(r @ r) / dof if dof > 0 else np.nan
     cov = np.full((len(names), len(names)), np.nan)
     Jf = J[:, free]
-    cov_f = s2 * np.linalg.pinv(Jf.T @ Jf)
+    # columns scaled to unit norm first: the parameters' scales differ by up to 1e6 (beta
+    # next to alpha), and pinv's cutoff on the unscaled J^T J dropped a direction the curve
+    # barely determines, reporting it as known to 1e-8 instead of not at all
+    norm = np.linalg.norm(Jf, axis=0)
+    norm = np.where(norm > 0, norm, 1.0)
+    Js = Jf / norm
+    cov_f = s2 * np.linalg.pinv(Js.T @ Js) / np.outer(norm, norm)
     cov[np.ix_(free, free)] = cov_f
     dead = free & ~np.any(J != 0.0, axis=0)
     cov[dead, :] = cov[:, dead] = np.nan
@@ -422,8 +429,10 @@ def fit_passk_curve(
                 th, msg, top = sol.x[:n_par], str(sol.message), err
 
     p = fam.natural(th)
+    # the trust region stops just inside the box (alpha = 999.995 of 1000): 1e-5 in the
+    # fit's coordinates (relative, on the log-scaled shape parameters) is on the bound
     at_bound = tuple(
-        n for n, v, lo, hi in zip(names, th, lower, upper) if v <= lo + 1e-7 or v >= hi - 1e-7
+        n for n, v, lo, hi in zip(names, th, lower, upper) if v <= lo + 1e-5 or v >= hi - 1e-5
     )
     cov = _lsq_cov(jnp.asarray(p, k.dtype), kp, yp, npts, at_bound, family)
     r = fun(th)
@@ -433,11 +442,24 @@ def fit_passk_curve(
     else:
         res = _minimax_kkt(r, J, th, lower, upper)
     msg = f"{res.value} (optimiser: {msg})"
+    stderr = {
+        n: (0.0 if n in at_bound else float(np.sqrt(cov[i, i]))) for i, n in enumerate(names)
+    }
+    # a shape parameter on the optimiser's box, or a standard error beyond its value: the
+    # curve does not determine the population (the bounds on A and the weight are natural)
+    artificial = [n for n in at_bound if n.startswith(("alpha", "beta"))]
+    loose = [n for n, v in zip(names, p) if stderr[n] > abs(float(v))]  # NaN: no estimate
+    identified = not artificial and not loose
+    if not identified:
+        why = artificial or loose
+        msg += f"; not identified: {', '.join(why)} " + (
+            "at the optimiser's bound" if artificial else "with a standard error beyond its value"
+        )
+    if npts <= len(names) - len(at_bound):
+        msg += "; as many points as free parameters: no standard errors"
     return PopulationFit(
         population=fam.from_natural([jnp.asarray(v, k.dtype) for v in p]),
-        stderr={
-            n: (0.0 if n in at_bound else float(np.sqrt(cov[i, i]))) for i, n in enumerate(names)
-        },
+        stderr=stderr,
         cov=cov,
         names=names,
         rmse=float(np.sqrt(np.mean(r**2))),
@@ -449,6 +471,7 @@ def fit_passk_curve(
         result=res,
         family=fam.label + " (curve, " + ("least squares)" if loss == "l2" else "minimax)"),
         interval_note=_CURVE_NOTE,
+        identified=identified,
     )
 
 

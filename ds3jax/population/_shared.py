@@ -267,7 +267,12 @@ class SharedFit:
         )
         sc = sc - sc.mean(0)
         cov = self._pinv @ (sc.T @ sc) @ self._pinv
-        draws = rng.multivariate_normal(p0, 0.5 * (cov + cov.T), size=self.n_boot, method="eigh")
+        # through the symmetric square root, continuous in cov: refits to the same problems
+        # in another row order (cov equal to the optimiser's tolerance) draw nearly the same
+        # replicates, where eigenvectors of near-equal eigenvalues would reshuffle them
+        evals, evecs = np.linalg.eigh(0.5 * (cov + cov.T))
+        root = (evecs * np.sqrt(np.maximum(evals, 0.0))) @ evecs.T
+        draws = p0 + rng.standard_normal((self.n_boot, p0.size)) @ root
         return draws, rng.standard_normal(self.n_boot)
 
     def passk_replicates(self, name, k, problems=None):

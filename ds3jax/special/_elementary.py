@@ -21,7 +21,8 @@ def log1p(x):
     u = jax.lax.optimization_barrier(1.0 + x)
     d = u - 1.0
     safe_d = jnp.where(d == 0, 1.0, d)
-    return jnp.where(d == 0, x, jnp.log(u) * (x / safe_d))
+    out = jnp.where(d == 0, x, jnp.log(u) * (x / safe_d))
+    return jnp.where(x == jnp.inf, x, out)  # inf * (inf / inf) would be NaN
 
 
 @log1p.defjvp

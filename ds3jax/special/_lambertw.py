@@ -127,6 +127,12 @@ def _lambertw0_jvp(primals, tangents):
     deriv = jnp.where(
         one_plus_w > 0, jnp.exp(-w) / jnp.where(one_plus_w > 0, one_plus_w, 1.0), jnp.inf
     )
+    # for W > 1 the first form: exp(-W) amplifies W's rounding by W (1e-14 at x = 1e100)
+    # and underflows from x ~ 1e306, where W / (x (1 + W)) is still representable
+    big = w > 1.0
+    xb = jnp.where(big, x, 1.0)
+    ratio = jnp.where(big, w, 1.0) / jnp.where(big, one_plus_w, 2.0)
+    deriv = jnp.where(big, ratio / xb, deriv)
     deriv = jnp.where(jnp.isnan(w), jnp.nan, deriv)
     return w, deriv * dx
 
@@ -149,8 +155,9 @@ def lambertw0(x):
     w + log w = log x (x > e), so the routine is branch-free, jit- and vmap-friendly.
 
     Derivative (``jax.custom_jvp``): W'(x) = W / (x (1 + W)) = exp(-W) / (1 + W), evaluated in
-    the second form so that x = 0 gives W'(0) = 1; at the branch point W' = +inf (the true
-    value). Higher derivatives follow by differentiating that rule.
+    the second form for W <= 1 so that x = 0 gives W'(0) = 1 (at the branch point W' = +inf,
+    the true value), in the first beyond (exp(-W) would amplify W's rounding and underflow).
+    Higher derivatives follow by differentiating that rule.
 
     Args:
       x: array_like, x >= -1/e.

@@ -78,9 +78,11 @@ def log_prefactor(a, b, logx, logy):
     s = a + b
     log_a, log_b, log_s = jnp.log(a), jnp.log(b), jnp.log(s)
     d_a, d_b, d_s = stirling_delta(a), stirling_delta(b), stirling_delta(s)
-    lo = jnp.minimum(a, b)
-    hi = jnp.maximum(a, b)
     a_small = a < b
+    # not minimum/maximum: at a tie those split the derivative half to each argument, and
+    # the second derivatives of lgamma(lo) + lgamma(hi) came out (1/2)^2 + (1/2)^2 of right
+    lo = jnp.where(a_small, a, b)
+    hi = jnp.where(a_small, b, a)
 
     # both large
     # clamped: far outside the bulk P is hugely negative anyway and exp must not overflow
@@ -166,9 +168,11 @@ def log_prefactor_grad(a, b, logx, logy):
     log_s = jnp.log(s)
     inv_s = 1.0 / s
     dd_a, dd_b, dd_s = (_stirling_delta_prime(z) for z in (a, b, s))
-    lo = jnp.minimum(a, b)
-    hi = jnp.maximum(a, b)
     a_small = a < b
+    # not minimum/maximum: at a tie those split the derivative half to each argument, and
+    # the second derivatives of lgamma(lo) + lgamma(hi) came out (1/2)^2 + (1/2)^2 of right
+    lo = jnp.where(a_small, a, b)
+    hi = jnp.where(a_small, b, a)
 
     # log(hi/s) = -log1p(lo/hi) keeps digits that log(hi/s) loses when lo << hi
     l1p = log1p(lo / hi)
