@@ -442,9 +442,7 @@ def fit_passk_curve(
     else:
         res = _minimax_kkt(r, J, th, lower, upper)
     msg = f"{res.value} (optimiser: {msg})"
-    stderr = {
-        n: (0.0 if n in at_bound else float(np.sqrt(cov[i, i]))) for i, n in enumerate(names)
-    }
+    stderr = {n: (0.0 if n in at_bound else float(np.sqrt(cov[i, i]))) for i, n in enumerate(names)}
     # a shape parameter on the optimiser's box, or a standard error beyond its value: the
     # curve does not determine the population (the bounds on A and the weight are natural)
     artificial = [n for n in at_bound if n.startswith(("alpha", "beta"))]
