@@ -455,3 +455,18 @@ def test_curve_fit_says_when_the_curve_does_not_determine_it():
     # three points, three parameters: interpolated, no noise estimate, no standard errors
     three = fit_passk_curve(k[[0, 10, -1]], y[[0, 10, -1]])
     assert all(np.isnan(v) for v in three.stderr.values()) and "no standard errors" in three.message
+
+
+def test_load_curves_reads_every_curve_header(tmp_path):
+    # load_curve reads "k, accuracy" and "y, x" too; load_curves skipped them
+    from ds3jax.population import load_curves
+
+    (tmp_path / "a.csv").write_text("k,accuracy\n1,0.1\n10,0.3\n")
+    (tmp_path / "b.csv").write_text("y,x\n0.1,1\n0.3,10\n")
+    (tmp_path / "c.csv").write_text("x,y\n1,0.1\n10,0.3\n")
+    (tmp_path / "counts.csv").write_text("model,problem,correct,samples\nm,q,1,10\n")
+    curves = load_curves(tmp_path)
+    assert sorted(curves) == ["a", "b", "c"]
+    for c in curves.values():
+        np.testing.assert_allclose(c.k, [1, 10])
+        np.testing.assert_allclose(c.y, [0.1, 0.3])

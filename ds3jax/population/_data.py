@@ -122,12 +122,14 @@ def load_curve(path: str | os.PathLike, *, k_tolerance: float = 0.01) -> Curve:
 
 
 def load_curves(directory: str | os.PathLike, pattern: str = "*.csv", **kw) -> dict[str, Curve]:
-    """Load every curve CSV in ``directory`` matching ``pattern`` (files without x, y skipped)."""
+    """Load every curve CSV in ``directory`` matching ``pattern``: files whose header holds
+    only curve columns (those :func:`load_curve` reads: k, accuracy or x, y, in any order);
+    files with other columns (counts, tables) are skipped."""
     out = {}
     for p in sorted(Path(directory).glob(pattern)):
         with open(p, encoding="utf-8-sig") as fh:
             head = [h.strip().lower() for h in fh.readline().split(",")]
-        if head[:2] == ["x", "y"]:
+        if head and all(h in _CURVE_COLS for h in head):
             out[p.stem] = load_curve(p, **kw)
     return out
 
