@@ -15,11 +15,11 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import logsumexp
 
 from ._checks import check_values, non_negative, positive
 from ._loss import LossLaw, loss
 from ._transfer import SigmoidTransfer, skill_probability
+from .special._elementary import weighted_logsumexp
 
 __all__ = [
     "TaskGrid",
@@ -82,7 +82,8 @@ class TaskGrid:
     def from_tasks(cls, difficulty, m, weight=None):
         """Tasks listed one by one; ``weight`` defaults to uniform and is normalised to sum 1."""
         _check_nonempty(difficulty, m)
-        check_values("m (required skills)", m, lambda a: a >= 1, ">= 1 for every task")
+        check_values("difficulty", difficulty, np.isfinite, "finite for every task")
+        check_values("m (required skills)", m, lambda a: (a >= 1) & (a < np.inf), "finite, >= 1")
         check_values("task weights", weight, _weights_ok, _WEIGHTS)
         difficulty = jnp.asarray(difficulty)
         m = jnp.asarray(m)
@@ -112,8 +113,12 @@ class TaskGrid:
         _check_nonempty(difficulty, m)
         wd = jnp.ones(difficulty.shape) if difficulty_weights is None else difficulty_weights
         wm = jnp.ones(m.shape) if m_weights is None else m_weights
-        for name, w in (("difficulty_weights", wd), ("m_weights", wm)):
+        for name, w, axis in (("difficulty_weights", wd, difficulty), ("m_weights", wm, m)):
             check_values(name, w, _weights_ok, _WEIGHTS)
+            if np.shape(w) != axis.shape:
+                raise ValueError(
+                    f"{name} needs one weight per entry ({axis.shape[0]}), got shape {np.shape(w)}"
+                )
         wd = jnp.asarray(wd) / jnp.sum(jnp.asarray(wd))
         wm = jnp.asarray(wm) / jnp.sum(jnp.asarray(wm))
         dd, mm = jnp.meshgrid(difficulty, m, indexing="ij")
@@ -136,9 +141,10 @@ class TaskGrid:
         Returns:
           TaskGrid with K = len(m) * n_nodes tasks (m-major order).
         """
-        if not isinstance(n_nodes, int) or n_nodes < 1:
+        if isinstance(n_nodes, bool) or not isinstance(n_nodes, int) or n_nodes < 1:
             raise ValueError(f"n_nodes must be a positive int, got {n_nodes!r}")
         check_values("stds", stds, positive, "positive and finite")
+        check_values("means", means, np.isfinite, "finite")
         x, w = np.polynomial.hermite.hermgauss(n_nodes)
         m = jnp.atleast_1d(jnp.asarray(m))
         means = jnp.broadcast_to(jnp.asarray(means), m.shape)
@@ -158,6 +164,9 @@ class TaskGrid:
         if not grids:
             raise ValueError("mixture needs at least one TaskGrid")
         mix = jnp.ones(len(grids)) if weights is None else jnp.asarray(weights)
+        if mix.shape != (len(grids),):
+            raise ValueError(f"mixture needs one weight per grid ({len(grids)}), got {mix.shape}")
+        check_values("mixture weights", weights, _weights_ok, _WEIGHTS)
         mix = mix / jnp.sum(mix)
         return cls.from_tasks(
             jnp.concatenate([g.difficulty for g in grids]),
@@ -194,6 +203,12 @@ def _resolve_log_success(strategy):
 
 
 def _task_q(tasks, law, transfer, N, D, iota_hat):
+    check_values("iota_hat", iota_hat, lambda a: (a > 0) & (a <= 1), "in (0, 1] (directionality)")
+    if np.ndim(iota_hat) and np.shape(iota_hat) != tasks.weight.shape:
+        raise ValueError(
+            f"iota_hat must be a scalar or one value per task {tasks.weight.shape}, got shape "
+            f"{np.shape(iota_hat)}"
+        )
     # Loss depends on (N, D) only: evaluate it once, then add the task axis.
     L = loss(law, N, D)[..., None]
     return jnp.asarray(iota_hat) * skill_probability(transfer, L, tasks.difficulty)
@@ -277,7 +292,8 @@ def log_expected_accuracy(
     q = _task_q(tasks, law, transfer, N, D, iota_hat)
     f = _resolve_log_success(strategy)
     log_psi = f(q, tasks.m, jnp.asarray(budget)[..., None], omega)
-    return logsumexp(log_psi + jnp.log(tasks.weight), axis=-1)
+    # weights of 0 (a product grid with a zero marginal) keep their derivative
+    return weighted_logsumexp(log_psi, tasks.weight)
 
 
 def expected_inference_tokens(
@@ -325,6 +341,7 @@ def expected_inference_compute(
     calls. For attention-aware costs combine :func:`expected_inference_tokens` with
     ``ds3jax.inference_flops``.
     """
+    check_values("n_queries", n_queries, positive, "positive and finite (inference calls)")
     tokens = expected_inference_tokens(
         tasks, strategy, law, transfer, N, D, budget, omega, iota_hat, method
     )

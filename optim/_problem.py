@@ -37,6 +37,7 @@ from ds3jax._checks import check_values, positive
 from ds3jax._checks import is_concrete as _concrete
 from ds3jax._flops import flops_coefficients
 from ds3jax._loss import LossLaw, loss
+from ds3jax._pytree import parameter_pytree
 from ds3jax._strategies import CoT, _check_strategy
 from ds3jax._tasks import (
     TaskGrid,
@@ -90,21 +91,7 @@ class FlopModel:
         return cls(n_layer=96.0, d_attn=12288.0, prompt_tokens=200.0, include_eval=include_eval)
 
 
-@functools.partial(
-    jax.tree_util.register_dataclass,
-    data_fields=[
-        "law",
-        "transfer",
-        "tasks",
-        "omega",
-        "n_queries",
-        "iota_hat",
-        "levels",
-        "level_weights",
-        "flops",
-    ],
-    meta_fields=["strategy", "charge", "m_max", "kernel", "flop_kind"],
-)
+@parameter_pytree(meta_fields=("strategy", "charge", "m_max", "kernel", "flop_kind"))
 @dataclasses.dataclass(frozen=True)
 class Problem:
     """Frozen description of the total-compute allocation problem (Eq. 53).
@@ -112,6 +99,12 @@ class Problem:
     Build it with :func:`make_problem` (which validates and precomputes the fast CoT table)
     or :func:`optim.presets.paper_fig8`. All numeric fields are differentiable pytree leaves;
     ``strategy``, ``charge``, ``m_max`` and ``kernel`` are static.
+
+    With the fast CoT kernel (``kernel == "cot_binomial"``) the accuracy reads the task grid
+    only through ``levels`` and ``level_weights``, a table built from ``tasks`` on the host:
+    derivatives with respect to the tasks land there, and a problem built with other tasks
+    than its table's (``dataclasses.replace(problem, tasks=...)``) is refused; build it with
+    :func:`make_problem` instead. Replacing the law, transfer, omega, ... is fine.
 
     Attributes:
       law: :class:`ds3jax.LossLaw` (Eq. 1).
@@ -145,6 +138,48 @@ class Problem:
     m_max: int = 0
     kernel: str = "library"
     flop_kind: str = "parameters"
+
+    def __post_init__(self):
+        # runs when a user builds or replaces a problem, never when JAX rebuilds one
+        if self.kernel != "cot_binomial":
+            return
+        if not _concrete((self.tasks.difficulty, self.tasks.m, self.tasks.weight)):
+            return
+        if not _concrete((self.levels, self.level_weights)):
+            return
+        table = _cot_table(self.tasks, self.strategy)
+        same = table is not None and (
+            table[0].shape == np.shape(self.levels)
+            and table[1].shape == np.shape(self.level_weights)
+            and np.allclose(table[0], np.asarray(self.levels), rtol=1e-12, atol=0)
+            and np.allclose(table[1], np.asarray(self.level_weights), rtol=1e-12, atol=1e-300)
+        )
+        if not same:
+            raise ValueError(
+                "the problem's tasks do not match its fast-kernel table (levels, "
+                "level_weights), which make_problem built from other tasks: build the problem "
+                "with optim.make_problem(law, transfer, tasks, ...) instead of replacing tasks"
+            )
+
+
+def _cot_table(tasks, strategy):
+    """(levels, level_weights) of the fast CoT kernel from concrete tasks, or None where it
+    does not apply (another strategy, m not whole numbers in [1, 4096], or a difficulty level
+    without m = 1 tasks)."""
+    w = np.asarray(tasks.weight, dtype=float)
+    m = np.asarray(tasks.m, dtype=float)
+    integral = np.all(m == np.round(m)) and np.all(m >= 1)
+    if not (isinstance(strategy, CoT) and integral and m.max() <= 4096):
+        return None
+    uniq, inv = np.unique(np.asarray(tasks.difficulty), return_inverse=True)
+    table = np.zeros((uniq.size, int(m.max())))
+    np.add.at(table, (inv, m.astype(int) - 1), w / w.sum())
+    # psi_m = psi_1 - G cancels where psi_m << psi_1; its absolute error eps psi_1 is
+    # harmless in the average only if every difficulty level carries m = 1 tasks
+    # (then Psi >= w(level, 1) psi_1(level)). Otherwise use the library kernel.
+    if not np.all(table[:, 0] > 0):
+        return None
+    return uniq, table
 
 
 def make_problem(
@@ -213,24 +248,12 @@ def make_problem(
         w = np.asarray(tasks.weight, dtype=float)
         if not (np.all(w >= 0) and w.sum() > 0):
             raise ValueError("task weights must be non-negative with a positive sum")
-        m = np.asarray(tasks.m, dtype=float)
-        integral = np.all(m == np.round(m)) and np.all(m >= 1)
-        if isinstance(strategy, CoT) and integral and m.max() <= 4096:
-            diff = np.asarray(tasks.difficulty)
-            uniq, inv = np.unique(diff, return_inverse=True)
-            m_max = int(m.max())
-            table = np.zeros((uniq.size, m_max))
-            np.add.at(table, (inv, m.astype(int) - 1), w / w.sum())
-            # psi_m = psi_1 - G cancels where psi_m << psi_1; its absolute error eps psi_1 is
-            # harmless in the average only if every difficulty level carries m = 1 tasks
-            # (then Psi >= w(level, 1) psi_1(level)). Otherwise use the library kernel.
-            if np.all(table[:, 0] > 0):
-                dtype = jnp.result_type(tasks.difficulty, float)
-                levels = jnp.asarray(uniq, dtype)
-                level_weights = jnp.asarray(table, dtype)
-                kernel = "cot_binomial"
-            else:
-                m_max = 0
+        table = _cot_table(tasks, strategy)
+        if table is not None:
+            dtype = jnp.result_type(tasks.difficulty, float)
+            levels = jnp.asarray(table[0], dtype)
+            level_weights = jnp.asarray(table[1], dtype)
+            m_max, kernel = table[1].shape[1], "cot_binomial"
     return Problem(
         law=law,
         transfer=transfer,

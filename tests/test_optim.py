@@ -384,3 +384,29 @@ def test_float32_solution_converges_to_the_float64_optimum():
     assert f32["dtype"] == "float32" and all(f32["converged"]) and bool(np.all(ref.converged))
     np.testing.assert_allclose(f32["value"], np.asarray(ref.value), rtol=1e-5)
     np.testing.assert_allclose(f32["N"], np.asarray(ref.N), rtol=1e-2)
+
+
+def test_replacing_the_tasks_of_a_fast_kernel_problem_is_refused():
+    # the fast CoT kernel reads the tasks through the table make_problem built: a problem
+    # with replaced tasks silently kept the old accuracy (0.305 where the new tasks give 0.485)
+    import dataclasses
+
+    import jax
+    import jax.numpy as jnp
+
+    p0 = paper_fig8()
+    assert p0.kernel == "cot_binomial"
+    t2 = TaskGrid.product(jnp.linspace(0.1, 4, 8) + 1.0, jnp.arange(1, 51))
+    with pytest.raises(ValueError, match="make_problem"):
+        dataclasses.replace(p0, tasks=t2)
+    rebuilt = make_problem(p0.law, p0.transfer, t2, omega=25.0, n_queries=1e9)
+    # the new tasks' accuracy by the library's per-task success, averaged (Eq. 20, 40)
+    from ds3jax._strategies import CoT
+    from ds3jax._tasks import expected_accuracy
+
+    want = expected_accuracy(t2, CoT(), p0.law, p0.transfer, 1e9, 2e10, 1000.0, 25.0)
+    assert float(accuracy(rebuilt, 1e9, 2e10, 1000.0)) == pytest.approx(float(want), rel=1e-10)
+    # replacing the law is fine, and JAX still rebuilds problems (a gradient) unchecked
+    dataclasses.replace(p0, law=LossLaw.hoffmann_rounded())
+    g = jax.grad(lambda p: log_accuracy(p, 1e9, 2e10, 1000.0))(p0)
+    assert float(jnp.sum(jnp.abs(g.levels))) > 0

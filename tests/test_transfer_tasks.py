@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy.integrate import quad
 from scipy.stats import norm
 
-from ds3jax._loss import LossLaw
+from ds3jax._loss import LossLaw, loss
 from ds3jax._tasks import (
     TaskGrid,
     expected_accuracy,
@@ -351,3 +351,61 @@ def test_log_skill_probability_derivatives_at_zero_floor_and_amplitude():
         assert np.isfinite(gd)
     with pytest.raises(ValueError, match="slope"):
         ds3jax.SigmoidTransfer(1.0, np.nan, 0.0)
+
+
+def test_loss_derivatives_at_infinite_data():
+    # the inference-only plane's D = inf: d L / d beta is 0 there (it was -inf * 0 = NaN, and
+    # forward mode carried the NaN into every tangent); dL/dA = N^-alpha by hand
+    law = LossLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+    g = jax.grad(lambda lw: loss(lw, 1e10, jnp.inf))(law)
+    assert float(g.beta) == 0.0 and float(g.B) == 0.0
+    assert float(g.A) == pytest.approx(1e10**-0.34, rel=1e-14)
+    fwd = jax.jacfwd(
+        lambda th: loss(LossLaw(E=1.69, A=th[0], B=410.7, alpha=0.34, beta=th[1]), 1e10, jnp.inf)
+    )(jnp.array([406.4, 0.28]))
+    np.testing.assert_allclose(np.asarray(fwd), [1e10**-0.34, 0.0], rtol=1e-14)
+    assert float(loss(law, 0.0, 1e11)) == np.inf
+
+
+def test_zero_task_weight_keeps_its_log_accuracy_derivative():
+    import dataclasses
+
+    from ds3jax._strategies import CoT
+    from ds3jax._tasks import TaskGrid, expected_accuracy, log_expected_accuracy
+
+    tz = TaskGrid.from_tasks([1.0, 3.0, 2.0], [1, 2, 3], [0.5, 0.5, 0.0])
+    args = (CoT(), LossLaw.hoffmann_rounded(), SigmoidTransfer(), 1e9, 1e10, 500.0, 25.0)
+
+    def f(w):
+        return log_expected_accuracy(dataclasses.replace(tz, weight=w), *args)
+
+    g = np.asarray(jax.grad(f)(tz.weight))
+    assert np.all(np.isfinite(g))  # the third entry was NaN
+    # d log(sum w psi) / d w_3 = psi_3 / Psi: one-sided difference of the plain average
+    h = 1e-7
+    up = dataclasses.replace(tz, weight=tz.weight + jnp.array([0.0, 0.0, h]))
+    fd = (np.log(float(expected_accuracy(up, *args))) - float(f(tz.weight))) / h
+    assert g[2] == pytest.approx(fd, rel=1e-5)
+
+
+def test_task_grid_inputs_are_checked():
+    from ds3jax._strategies import CoT
+    from ds3jax._tasks import TaskGrid, expected_accuracy, expected_inference_compute
+
+    g1, g2 = TaskGrid.from_tasks([1.0], [1]), TaskGrid.from_tasks([2.0], [1])
+    tk = TaskGrid.product([1.0, 2.0], [1, 2])
+    args = (CoT(), LossLaw.hoffmann_rounded(), SigmoidTransfer(), 1e9, 2e10, 500.0, 25.0)
+    for call, msg in (
+        (lambda: TaskGrid.mixture([g1, g2], [1, 1, 2]), "one weight per grid"),
+        (lambda: TaskGrid.mixture([g1, g2], [0.2]), "one weight per grid"),
+        (lambda: TaskGrid.product([1.0, 2.0, 3.0], [1, 2], difficulty_weights=[1.0]), "one weight"),
+        (lambda: TaskGrid.from_tasks([np.nan, 1.0], [1, 2]), "difficulty"),
+        (lambda: TaskGrid.from_tasks([1.0, 1.0], [1, np.inf]), "m"),
+        (lambda: TaskGrid.gaussian_mixture([1], [1.0], [np.nan], [0.5]), "means"),
+        (lambda: TaskGrid.gaussian_mixture([1], [1.0], [1.0], [0.5], n_nodes=True), "n_nodes"),
+        (lambda: expected_inference_compute(tk, *args, n_queries=-1.0), "n_queries"),
+        (lambda: expected_accuracy(tk, *args, iota_hat=1.5), "iota_hat"),
+        (lambda: expected_accuracy(tk, *args, iota_hat=np.full(3, 0.5)), "iota_hat"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            call()

@@ -46,7 +46,8 @@ from .._checks import (
     positive,
 )
 from .._pytree import parameter_pytree
-from ._passk import BetaPopulation, DiscretePopulation, _float, log_gamma_ratio, weighted_logsumexp
+from ..special._elementary import weighted_logsumexp
+from ._passk import BetaPopulation, DiscretePopulation, _float, log_gamma_ratio
 
 __all__ = [
     "LogitNormalPopulation",

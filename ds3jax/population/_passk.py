@@ -34,6 +34,7 @@ from .._checks import (
 )
 from .._pytree import parameter_pytree
 from ..special import betainc
+from ..special._elementary import weighted_logsumexp
 
 __all__ = [
     "BetaPopulation",
@@ -198,20 +199,6 @@ def log_failure(population, k):
     """
     _check_k(k)
     return _log_failure(population, k)
-
-
-def weighted_logsumexp(terms, w, axis=-1):
-    """log sum_i w_i exp(terms_i) along ``axis``, w_i >= 0, with the derivative in w_i right
-    where w_i = 0 (exp(terms_i) / sum; ``logsumexp(..., b=w)`` drops those entries, and
-    with them their derivative: a mixture weight's gradient at 0 came out wrong)."""
-    terms, w = jnp.broadcast_arrays(terms, w)
-    live = (w > 0) & (terms > -jnp.inf)
-    mx = jnp.max(jnp.where(live, terms, -jnp.inf), axis=axis, keepdims=True)
-    mx = jax.lax.stop_gradient(jnp.where(jnp.isfinite(mx), mx, 0.0))
-    # entries with w = 0 may lie far above the live ones: clipped, they add 0 to the sum
-    # and a finite (if then inexact) derivative
-    s = jnp.sum(w * jnp.exp(jnp.minimum(terms - mx, 700.0)), axis=axis)
-    return jnp.log(s) + jnp.squeeze(mx, axis)
 
 
 def _log_failure(population, k):

@@ -29,3 +29,17 @@ def log1p(x):
 def _log1p_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
     return log1p(x), t / (1.0 + x)
+
+
+def weighted_logsumexp(terms, w, axis=-1):
+    """log sum_i w_i exp(terms_i) along ``axis``, w_i >= 0, with the derivative in w_i right
+    where w_i = 0 (exp(terms_i) / sum; ``logsumexp(..., b=w)`` drops those entries, and
+    with them their derivative: a mixture weight's gradient at 0 came out wrong)."""
+    terms, w = jnp.broadcast_arrays(terms, w)
+    live = (w > 0) & (terms > -jnp.inf)
+    mx = jnp.max(jnp.where(live, terms, -jnp.inf), axis=axis, keepdims=True)
+    mx = jax.lax.stop_gradient(jnp.where(jnp.isfinite(mx), mx, 0.0))
+    # entries with w = 0 may lie far above the live ones: clipped, they add 0 to the sum
+    # and a finite (if then inexact) derivative
+    s = jnp.sum(w * jnp.exp(jnp.minimum(terms - mx, 700.0)), axis=axis)
+    return jnp.log(s) + jnp.squeeze(mx, axis)
