@@ -103,16 +103,9 @@ def loss(law: LossLaw, N, D):
     """
     N = jnp.asarray(N)
     D = jnp.asarray(D)
-    return law.E + _power_term(law.A, law.alpha, N) + _power_term(law.B, law.beta, D)
-
-
-def _power_term(coef, exponent, x):
-    """coef / x^exponent, 0 at x = inf with zero derivatives (the inference-only plane's
-    D = inf): there log x = inf made the exponent's derivative -inf * 0 = NaN, and forward
-    mode carried the NaN into every tangent."""
-    finite = x < jnp.inf
-    xs = jnp.where(finite, x, 1.0)
-    return jnp.where(finite, coef * jnp.exp(-exponent * jnp.log(xs)), 0.0)
+    return (
+        law.E + law.A * jnp.exp(-law.alpha * jnp.log(N)) + law.B * jnp.exp(-law.beta * jnp.log(D))
+    )
 
 
 def _check_compute(C_tr):
