@@ -34,9 +34,9 @@ class LossLaw:
     N is the number of non-embedding parameters, D the number of training tokens; L is in
     nats per token. Every field is a differentiable pytree leaf (scalar or array; arrays
     broadcast, e.g. to evaluate several laws at once). Values given as Python or NumPy
-    numbers must all be positive; jax arrays are not checked (fits and bootstrap replicates
-    build laws from them), nor are the pytrees JAX rebuilds for gradients and tangents,
-    whose entries may be of any sign.
+    numbers must all be positive and finite; jax arrays are not checked (fits and bootstrap
+    replicates build laws from them), nor are the pytrees JAX rebuilds for gradients and
+    tangents, whose entries may be of any sign.
 
     Presets (``LossLaw.<name>()``) and the D/N ratio of the exact training-compute optimum
     (:func:`training_optimal`) at a few training budgets C_tr = 6 N D [FLOPs]:
@@ -46,7 +46,7 @@ class LossLaw:
     ====================  ======  =====  =======  =======  =======  =====  =====  =====  =====
     hoffmann_rounded      1.69    406.4  410.7    0.34     0.28     25.7   50.1   97.7   152.6
     hoffmann_unrounded    1.6934  406.4  410.7    0.33917  0.28491  18.6   33.9   61.8   92.2
-    epoch_refit           1.8169  482.01 2085.43  0.3478   0.3658   25.7   21.6   18.1   16.1
+    epoch_refit           1.8172  482.01 2085.43  0.3478   0.3658   25.7   21.6   18.1   16.1
     ====================  ======  =====  =======  =======  =======  =====  =====  =====  =====
 
     ``hoffmann_rounded`` is the law of App. C (and
@@ -63,7 +63,7 @@ class LossLaw:
     beta: jax.Array | float
 
     def __post_init__(self):
-        greater = (lambda a: a > 0, "positive")
+        greater = (lambda a: (a > 0) & (a < float("inf")), "positive and finite")
         check_fields(self, dict.fromkeys(("E", "A", "B", "alpha", "beta"), greater))
 
     @classmethod
@@ -79,7 +79,7 @@ class LossLaw:
     @classmethod
     def epoch_refit(cls):
         """Refit of the Chinchilla data by Besiroglu et al. (2024, Epoch AI)."""
-        return cls(E=1.8169, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)
+        return cls(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)
 
 
 class ComputeAllocation(NamedTuple):
@@ -103,9 +103,16 @@ def loss(law: LossLaw, N, D):
     """
     N = jnp.asarray(N)
     D = jnp.asarray(D)
-    return (
-        law.E + law.A * jnp.exp(-law.alpha * jnp.log(N)) + law.B * jnp.exp(-law.beta * jnp.log(D))
-    )
+    return law.E + _power_term(law.A, law.alpha, N) + _power_term(law.B, law.beta, D)
+
+
+def _power_term(coef, exponent, x):
+    """coef / x^exponent, 0 at x = inf with zero derivatives (the inference-only plane's
+    D = inf): there log x = inf made the exponent's derivative -inf * 0 = NaN, and forward
+    mode carried the NaN into every tangent. NaN stays NaN (a missing value is not infinite)."""
+    infinite = x == jnp.inf
+    xs = jnp.where(infinite, 1.0, x)
+    return jnp.where(infinite, 0.0, coef * jnp.exp(-exponent * jnp.log(xs)))
 
 
 def _check_compute(C_tr):

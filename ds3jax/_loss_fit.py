@@ -18,8 +18,9 @@ apply: with the loss taken in logs, E, A, B enter non-linearly.
 
 Uncertainty: :meth:`LossFit.bootstrap` refits resampled runs (vmapped over replicates, from
 the best distinct optima of the multi-start fit); :attr:`LossFit.covariance` is Huber's
-(1981, Sec. 7.6) sandwich estimate for M-estimators, with the mean of rho'' smoothed by a
-kernel so that it is stable when few residuals fall inside |r| <= delta.
+(1981, Sec. 7.6) sandwich estimate for M-estimators in the form that allows each run its own
+noise, with rho'' smoothed by a kernel so that it is stable when few residuals fall inside
+|r| <= delta.
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ def loss_fit_starts(grid: dict | None = None) -> np.ndarray:
     ``grid`` maps "e", "a", "b", "alpha", "beta" to sequences of values (default
     :data:`HOFFMANN_GRID`).
     """
+    unknown = sorted(set(grid or {}) - set(HOFFMANN_GRID))
+    if unknown:
+        raise ValueError(
+            f"starts: unknown axes {unknown}; the axes are e, a, b, alpha, beta (log E, "
+            "log A, log B and the exponents)"
+        )
     g = dict(HOFFMANN_GRID, **(grid or {}))
     axes = [np.asarray(g[k], float) for k in ("e", "a", "b", "alpha", "beta")]
     mesh = np.meshgrid(*axes, indexing="ij")
@@ -296,15 +303,18 @@ class LossFit:
 
     @property
     def covariance(self) -> np.ndarray:
-        """Huber's sandwich covariance of theta = (log E, log A, log B, alpha, beta), (5, 5).
+        """Sandwich covariance of theta = (log E, log A, log B, alpha, beta), (5, 5).
 
-            Cov = K^2 [sum psi_i^2 / (n - p)] / m^2 (J^T J)^-1,  m = mean rho''(r),
-            K = 1 + p var(rho'') / (n m^2)   (Huber 1981, Sec. 7.6),
+            Cov = n / (n - p) H^-1 S H^-1,   H = sum_i rho''(r_i) J_i J_i^T,
+                                              S = sum_i psi(r_i)^2 J_i J_i^T
 
-        J the Jacobian of log L(theta) at the runs used, psi = rho' (the clipped residual).
-        m = P(|r| <= delta) is estimated with a Gaussian kernel (Silverman's bandwidth) on the
-        residuals rather than by counting, which is noisy when delta is small next to the
-        residual spread (delta = 1e-3 vs ~1e-2 on the Chinchilla runs).
+        (Huber 1981, Sec. 7.6, in the form that does not assume every run has the same
+        noise), J_i the gradient of log L(theta) at run i, psi = rho' the clipped residual.
+        rho'' = 1(|r| <= delta) is smoothed with a Gaussian kernel (Silverman's bandwidth) on
+        the residuals, which keeps H stable when delta is small next to the residual spread
+        (delta = 1e-3 vs ~1e-2 on the Chinchilla runs). The common-noise form K^2 mean(psi^2)
+        / mean(rho'')^2 (J^T J)^-1 gave standard errors half the bootstrap's on the
+        Chinchilla runs, whose scatter differs between compute budgets.
         """
         r = self.residuals[self.used]
         n = r.size
@@ -317,10 +327,10 @@ class LossFit:
         from scipy.special import ndtr
 
         rho2 = ndtr((d - r) / h) - ndtr((-d - r) / h)
-        m = np.mean(rho2)
-        K = 1.0 + _N_PARAMS * np.var(rho2) / (n * m * m)
-        scale = K * K * np.sum(psi * psi) / (n - _N_PARAMS) / (m * m)
-        return scale * np.linalg.inv(J.T @ J)
+        h_inv = np.linalg.inv((J * rho2[:, None]).T @ J)
+        meat = (J * (psi * psi)[:, None]).T @ J
+        cov = n / (n - _N_PARAMS) * h_inv @ meat @ h_inv
+        return 0.5 * (cov + cov.T)
 
     @property
     def unidentified(self) -> tuple:
@@ -456,9 +466,12 @@ def _check_runs(n_params, n_tokens, loss, exclude):
                     "exclude must be row indices, a boolean mask or 'highest_loss:K', "
                     f"got {exclude!r}"
                 )
-            k = int(exclude.split(":", 1)[1])
-            if k < 0:
-                raise ValueError(f"exclude 'highest_loss:K' needs K >= 0, got {k}")
+            tail = exclude.split(":", 1)[1].strip()
+            if not tail.lstrip("+").isdigit():
+                raise ValueError(
+                    f"exclude 'highest_loss:K' needs a whole number K >= 0, got {exclude!r}"
+                )
+            k = int(tail)
             if k:
                 used[np.argsort(cols["loss"], kind="stable")[-k:]] = False
         else:
@@ -468,6 +481,16 @@ def _check_runs(n_params, n_tokens, loss, exclude):
                     raise ValueError(f"exclude mask must have shape ({n},), got {ex.shape}")
                 used &= ~ex
             else:
+                if ex.size and not np.issubdtype(ex.dtype, np.number):
+                    raise ValueError(f"exclude must be row indices or a boolean mask, got {ex!r}")
+                if ex.size and np.any(ex != np.round(ex)):
+                    raise ValueError(f"exclude row indices must be whole numbers, got {ex!r}")
+                if ex.shape == (n,) and n > 2 and np.all((ex == 0) | (ex == 1)):
+                    # a 0/1 integer mask would be read as rows 0 and 1
+                    raise ValueError(
+                        "exclude looks like a 0/1 mask over the runs: pass it as booleans "
+                        "(np.asarray(mask, bool)); integers are row indices"
+                    )
                 ex = ex.astype(int).ravel()
                 if ex.size and (ex.min() < 0 or ex.max() >= n):
                     raise ValueError(f"exclude holds row indices outside 0..{n - 1}")

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 
-from ._checks import check_values, non_negative, positive
+from ._checks import check_values, is_concrete, non_negative, positive
 from ._majority import mv_log_success, mv_success
 from .special import betainc, log_betainc, log_betaincc
 
@@ -93,14 +93,21 @@ class BestOfN:
         else:
             _check_strategy(base, "base")
         shares = self.shares
-        if isinstance(shares, (list, tuple, np.ndarray)):
+        # jax arrays too (they gave tokens beyond the budget); traced ones pass unchecked
+        # (a scalar is a vmap axis spec, not shares)
+        if isinstance(shares, (list, tuple, np.ndarray, jax.Array)) and is_concrete(shares):
             s = np.asarray(shares, dtype=float)
             if s.shape != (k,) or np.any(s < 0) or not np.isclose(s.sum(), 1.0):
                 raise ValueError(
                     f"shares must be k = {k} non-negative budget fractions summing to 1, "
                     f"got {shares!r}"
                 )
-            object.__setattr__(self, "shares", s)
+            if not isinstance(shares, jax.Array):
+                object.__setattr__(self, "shares", s)
+        if isinstance(shares, (list, tuple, np.ndarray, jax.Array)) and not isinstance(base, tuple):
+            # shares split the budget between members: one base is k equal members (the
+            # shares were checked, then dropped, and every member got budget / k)
+            object.__setattr__(self, "base", (base,) * k)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,9 +240,39 @@ def _log_success(s, q, m, budget, omega):
     if isinstance(s, (CoT, ToT)):
         return _chain_logs(s, q, m, budget, omega, want_success=True)
     if isinstance(s, BestOfN):
-        return _log1mexp(_log_failure(s, q, m, budget, omega))
+        return _log_bon_success(s, q, m, budget, omega)
     psi = _success(s.base, q, m, budget / s.k, omega)
     return mv_log_success(psi, s.k, jnp.asarray(s.error_weights, psi.dtype))
+
+
+def _log_neg_log_failure(s, q, m, budget, omega):
+    """log(-log(1 - psi)) of one member, from log psi where psi is tiny (there log(1 - psi)
+    rounds to 0): -log1p(-psi) = psi (1 + psi / 2 + ...)."""
+    lf = _log_failure(s, q, m, budget, omega)
+    ls = _log_success(s, q, m, budget, omega)
+    tiny = lf > -1e-8
+    big = jnp.log(-jnp.where(tiny, -1.0, lf))
+    return jnp.where(tiny, ls + 0.5 * jnp.exp(jnp.minimum(ls, 0.0)), big)
+
+
+def _log_bon_success(s, q, m, budget, omega):
+    """log(1 - prod_j (1 - psi_j)) = log u + log((1 - e^-u) / u), u = -sum_j log(1 - psi_j),
+    with log u a logsumexp of the members' log(-log(1 - psi_j)): finite where every psi_j
+    underflows (it was -inf once k log1p(-psi) rounded to 0)."""
+    members, budgets = (
+        (s.base, [budget * sh for sh in _shares(s, budget.dtype)])
+        if isinstance(s.base, tuple)
+        else ((s.base,), [budget / s.k])
+    )
+    weight = 1.0 if isinstance(s.base, tuple) else float(s.k)
+    terms = jnp.stack([_log_neg_log_failure(b, q, m, bj, omega) for b, bj in zip(members, budgets)])
+    log_u = jax.nn.logsumexp(terms, axis=0) + jnp.log(weight)
+    u = jnp.exp(log_u)
+    # log((1 - e^-u) / u): -u / 2 to first order where u is tiny (the ratio rounds there)
+    small = u < 1e-8
+    u_s = jnp.where(small, 1.0, u)
+    corr = jnp.where(small, -0.5 * u, jnp.log(-jnp.expm1(-u_s) / u_s))
+    return log_u + corr
 
 
 def _log_failure(s, q, m, budget, omega):
@@ -298,14 +335,26 @@ def _cot_steps_exact(x, m, steps):
     # E[min(T, K)] = (m / x) I_x(m + 1, K - m + 1) + K (1 - I_x(m, K - m + 1)).
     feasible, n = _chain_args(x, m, steps)
     x_safe = jnp.where(x > 0, x, 1.0)
-    first = jnp.where(feasible & (x > 0), m / x_safe * betainc(m + 1, n, x_safe), 0.0)
+    # (m / x) I_x(m + 1, n) in logs: m / x overflows its derivative (inf * 0) for x < 1e-160
+    first = m * jnp.exp(log_betainc(m + 1, n, x_safe) - jnp.log(x_safe))
+    first = jnp.where(feasible & (x > 0), first, 0.0)
     tail = jnp.where(feasible, jnp.exp(log_betaincc(m, n, x)), 1.0)
-    return first + steps * tail
+    # E[min(T, K)] <= K; the interpolation between integer K exceeds it for K in (m - 1, m)
+    return jnp.minimum(first + steps * tail, steps)
+
+
+def _live(x, steps):
+    """Where a chain can still finish within K = steps: x K above sqrt(eps). Below, its
+    chance to finish is at most (x K)^m / m! and E[min(T, K)] = K to rounding, while m / x
+    and its derivative overflow."""
+    tiny = jnp.sqrt(jnp.finfo(jnp.result_type(x, steps)).eps)
+    return x * steps > tiny
 
 
 def _cot_steps_gaussian(x, m, steps, z_star):
     # Eq. 26 in step units: Gaussian approximation of NB(m, x) in |z| <= z*, tails linear.
-    x_safe = jnp.where(x > 0, x, 1.0)
+    live = _live(x, steps)
+    x_safe = jnp.where(live, x, 1.0)
     mu = m / x_safe
     degenerate = x >= 1  # no variance: T = m exactly
     sig = jnp.sqrt(m * (1.0 - jnp.where(degenerate, 0.0, x))) / x_safe
@@ -313,13 +362,19 @@ def _cot_steps_gaussian(x, m, steps, z_star):
     mid = mu * ndtr(z) + steps * (1.0 - ndtr(z)) - sig * jnp.exp(-0.5 * z**2) / jnp.sqrt(2 * jnp.pi)
     val = jnp.where(z < -z_star, steps, jnp.where(z > z_star, mu, mid))
     val = jnp.where(degenerate, jnp.minimum(mu, steps), val)
-    return jnp.where(x > 0, val, steps)
+    # for m < z*^2 z stays above -z* as x -> 0, and the middle branch fell to -c / x (tokens
+    # of -1870 on a budget of 250): E[min(T, K)] lies in [min(m, K), K]; also
+    # E[min(T, K)] >= K P(T > K): the middle branch's floor where its Gaussian puts mass
+    # below T = 0
+    val = jnp.clip(val, jnp.maximum(jnp.minimum(m, steps), steps * (1.0 - ndtr(z))), steps)
+    return jnp.where(live, val, steps)
 
 
 def _cot_steps_linear(x, m, steps):
     # Eq. 27: min(m / x, K).
-    x_safe = jnp.where(x > 0, x, 1.0)
-    return jnp.where(x > 0, jnp.minimum(m / x_safe, steps), steps)
+    live = _live(x, steps)
+    x_safe = jnp.where(live, x, 1.0)
+    return jnp.where(live, jnp.minimum(m / x_safe, steps), steps)
 
 
 def _tokens(s, q, m, budget, omega, method, z_star):
@@ -365,5 +420,7 @@ def expected_tokens(
     """
     if method not in ("exact", "gaussian", "linear"):
         raise ValueError(f"method must be 'exact', 'gaussian' or 'linear', got {method!r}")
+    if method == "gaussian":
+        check_values("z_star", z_star, positive, "finite and > 0 (the Gaussian cut)")
     args = _prepare(strategy, q, m, budget, omega)
     return _tokens(strategy, *args, method, z_star)

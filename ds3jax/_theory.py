@@ -98,7 +98,10 @@ def amplification(t, r):
     """A(t, r) = t (1 - r)^(t - 1): N-slope of S(N, t) = 1 - (1 - r)^t per dr/dN (Theorem 2)."""
     check_probability("r", r, "a per-step success probability")
     t, r = jnp.asarray(t), jnp.asarray(r)
-    return t * jnp.exp((t - 1) * jnp.log1p(-r))
+    # t = 1: (1 - r)^0 = 1 also at r = 1, where (t - 1) log1p(-r) was 0 * -inf = NaN
+    one = t == 1
+    r_safe = jnp.where(one, 0.0, r)
+    return t * jnp.exp(jnp.where(one, 0.0, (t - 1) * jnp.log1p(-r_safe)))
 
 
 def critical_depth(r):
@@ -110,13 +113,16 @@ def critical_depth(r):
 def max_amplification(r):
     """g(r) = (1/r - 1)(1 - r)^(1/r - 2) for r < 1/2 and 1 for r >= 1/2 (Theorem 2).
 
-    The factor by which reasoning depth can steepen the N-slope: strictly decreasing,
+    The paper's factor by which reasoning depth can steepen the N-slope (the maximum of
+    A(t, r) over real t; over whole depths t it can be slightly larger, e.g. A(3, 0.3) =
+    1.470 against g(0.3) = 1.450): strictly decreasing,
     g(1/2) = 1 and g -> infinity as r -> 0 (App. D-A).  Computed as
     exp(log(1/r - 1) + (1/r - 2) log1p(-r)).
     """
     check_probability("r", r, "a per-step success probability")
     r = jnp.asarray(r, jnp.result_type(r, float))
-    small = r < 0.5
+    small = (r < 0.5) & (r > 0)
     rs = jnp.where(small, r, 0.25)
     log_g = jnp.log1p(-rs) - jnp.log(rs) + (1.0 / rs - 2.0) * jnp.log1p(-rs)
-    return jnp.where(small, jnp.exp(log_g), 1.0)
+    # g -> infinity as r -> 0 (it was NaN at r = 0)
+    return jnp.where(small, jnp.exp(log_g), jnp.where(r == 0, jnp.inf, 1.0))

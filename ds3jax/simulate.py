@@ -186,10 +186,13 @@ def simulate(
     check_probability("delta", delta)
     check_probability("p", p)
     decay = None if step_decay is None else jnp.asarray(step_decay)
-    if decay is not None and (decay.ndim != 1 or decay.shape[0] < int(budget // omega)):
+    # the walk's step count (with _single's rounding tolerance: budget // omega could be one
+    # less, and JAX clamped the missing step's index silently)
+    n_steps = int(np.floor(float(budget) / float(omega) + 1e-9))
+    if decay is not None and (decay.ndim != 1 or decay.shape[0] < n_steps):
         raise ValueError(
-            "step_decay must be 1-D with at least budget // omega entries (one per step), "
-            f"got shape {decay.shape}"
+            f"step_decay must be 1-D with at least {n_steps} entries (one per step of "
+            f"budget / omega), got shape {decay.shape}"
         )
     if decay is not None and is_concrete((p, decay)):
         check_probability(

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cli_fit import METHODS, add_where_option, check_n_boot, output_stem, parse_where
-from ._common import Progress, UsageError, atomic_write, check_out_dir, status, to_jsonable
+from ._common import Progress, UsageError, atomic_write, check_out_dir, seed, status, to_jsonable
 
 __all__ = ["register", "cmd_backtest"]
 
@@ -74,7 +74,7 @@ def register(subparsers) -> None:
         default=200,
         help="replicates per fit for the 90%% intervals (default 200; 0: no intervals)",
     )
-    b.add_argument("--seed", type=int, default=0, help="seed of the thinnings and fits")
+    b.add_argument("--seed", type=seed, default=0, help="seed of the thinnings and fits")
     b.set_defaults(func=cmd_backtest)
 
 
@@ -147,9 +147,10 @@ def cmd_backtest(args) -> int:
     for m, why in bt.failures.items():
         print(f"  {m}: {len(why)} fit(s) failed, e.g. {why[0]}")
     if bt.best is not None:
+        far = int(np.argmax(bt.k))  # Backtest.best ranks at the largest k, not the last typed
         print(
-            f"  best here at k = {bt.k[-1]:g}: {bt.best} (a {bt.reach[-1]:.3g}x extrapolation; "
-            "farther out the ranking may differ)"
+            f"  best here at k = {bt.k[far]:g}: {bt.best} (a {bt.reach[far]:.3g}x "
+            "extrapolation; farther out the ranking may differ)"
         )
     cov = bt.coverage
     result = {
@@ -162,6 +163,7 @@ def cmd_backtest(args) -> int:
         "measured": bt.measured,
         "skipped": bt.skipped,
         "best": bt.best,
+        "best_at_k": None if bt.best is None else float(np.max(bt.k)),
         "routes": {
             m: {
                 "mean_abs_error": bt.mean_abs_error[i],

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import UsageError, atomic_write, check_out_dir, status, to_jsonable
+from ._common import UsageError, atomic_write, check_out_dir, seed, status, to_jsonable
 
 __all__ = ["register", "cmd_fit", "read_fit_csv"]
 
@@ -122,14 +122,14 @@ def register(subparsers) -> None:
     f.add_argument(
         "--n-boot",
         type=int,
-        default=1000,
+        default=None,
         help="counts fits: replicates for the 90%% intervals (default 1000; 0: no intervals; "
         "otherwise at least 20)",
     )
     f.add_argument(
         "--seed",
-        type=int,
-        default=0,
+        type=seed,
+        default=None,
         help="counts fits: seed of the held-out splits and the replicates (default 0)",
     )
     f.add_argument(
@@ -145,7 +145,7 @@ def register(subparsers) -> None:
     f.add_argument(
         "--loss",
         choices=("l2", "max"),
-        default="l2",
+        default=None,
         help="curve fits: least squares (l2, default) or smallest largest error (max)",
     )
     f.add_argument(
@@ -208,6 +208,10 @@ def parse_where(items) -> dict:
         col, sep, val = it.partition("=")
         if not sep or not col.strip():
             raise ValueError(f"--where takes COLUMN=VALUE, got {it!r}")
+        if col.strip() in out:  # the last one won without a word
+            raise ValueError(
+                f"--where names column {col.strip()!r} twice; it selects one value per column"
+            )
         out[col.strip()] = val.strip()
     return out
 
@@ -347,8 +351,16 @@ def _check_options(args, kind, data) -> None:
                 f"in {int(data.samples.max())} samples): no population is identified; pass@k "
                 "beyond the data cannot be estimated"
             )
+        if "loss" in getattr(args, "given", ()):
+            raise UsageError("--loss applies to pass@k curve fits; for counts use --method")
         check_count_options(args)
         return
+    unused = sorted(getattr(args, "given", set()) & {"n_boot", "seed"})
+    if unused:
+        raise UsageError(
+            f"--{unused[0].replace('_', '-')} applies to per-problem counts (a curve fit has no "
+            "replicates or held-out splits)"
+        )
     if args.method is not None or args.no_zero_mass:
         opt = "--method" if args.method is not None else "--no-zero-mass"
         raise UsageError(
@@ -451,7 +463,16 @@ def _pad(k, size):
     return np.concatenate([k, np.full(size - k.size, k[-1])])
 
 
+_KIND_DEFAULTS = {"loss": "l2", "n_boot": 1000, "seed": 0}
+
+
 def cmd_fit(args) -> int:
+    # the options one file kind reads were accepted and ignored for the other: remember which
+    # were given, then fill the defaults
+    args.given = {k for k in _KIND_DEFAULTS if getattr(args, k) is not None}
+    for k, v in _KIND_DEFAULTS.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
     where = parse_where(args.where)
     stem = output_stem(args.csv, where)
     if args.by is not None:
@@ -672,8 +693,14 @@ def cmd_fit(args) -> int:
         )
     if beyond.any() and fit.extrapolation_note:
         w(f"  note: {fit.extrapolation_note}")
-    gof = f"  RMSE {fit.rmse:.5f}, max |error| {fit.max_abs_error:.5f} (pass@k"
-    gof += " over the curve points)" if kind == "curve" else " vs the unbiased estimate)"
+    if kind == "curve":
+        gof = f"  RMSE {fit.rmse:.5f}, max |error| {fit.max_abs_error:.5f} (pass@k over the "
+        gof += "curve points)"
+    else:
+        # over the k the residual panel shows (the fit's own rmse uses 6 k)
+        gof = f"  RMSE {float(np.sqrt(np.mean(resid**2))):.5f}, max |error| "
+        gof += f"{float(np.max(np.abs(resid))):.5f} (pass@k vs the unbiased estimate at the "
+        gof += f"{resid.size} k plotted)"
     w(gof)
     if fit.loglik is not None:
         w(f"  log-likelihood {fit.loglik:.4f}")

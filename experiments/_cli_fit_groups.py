@@ -17,6 +17,7 @@ some of the same problems, a closing line says that ``--shared`` applies.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -29,10 +30,13 @@ __all__ = ["cmd_fit_groups"]
 
 
 def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
-    if args.loss != "l2":
+    if args.loss != "l2" or "loss" in getattr(args, "given", ()):
         raise UsageError("--by fits per-problem counts: --loss is for curves")
+    if args.shared and args.method is not None:
+        raise UsageError("--shared is its own route: leave out --method")
     check_count_options(args)
-    name = f"{stem}_by-{'-'.join(by)}"
+    # column names go into the file name: "size/B" wrote into a subfolder
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{stem}_by-{'-'.join(by)}")
     check_out_dir(args.out, files=(f"{name}_fits.json", f"{name}_fits.png"))
     import jax
 
@@ -40,8 +44,6 @@ def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
     import ds3jax.population as pop
 
     groups = pop.load_count_groups(args.csv, by, where=where)
-    if args.shared and args.method is not None:
-        raise UsageError("--shared is its own route: leave out --method")
     method = "shared" if args.shared else args.method or "ensemble"
     print(
         f"ds3jax fit: {args.csv}: {len(groups)} data sets by {', '.join(by)}; route {method}, "

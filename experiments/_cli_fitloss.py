@@ -21,6 +21,7 @@ before anything is written.
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import warnings
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import Progress, atomic_write, check_out_dir, int_at_least, status, to_jsonable
+from ._common import Progress, atomic_write, check_out_dir, int_at_least, seed, status, to_jsonable
 
 __all__ = ["register", "cmd_fit_loss", "read_runs_csv", "add_frontier_options"]
 
@@ -56,12 +57,23 @@ def register(subparsers) -> None:
         help="leave out the K runs with the highest loss (Epoch: 5 on the Chinchilla runs)",
     )
     f.add_argument(
-        "--bootstrap", type=int_at_least(0), default=1000, help="bootstrap replicates (1000)"
+        "--bootstrap",
+        type=_replicates,
+        default=1000,
+        help="bootstrap replicates: 0 (none) or at least 2 (1000)",
     )
     f.add_argument("--delta", type=float, default=1e-3, help="Huber threshold (1e-3)")
     f.add_argument("--level", type=float, default=0.9, help="interval level (0.9)")
-    f.add_argument("--seed", type=int, default=0, help="bootstrap random seed")
+    f.add_argument("--seed", type=seed, default=0, help="bootstrap random seed")
     f.set_defaults(func=cmd_fit_loss)
+
+
+def _replicates(text: str) -> int:
+    """``--bootstrap``: 0 (none) or at least 2 replicates, refused before any fit runs."""
+    v = int_at_least(0)(text)
+    if v == 1:
+        raise argparse.ArgumentTypeError("expected 0 (no bootstrap) or at least 2, got '1'")
+    return v
 
 
 def add_frontier_options(parser) -> None:
@@ -71,7 +83,7 @@ def add_frontier_options(parser) -> None:
     )
     parser.add_argument(
         "--bootstrap",
-        type=int_at_least(0),
+        type=_replicates,
         default=0,
         help="with --loss-fit: bands over N bootstrap laws on every panel (e.g. 1000)",
     )
@@ -152,9 +164,11 @@ def _figure(fit, boot, level):
     gy = np.linspace(ld.min() - 0.3, ld.max() + 0.5, 120)
     X, Y = np.meshgrid(gx, gy)
     Z = np.asarray(ds3jax.loss(fit.law, 10.0**X, 10.0**Y))
-    cs = ax2.contour(
-        X, Y, Z, levels=np.quantile(fit.loss, np.linspace(0.05, 0.95, 9)), cmap="viridis"
-    )
+    # losses reported to two decimals tie; contour wants increasing levels
+    levels = np.unique(np.quantile(fit.loss, np.linspace(0.05, 0.95, 9)))
+    if levels.size < 2:
+        levels = np.linspace(Z.min(), Z.max(), 9)[1:-1]
+    cs = ax2.contour(X, Y, Z, levels=levels, cmap="viridis")
     ax2.clabel(cs, fontsize=7, fmt="%.2f")
     sc = ax2.scatter(ln, ld, c=fit.loss, s=8, cmap="viridis")
     fig.colorbar(sc, ax=ax2, label="observed loss")

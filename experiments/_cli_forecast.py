@@ -32,6 +32,7 @@ from ._common import (
     check_out_dir,
     int_at_least,
     positive_float,
+    seed,
     status,
     to_jsonable,
 )
@@ -61,7 +62,7 @@ def register(subparsers) -> None:
     f.add_argument("--budget", type=positive_float, default=2048.0, help="token budget per sample")
     f.add_argument("--omega", type=positive_float, default=25.0, help="tokens per skill step")
     f.add_argument("--boot", type=int_at_least(20), default=200, help="bootstrap replicates")
-    f.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    f.add_argument("--seed", type=seed, default=0, help="bootstrap seed")
     f.add_argument(
         "--fit-law",
         action="store_true",

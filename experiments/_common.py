@@ -278,6 +278,12 @@ def positive_float(text: str) -> float:
     return v
 
 
+def seed(text: str) -> int:
+    """An argparse type for random seeds: 0 <= seed < 2**63 (a larger one overflowed deep in
+    NumPy with a traceback)."""
+    return int_at_least(0, 2**63 - 1)(text)
+
+
 def int_at_least(minimum: int, maximum: int | None = None):
     """An argparse type: an integer >= ``minimum`` (and <= ``maximum`` if given), with a
     one-line message otherwise."""

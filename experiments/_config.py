@@ -183,7 +183,8 @@ def read_config(path) -> dict:
     if "\x00" in str(path):
         raise ConfigError(f"{str(path)!r}: not a file name (it holds a NUL byte)")
     try:
-        raw = tomllib.loads(path.read_text())
+        # utf-8-sig: a byte-order mark (as the CSV readers accept) is not a TOML statement
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:

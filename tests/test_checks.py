@@ -97,8 +97,8 @@ def test_parameter_pytrees_rebuilt_by_jax_are_not_refused():
     gt = jax.grad(lambda t: ds3jax.skill_probability(t, 2.5, 2.0))(tr)
     assert float(gt.b) < 0  # p = sigmoid(b (L0 - L)) falls with b when L > L0
     # while Python and NumPy values given to the constructor are checked
-    for bad in (-1.0, np.array([0.3, -1.0]), np.nan):
-        with pytest.raises(ValueError, match="alpha must be positive"):
+    for bad in (-1.0, np.array([0.3, -1.0]), np.nan, np.inf):
+        with pytest.raises(ValueError, match="alpha must be positive and finite"):
             ds3jax.LossLaw(E=1.0, A=1.0, B=1.0, alpha=bad, beta=0.3)
     # and jax arrays are not: fits build laws from them (a bootstrap replicate's theta may
     # hold alpha <= 0, ds3jax.law_from_theta), and a refusal there would stop the bootstrap
@@ -222,7 +222,9 @@ def test_axis_specs_written_as_constructor_calls():
     ds3jax.SigmoidTransfer(a=0, b=None, d=None)
     ds3jax.SkillTextModel(zeta=0, tau=None)
     # a complete set of ints is a set of values: refused, with a hint at the spec idioms
-    with pytest.raises(ValueError, match=r"E must be positive, got 0; for a vmap axis spec"):
+    with pytest.raises(
+        ValueError, match=r"E must be positive and finite, got 0; for a vmap axis spec"
+    ):
         ds3jax.LossLaw(E=0, A=1, B=1, alpha=1, beta=1)
-    with pytest.raises(ValueError, match=r"E must be positive, got 0.0$"):
+    with pytest.raises(ValueError, match=r"E must be positive and finite, got 0.0$"):
         ds3jax.LossLaw(E=0.0, A=1.0, B=1.0, alpha=1.0, beta=1.0)

@@ -22,6 +22,9 @@ EXAMPLE = "experiments/configs/paper_fig8.toml"
         ["frontier", "--kappa", "0"],
         ["frontier", "--cmin", "1"],  # below the smallest feasible budget
         ["frontier", "--plane", "fixed_tokens"],  # no --tokens
+        # the other plane's option was recorded in results.json and ignored
+        ["frontier", "--tokens", "5"],
+        ["frontier", "--plane", "fixed_tokens", "--tokens", "5", "--kappa", "10"],
         ["frontier", "--strategy", "tot:zero"],
         ["frontier", "--config", "no/such/file.toml"],
         ["nonsense"],
@@ -47,7 +50,14 @@ def test_small_frontier_run_writes_results(tmp_path, capsys):
         for n, d, om, b in zip(r["N"], r["D"], r["Omega"], res["budgets"]):
             assert abs(6 * n * d + 2 * n * 1e9 * om - b) <= 1e-9 * b
     assert (out / "frontier.png").read_bytes()[:4] == b"\x89PNG"
-    assert "power-law exponent" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "power-law exponent" in text
+    # budgets whose global accuracy the Chinchilla path never reaches by C_max have no
+    # penalty (it exceeds C_max / C): counted and said, not dropped from the median silently
+    g, c = (np.asarray(res["planes"][p]["value"]) for p in ("global", "chinchilla"))
+    unmatched = int(np.sum(g > np.max(c)))
+    assert unmatched >= 1 and res["summary"]["compute_penalty"]["unmatched"] == unmatched
+    assert f"note: at {unmatched} of 3 budgets the chinchilla path does not reach" in text
 
 
 def test_frontier_over_saturated_budgets_says_so(tmp_path, capsys):
@@ -85,6 +95,17 @@ def test_frontier_over_saturated_budgets_says_so(tmp_path, capsys):
     for plane, acc in (("global", g), ("chinchilla", c)):
         assert s["last_budget"][plane] == pytest.approx(b[1 - acc > 1e-9].max())
     assert "(the last before saturation)" in text
+
+
+def test_config_with_a_byte_order_mark_is_read(tmp_path):
+    # "Invalid statement (at line 1, column 1)" before; the CSV readers accept the mark
+    import pathlib
+
+    src = pathlib.Path(__file__).resolve().parents[1] / EXAMPLE
+    cfg = tmp_path / "bom.toml"
+    cfg.write_bytes(b"\xef\xbb\xbf" + src.read_bytes())
+    problem, opts = load_config(cfg)
+    assert opts == load_config(src)[1]
 
 
 def test_example_config_is_the_default_problem():

@@ -67,6 +67,15 @@ def test_counts_fit_recovers_beta_binomial_parameters(tmp_path, capsys):
         p = res["parameters"][name]
         assert 0 < p["stderr"] < 0.2 * value
         assert abs(p["value"] - value) < 4 * p["stderr"], (name, p, value)
+        # the 90% interval: the delta method on the log (logit for solvable) scale, inside
+        # the parameter's range (estimate +- 1.645 se went below 0 on small data)
+        v, se = p["value"], p["stderr"]
+        if name == "solvable":
+            lg, half = np.log(v / (1 - v)), 1.645 * se / (v * (1 - v))
+            want = [1 / (1 + np.exp(-(lg - half))), 1 / (1 + np.exp(-(lg + half)))]
+        else:
+            want = [v * np.exp(-1.645 * se / v), v * np.exp(1.645 * se / v)]
+        np.testing.assert_allclose([p["low90"], p["high90"]], want, rtol=1e-9)
     assert res["rmse"] < 0.01 and res["loglik"] < 0
     assert (out / "counts_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*.tmp"))
@@ -316,6 +325,11 @@ def test_curve_fit_with_the_mixture_family(tmp_path, capsys):
         ("counts", ["--no-zero-mass"], "--no-zero-mass applies to --method mle"),
         ("counts", ["--n-boot", "5"], "--n-boot must be 0"),
         ("curve", ["--method", "auto"], "--method applies to per-problem counts"),
+        # accepted and ignored before
+        ("counts", ["--loss", "max"], "--loss applies to pass@k curve fits"),
+        ("curve", ["--n-boot", "5"], "--n-boot applies to per-problem counts"),
+        ("curve", ["--seed", "7"], "--seed applies to per-problem counts"),
+        ("counts", ["--seed", str(2**70)], "--seed"),
     ],
 )
 def test_options_for_the_other_kind_of_csv_exit_2(kind, extra, needle, tmp_path, capsys):
@@ -425,6 +439,10 @@ def test_where_fits_one_data_set_of_a_labelled_file(tmp_path, capsys):
     assert rc == 2 and "model = 'm7'" in err and "'m0', 'm1'" in err
     rc, _, err = _run(["fit", str(path), "--where", "model", "--out", str(out)], capsys)
     assert rc == 2 and "COLUMN=VALUE" in err
+    # a repeated column kept only its last value
+    argv = ["fit", str(path), "--where", "model=m0", "--where", "model=m1", "--out", str(out)]
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and "names column 'model' twice" in err
     curve = tmp_path / "c.csv"
     curve.write_text("k,accuracy\n1,0.2\n2,0.3\n4,0.4\n")
     rc, _, err = _run(["fit", str(curve), "--where", "model=m1", "--out", str(out)], capsys)

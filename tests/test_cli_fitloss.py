@@ -70,6 +70,27 @@ def test_fit_loss_says_which_constants_the_runs_do_not_determine(tmp_path, capsy
     assert res["unidentified"] == ["B", "beta"]
 
 
+def test_fit_loss_with_rounded_losses_writes_its_figure(tmp_path):
+    # coarsely rounded losses: the contour levels (quantiles of the losses) tied and
+    # matplotlib refused them after the fit, so nothing was written
+    csv = write_runs(tmp_path / "runs.csv")
+    lines = csv.read_text().splitlines()
+    rounded = [lines[0]] + [
+        ",".join(r.split(",")[:2] + [f"{round(2 * float(r.split(',')[2])) / 2:.1f}"])
+        for r in lines[1:]
+    ]
+    csv.write_text("\n".join(rounded) + "\n")
+    assert main(["fit-loss", str(csv), "--out", str(tmp_path / "o"), "--bootstrap", "0"]) == 0
+    assert (tmp_path / "o" / "loss_fit.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fit_loss_refuses_one_bootstrap_replicate_before_fitting(tmp_path, capsys):
+    csv = write_runs(tmp_path / "runs.csv")
+    assert main(["fit-loss", str(csv), "--out", str(tmp_path / "o"), "--bootstrap", "1"]) == 2
+    assert "--bootstrap" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize(
     "text, msg",
     [

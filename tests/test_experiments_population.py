@@ -131,12 +131,13 @@ def test_fig12_pushforward_at_reference_parameters(f12):
 
 @pytest.mark.slow
 def test_fig12_full_fit_is_as_good_as_the_reference():
-    # the joint fit is ill-conditioned: repeated runs end in one of two local minima (total
-    # squared error 0.0245 = fig12.REFERENCE, or 0.043), so check fit quality and the
-    # paper's ordering rather than exact values
+    # the joint fit has several local minima (single starts ended at total squared errors of
+    # 0.0245 = fig12.REFERENCE, 0.043 and 0.068 as rounding changed); from fit_iota_hat's
+    # four starts it reaches 0.0234, so check fit quality and the paper's ordering rather
+    # than exact values
     d = fig12.compute(quick=False)
     sse = sum(np.asarray(m["k"]).size * m["rmse"] ** 2 for m in d["models"].values())
-    assert sse < 0.045
+    assert sse < 0.03
     iota = {s: m["iota"] for s, m in d["models"].items()}
     assert iota["llama38Binstruct_oracle"] == max(iota.values())
     for m in d["models"].values():

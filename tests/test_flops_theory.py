@@ -157,6 +157,10 @@ def test_theorem2_g_and_critical_depth():
     np.testing.assert_allclose(g, (1 / r - 1) * (1 - r) ** (1 / r - 2), rtol=1e-13)
     assert np.all(np.diff(g) < 0) and float(max_amplification(0.5)) == 1.0
     assert float(max_amplification(0.7)) == 1.0 and float(max_amplification(1e-6)) > 1e5
+    # the limits at the ends (NaN before): g(0) = inf; A(1, r) = 1 for every r, also r = 1
+    assert float(max_amplification(0.0)) == np.inf
+    assert float(amplification(1.0, 1.0)) == 1.0
+    assert float(jax.grad(lambda r: amplification(1.0, r))(1.0)) == 0.0
     # where t* = 1/r - 1 is an integer it maximises A(t, r) over integers (ties with t* + 1)
     for inv in [3, 5, 10, 40]:
         rr = 1.0 / inv

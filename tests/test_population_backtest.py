@@ -132,16 +132,18 @@ def test_cli_backtest_writes_the_library_numbers(tmp_path, capsys):
     )
     out = tmp_path / "o"
     argv = ["backtest", str(path), "--where", "model=m1", "--methods", "beta,power_law"]
-    argv += ["--seeds", "2", "--n-boot", "0", "--k", "100,400", "--out", str(out)]
+    # k not in ascending order: the best route is ranked at the largest k, and named there
+    argv += ["--seeds", "2", "--n-boot", "0", "--k", "400,100", "--out", str(out)]
     assert main(argv) == 0
     stdout = capsys.readouterr().out
     assert "| `beta` | 2 |" in stdout and "best here at k = 400" in stdout
     res = json.loads((out / "c_model-m1_backtest.json").read_text())
-    bt = P.backtest_passk(c, 400, k=[100, 400], methods=("beta", "power_law"), seeds=2, n_boot=0)
+    bt = P.backtest_passk(c, 400, k=[400, 100], methods=("beta", "power_law"), seeds=2, n_boot=0)
     np.testing.assert_allclose(res["measured"], bt.measured)
     for i, m in enumerate(bt.methods):
         np.testing.assert_allclose(res["routes"][m]["mean_abs_error"], bt.mean_abs_error[i])
-    assert res["best"] == bt.best and res["routes"]["beta"]["coverage90"] is None
+    assert res["best"] == bt.best and res["best_at_k"] == 400.0
+    assert res["routes"]["beta"]["coverage90"] is None
     assert (out / "c_model-m1_backtest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -155,6 +157,9 @@ def test_cli_backtest_writes_the_library_numbers(tmp_path, capsys):
         (["--seeds", "0"], "--seeds"),
         (["--k", "5000"], "k must lie"),
         (["--k", "0,10"], "--k takes numbers >= 1"),
+        # a seed beyond int64 ended in an OverflowError traceback
+        (["--seed", str(2**70)], "--seed"),
+        (["--seed", "-1"], "--seed"),
     ],
 )
 def test_cli_backtest_bad_options(tmp_path, capsys, extra, match):

@@ -888,6 +888,9 @@ def test_passk_components_are_the_parts_the_forecast_averages():
 
 
 def test_make_counts_and_thinning_checks():
+    # 12345678901234567890123 samples wrapped to -2**63 in int64 (a NumPy warning only)
+    with pytest.raises(ValueError, match="beyond 2\\*\\*53"):
+        P.make_counts([1], [12345678901234567890123])
     with pytest.raises(ValueError, match="2 problem ids for 1 counts"):
         P.make_counts([1], [3], problem=["a", "b"])
     with pytest.raises(ValueError, match="appears more than once"):

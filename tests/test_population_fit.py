@@ -242,13 +242,33 @@ def test_iota_hat_fit_recovers_synthetic_parameters():
             m_values=(3,),
         )
         data[name] = (make_curve(k, np.asarray(pushforward_passk(model, k))), loss, t_max, 0.97)
-    fit = fit_iota_hat(data, m_values=(3,), m_probs=(1.0,), mu0=[2.2], sigma0=[0.5], iota0=0.5)
+    fit = fit_iota_hat(
+        data, m_values=(3,), m_probs=(1.0,), mu0=[2.2], sigma0=[0.5], iota0=0.5, n_starts=5
+    )
     assert fit.success
+    # five local fits (three spread starts, one seeded random), the best one kept
+    assert len(fit.start_sse) == 5
+    sse = sum(k.size * fit.rmse[n] ** 2 for n in truth)
+    assert sse == pytest.approx(min(fit.start_sse), rel=1e-6, abs=1e-20)
     for name, (iota, _, _) in truth.items():
         assert fit.iota[name] == pytest.approx(iota, rel=1e-4)
         assert fit.rmse[name] < 1e-7
     assert fit.mu[0] == pytest.approx(2.0, rel=1e-4)
     assert fit.sigma[0] == pytest.approx(0.3, rel=1e-4)
+
+
+def test_iota_hat_fit_refuses_bad_starts():
+    from ds3jax.population._data import make_curve
+    from ds3jax.population._pushforward import fit_iota_hat
+
+    data = {"a": (make_curve([1.0, 10.0, 100.0], [0.1, 0.3, 0.5]), 2.0, 81.92, 1.0)}
+    with pytest.raises(ValueError, match="n_starts"):
+        fit_iota_hat(data, n_starts=0)
+    # one mu0 for two skill counts was broadcast by numpy, or failed inside JAX
+    with pytest.raises(ValueError, match="one entry per skill count"):
+        fit_iota_hat(data, mu0=[2.0], sigma0=[0.3, 0.3])
+    with pytest.raises(ValueError, match="sigma0 > 0"):
+        fit_iota_hat(data, sigma0=[0.3, -0.3])
 
 
 def test_plot_population_fits_returns_figure():
@@ -283,7 +303,9 @@ def test_iota_hat_on_paper_curves():
     for name, (loss, t_max) in table.items():
         curve = load_curve(DATA / f"{name}.csv")
         data[name] = (curve, loss, t_max, float(fit_passk_curve(curve).population.solvable))
-    fit = fit_iota_hat(data, mu0=[2.0, 2.0], sigma0=[0.3, 0.3], iota0=0.3)
+    # one start (fig12's test runs the default four)
+    fit = fit_iota_hat(data, mu0=[2.0, 2.0], sigma0=[0.3, 0.3], iota0=0.3, n_starts=1)
+    assert len(fit.start_sse) == 1
     print(
         {
             n: (round(v, 3), round(fit.iota_stderr[n], 3), round(fit.rmse[n], 4))
@@ -465,8 +487,11 @@ def test_load_curves_reads_every_curve_header(tmp_path):
     (tmp_path / "b.csv").write_text("y,x\n0.1,1\n0.3,10\n")
     (tmp_path / "c.csv").write_text("x,y\n1,0.1\n10,0.3\n")
     (tmp_path / "counts.csv").write_text("model,problem,correct,samples\nm,q,1,10\n")
+    # a quoted header and a blank first line, which load_curve reads (skipped before)
+    (tmp_path / "d.csv").write_text('\n"k","accuracy"\n1,0.1\n10,0.3\n')
+    (tmp_path / "empty.csv").write_text("")
     curves = load_curves(tmp_path)
-    assert sorted(curves) == ["a", "b", "c"]
+    assert sorted(curves) == ["a", "b", "c", "d"]
     for c in curves.values():
         np.testing.assert_allclose(c.k, [1, 10])
         np.testing.assert_allclose(c.y, [0.1, 0.3])

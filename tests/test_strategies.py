@@ -325,3 +325,64 @@ def test_nan_inputs_are_refused(call, message):
     # with NaN is false): mv_success(nan) returned 1.0
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def _nb_cdf_mp(q, m, steps):
+    q = mpmath.mpf(q)
+    return mpmath.fsum(
+        mpmath.binomial(steps, j) * q**j * (1 - q) ** (steps - j) for j in range(m, steps + 1)
+    )
+
+
+def test_best_of_n_shares_with_one_base_split_the_budget():
+    # shares with a single base were checked, then dropped: every member got budget / k
+    got = float(success(BestOfN(2, CoT(), shares=[0.9, 0.1]), 0.1, 2.0, 500.0, OMEGA))
+    want = 1 - (1 - nb_cdf(0.1, 2, 18)) * (1 - nb_cdf(0.1, 2, 2))
+    assert got == pytest.approx(want, rel=1e-12)
+    # shares as a jax array are checked too (they gave 136 tokens on a budget of 100)
+    with pytest.raises(ValueError, match="shares must be k = 2"):
+        BestOfN(2, CoT(), shares=jnp.array([1.0, 1.0]))
+
+
+def test_best_of_n_log_success_where_the_base_underflows():
+    # k log1p(-psi) rounded to 0 and log psi_BoN came out -inf; mpmath at 60 digits
+    mpmath.mp.dps = 60
+    try:
+        for q in (1e-60, 1e-110):
+            psi = _nb_cdf_mp(q, 3, 20)
+            want = float(mpmath.log(-mpmath.expm1(3 * mpmath.log1p(-psi))))
+            got = float(log_success(BestOfN(3, CoT()), q, 3.0, 60.0, 1.0))
+            assert got == pytest.approx(want, rel=1e-12)
+            mix = BestOfN(2, (CoT(), CoT()), shares=[0.5, 0.5])
+            want2 = float(mpmath.log(-mpmath.expm1(2 * mpmath.log1p(-_nb_cdf_mp(q, 3, 30)))))
+            assert float(log_success(mix, q, 3.0, 60.0, 1.0)) == pytest.approx(want2, rel=1e-12)
+    finally:
+        mpmath.mp.dps = 15
+    # d log psi / dq = 3 m / q ... to first order: psi ~ C(20, 3) q^3, so 3 / q
+    g = float(jax.grad(lambda q: log_success(BestOfN(3, CoT()), q, 3.0, 60.0, 1.0))(1e-120))
+    assert g == pytest.approx(3e120, rel=1e-9)
+    # and where psi is not tiny it is still log(1 - (1 - psi)^k)
+    psi = nb_cdf(0.2, 3, 20)
+    want = np.log(1 - (1 - psi) ** 3)
+    assert float(log_success(BestOfN(3, CoT()), 0.2, 3.0, 60.0, 1.0)) == pytest.approx(want)
+
+
+def test_expected_tokens_stay_within_the_budget_and_above_zero():
+    # E[min(T, K)] lies in [min(m, K), K] (brute-force sums below); Eq. 26's Gaussian
+    # went to -1870 tokens at m = 1, and the exact form's interpolation between integer K
+    # exceeded K for K in (m - 1, m)
+    for m, q, budget in ((1, 1e-3, 250.0), (3, 1e-4, 500.0), (3, 1e-9, 500.0), (2, 1e-3, 1e3)):
+        g = float(expected_tokens(CoT(), q, m, budget, OMEGA, method="gaussian"))
+        K = int(budget / OMEGA)
+        t = np.arange(m, K + 1)
+        exact = OMEGA * (np.sum(t * stats.nbinom.pmf(t - m, m, q)) + K * (1 - nb_cdf(q, m, K)))
+        assert min(m, K) * OMEGA <= g <= budget
+        assert g >= 0.8 * exact  # the floor K P(T > K) of the Gaussian's middle branch
+    assert float(expected_tokens(CoT(), 1.0, 3.0, 62.5, OMEGA)) <= 62.5
+    assert float(expected_tokens(BestOfN(4), 1.0, 3.0, 250.0, OMEGA)) <= 250.0
+    # finite derivatives where m / q overflows (NaN before; the value is the budget there)
+    for method in ("exact", "gaussian", "linear"):
+        d = jax.grad(lambda q: expected_tokens(CoT(), q, 3.0, 500.0, OMEGA, method=method))
+        assert np.isfinite(float(d(1e-200)))
+    with pytest.raises(ValueError, match="z_star"):
+        expected_tokens(CoT(), 0.1, 3.0, 500.0, OMEGA, method="gaussian", z_star=-1.0)

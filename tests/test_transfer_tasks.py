@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy.integrate import quad
 from scipy.stats import norm
 
-from ds3jax._loss import LossLaw
+from ds3jax._loss import LossLaw, loss
 from ds3jax._tasks import (
     TaskGrid,
     expected_accuracy,
@@ -351,6 +351,22 @@ def test_log_skill_probability_derivatives_at_zero_floor_and_amplitude():
         assert np.isfinite(gd)
     with pytest.raises(ValueError, match="slope"):
         ds3jax.SigmoidTransfer(1.0, np.nan, 0.0)
+
+
+def test_loss_derivatives_at_infinite_data():
+    # the inference-only plane's D = inf: d L / d beta is 0 there (it was -inf * 0 = NaN, and
+    # forward mode carried the NaN into every tangent); dL/dA = N^-alpha by hand
+    law = LossLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+    g = jax.grad(lambda lw: loss(lw, 1e10, jnp.inf))(law)
+    assert float(g.beta) == 0.0 and float(g.B) == 0.0
+    assert float(g.A) == pytest.approx(1e10**-0.34, rel=1e-14)
+    fwd = jax.jacfwd(
+        lambda th: loss(LossLaw(E=1.69, A=th[0], B=410.7, alpha=0.34, beta=th[1]), 1e10, jnp.inf)
+    )(jnp.array([406.4, 0.28]))
+    np.testing.assert_allclose(np.asarray(fwd), [1e10**-0.34, 0.0], rtol=1e-14)
+    assert float(loss(law, 0.0, 1e11)) == np.inf
+    # NaN is a missing value, not infinite data
+    assert np.isnan(float(loss(law, 1e9, np.nan))) and np.isnan(float(loss(law, np.nan, 1e10)))
 
 
 def test_zero_task_weight_keeps_its_log_accuracy_derivative():

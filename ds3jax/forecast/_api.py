@@ -81,14 +81,7 @@ def fit_checkpoints(
     tab = load_table(table)
     law = law if law is not None else LossLaw.epoch_refit()
     transfer = transfer if transfer is not None else SigmoidTransfer()
-    for name, v in (
-        ("budget", budget),
-        ("omega", omega),
-        ("prior_L0", prior_L0),
-        ("prior_logm", prior_logm),
-    ):
-        if not (np.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a positive number, got {v!r}")
+    _check_positive(budget=budget, omega=omega, prior_L0=prior_L0, prior_logm=prior_logm)
     if budget / omega < 4:
         raise ValueError(f"budget / omega = {budget / omega:g} steps: need at least 4")
     if not 0 < iota_hat <= 1:
@@ -113,6 +106,12 @@ def fit_checkpoints(
     )
 
 
+def _check_positive(**values) -> None:
+    for name, v in values.items():
+        if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a positive number, got {v!r}")
+
+
 def fit_baseline(
     table,
     *,
@@ -132,6 +131,8 @@ def fit_baseline(
     penalised maximum likelihood, bootstrap over problems). It knows nothing of DS3: compare
     its held-out error with the DS3 fit's to see what the theory adds.
     """
+    # a negative width made the objective NaN, read as inf, and the fit "converged" at its start
+    _check_positive(prior_u=prior_u, prior_slope=prior_slope)
     tab = load_table(table)
     model = LogisticModel(
         n_levels=len(np.unique(tab.levels)), prior_u=float(prior_u), prior_slope=float(prior_slope)

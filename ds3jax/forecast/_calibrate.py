@@ -60,6 +60,9 @@ class ExtrapolationErrors:
             return self.residual[self.k == scored[0]]
         if lk >= np.log(scored[-1]):
             return self.residual[self.k == scored[-1]]
+        if np.any(scored == float(k)):
+            # all of them: interpolating to t = 1 kept only the checkpoints also scored below
+            return self.residual[self.k == float(k)]
         i = int(np.searchsorted(np.log(scored), lk))
         k1, k2 = scored[i - 1], scored[i]
         t = (lk - np.log(k1)) / (np.log(k2) - np.log(k1))

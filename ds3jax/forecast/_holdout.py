@@ -65,7 +65,9 @@ class HoldoutResult:
     Attributes:
       rows: one dict per (held-out checkpoint, k): N, D, k, n_problems, data, and the forecast
         and |error| of each method ("ds3", "baseline", "reuse"; reuse is None where no trained
-        checkpoint shares N or D).
+        checkpoint shares N or D). Reuse needs k samples of a problem at its source
+        checkpoint too, so it is scored against ``reuse_data``, the test data's mean over
+        those problems (equal to ``data`` when every problem qualifies).
       mean_abs_error: method -> mean |error| over the rows where every method has a forecast.
       by_k: method -> {k: mean |error| over held-out checkpoints}.
       ds3, baseline: the two fits (trained checkpoints only).
@@ -129,24 +131,31 @@ def forecast_holdout(
     if np.any(m_train & m_test):
         raise ValueError("a checkpoint is in both train and test")
     tr, te = tab.select(m_train), tab.select(m_test)
+    k_arr = np.atleast_1d(np.asarray(k, float))
+    if k_arr.size == 0 or np.any(~np.isfinite(k_arr) | (k_arr < 1) | (k_arr != np.round(k_arr))):
+        # 1.5 was scored as k = 1
+        raise ValueError(f"k must be whole numbers >= 1, got {np.atleast_1d(k).tolist()}")
+    ks = [int(x) for x in k_arr]
 
     def cb(label):
         return None if progress is None else (lambda d, t: progress(label, d, t))
 
     ds3 = fit_checkpoints(tr, progress=cb("DS3 fit"), **(fit_kwargs or {}))
     base = fit_baseline(tr, progress=cb("baseline fit"), **(baseline_kwargs or {}))
-    ks = [int(x) for x in np.atleast_1d(k)]
     rows = []
     for kk in ks:
         est_tr = empirical_problem_passk(tr, kk)
+        est_te = empirical_problem_passk(te, kk)
         for j, ok, data, (f_ds3, f_base) in checkpoint_means(te, kk, (ds3, base)):
             src = _reuse_source(tr, te.N[j], te.D[j])
-            reuse = None
+            reuse = reuse_data = None
             if src is not None:
+                # reuse needs k samples at the source too: it is scored on those problems
+                # (against the test data on the same problems, not on all of them)
                 ok2 = ok & (tr.samples[:, src] >= kk)
-                # problems with too few samples at the source checkpoint keep the test subset
                 if ok2.any():
                     reuse = float(np.mean(est_tr[ok2, src]))
+                    reuse_data = float(np.mean(est_te[ok2, j]))
             rows.append(
                 dict(
                     N=float(te.N[j]),
@@ -157,11 +166,13 @@ def forecast_holdout(
                     ds3=f_ds3,
                     baseline=f_base,
                     reuse=reuse,
+                    reuse_data=reuse_data,
                 )
             )
     for r in rows:
-        for m in ("ds3", "baseline", "reuse"):
-            r[f"err_{m}"] = None if r[m] is None else abs(r[m] - r["data"])
+        for m in ("ds3", "baseline"):
+            r[f"err_{m}"] = abs(r[m] - r["data"])
+        r["err_reuse"] = None if r["reuse"] is None else abs(r["reuse"] - r["reuse_data"])
     full = [r for r in rows if r["reuse"] is not None]
     use = full if full else rows
     methods = ("ds3", "baseline", "reuse") if full else ("ds3", "baseline")

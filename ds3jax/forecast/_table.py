@@ -100,6 +100,9 @@ def _read_csv(path: Path) -> tuple[dict[str, list[str]], Callable[[int], str]]:
     if not rows:
         raise ValueError(f"{path}: file is empty")
     header = [h.strip() for h in rows[0]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise ValueError(f"{path}: column {repeated[0]!r} appears twice in the header")
     cols: dict[str, list[str]] = {h: [] for h in header}
     for i, r in enumerate(rows[1:]):
         if len(r) != len(header):
@@ -184,12 +187,22 @@ def load_table(table, *, name: str | None = None) -> CheckpointTable:
         i = bad[0]
         raise ValueError(f"{where(i)}: correct ({c[i]:g}) exceeds samples ({n[i]:g})")
     raw = [str(p).strip() for p in cols["problem"]]
+    ids, order_key = raw, str
     try:
-        ids = [int(p) if float(p) == int(float(p)) else p for p in raw]
-        order_key = lambda p: (0, p) if isinstance(p, int) else (1, str(p))  # noqa: E731
-    except ValueError:
-        ids = raw
-        order_key = str
+        as_int = [int(float(p)) if float(p) == int(float(p)) else None for p in raw]
+    except (ValueError, OverflowError):  # text ids, or "inf"
+        as_int = [None]
+    if None not in as_int:
+        # numeric ids ("3", "3.0") become integers, unless two spellings meet ("01" and "1"
+        # were merged into one problem without a word)
+        spelt: dict[int, str] = {}
+        for p, v in zip(raw, as_int):
+            if spelt.setdefault(v, p) != p:
+                raise ValueError(
+                    f"problem ids {spelt[v]!r} and {p!r} are the same number: write each "
+                    "problem's id one way (or use text ids)"
+                )
+        ids, order_key = as_int, (lambda p: p)
     problems = sorted(set(ids), key=order_key)
     p_index = {p: j for j, p in enumerate(problems)}
     ck = sorted(set(zip(N.tolist(), D.tolist())))

@@ -66,7 +66,8 @@ class CountsFit:
       population: the family's fitted population (the posterior mode for grid routes, the
         maximum-likelihood estimate otherwise; a :class:`PowerLawCurve` for the baseline).
       params: parameter name -> (estimate, low, high): the posterior median and 90% credible
-        interval (grid routes) or the estimate +- 1.645 standard errors (``"mle"``).
+        interval (grid routes), or for ``"mle"`` the estimate +- 1.645 standard errors on
+        the log scale (alpha, beta) and the logit scale (solvable), mapped back.
       identified: False when the data do not determine the fit (a parameter's posterior as
         wide as half its prior box or piled on an artificial edge of it, or a parameter on an
         optimiser bound): its numbers then follow the box, not the data.

@@ -8,6 +8,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy.special import expit
 
 from .._text import counted
 from ._count_models import FAMILIES, newton_fit
@@ -154,7 +155,17 @@ def _mle_route(counts, c, n, key, n_boot, resample, zero_mass):
     params = {}
     for nm in fit.names:
         v, se = float(getattr(p, nm)), fit.stderr[nm]
-        params[nm] = (v, v - 1.645 * se, v + 1.645 * se)
+        # on the scale where the parameter is unbounded (delta method), so that the interval
+        # stays inside its range: v +- 1.645 se gave alpha in [-0.37, 1.92]
+        if nm == "solvable" and 0.0 < v < 1.0:
+            half = 1.645 * se / (v * (1.0 - v))
+            lg = np.log(v / (1.0 - v))
+            params[nm] = (v, float(expit(lg - half)), float(expit(lg + half)))
+        elif nm != "solvable" and v > 0.0:
+            half = 1.645 * se / v
+            params[nm] = (v, v * float(np.exp(-half)), v * float(np.exp(half)))
+        else:
+            params[nm] = (v, v - 1.645 * se, v + 1.645 * se)
     out = _point_fit(
         "mle",
         family,

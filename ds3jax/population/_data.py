@@ -127,8 +127,11 @@ def load_curves(directory: str | os.PathLike, pattern: str = "*.csv", **kw) -> d
     files with other columns (counts, tables) are skipped."""
     out = {}
     for p in sorted(Path(directory).glob(pattern)):
-        with open(p, encoding="utf-8-sig") as fh:
-            head = [h.strip().lower() for h in fh.readline().split(",")]
+        # the header as load_curve reads it (quoted names, blank lines before it)
+        try:
+            head = [h.lower() for h in read_rows(p)[0][1]]
+        except ValueError:  # empty or unreadable: not a curve file
+            continue
         if head and all(h in _CURVE_COLS for h in head):
             out[p.stem] = load_curve(p, **kw)
     return out
@@ -137,7 +140,7 @@ def load_curves(directory: str | os.PathLike, pattern: str = "*.csv", **kw) -> d
 def make_counts(correct, samples, problem=None, name: str = "", *, where=None) -> Counts:
     """Validate per-problem counts: integers with 0 <= correct <= samples and samples >= 1,
     one entry per problem (1-D), and ``problem`` (the problems' ids, default 0 .. P-1)
-    distinct, one per entry."""
+    distinct, one per entry. Counts are held as int64 and must stay below 2**53."""
     c = np.asarray(correct, dtype=float)
     n = np.asarray(samples, dtype=float)
     if c.ndim > 1 or n.ndim > 1:
@@ -163,6 +166,10 @@ def make_counts(correct, samples, problem=None, name: str = "", *, where=None) -
         lab = f"{name or 'counts'}: {labels[i]}"
         if not (math.isfinite(n[i]) and n[i] == int(n[i]) and n[i] >= 1):
             raise ValueError(f"{lab}: samples = {n[i]:g} must be an integer >= 1")
+        if n[i] >= 2.0**53:
+            # read as float64 and stored as int64: beyond 2**53 digits are lost, beyond
+            # 2**63 the count wrapped to a negative number
+            raise ValueError(f"{lab}: samples = {n[i]:g} is beyond 2**53, the counts' precision")
         if not (math.isfinite(c[i]) and c[i] == int(c[i]) and c[i] >= 0):
             raise ValueError(f"{lab}: correct = {c[i]:g} must be an integer >= 0")
         if c[i] > n[i]:

@@ -57,10 +57,6 @@ def _check_weights(error_weights) -> np.ndarray:
     return np.asarray(error_weights, dtype=float)
 
 
-def _check_k(k) -> int:
-    return check_int("k (the number of votes)", k, 1)
-
-
 def _check_tol(tol) -> float:
     if not isinstance(tol, (int, float, np.floating)) or not 0.0 <= tol < 1.0:
         raise ValueError(f"tol must be a number in [0, 1), got {tol!r}")
@@ -74,7 +70,7 @@ def mv_vote_table(k: int, error_weights, *, tol: float = 1e-15) -> np.ndarray:
     bound is below ``tol``; 0 or 1 outside it, with total error at most ``tol`` in any
     accuracy computed from the table.  ``k`` and ``error_weights`` must be concrete.
     """
-    k = _check_k(k)
+    k = _majority._check_k(k)
     c = _check_weights(error_weights)
     tol = _check_tol(tol)
     if k <= _FULL_TABLE_MAX_K:
@@ -141,7 +137,7 @@ def mv_accuracy(population, k, error_weights, *, tol: float = 1e-15):
         if ks.ndim != 1 or not ks.size:
             raise ValueError(f"k must be an int or a non-empty 1-D sequence of ints, got {k!r}")
         return jnp.stack([mv_accuracy(population, kk, error_weights, tol=tol) for kk in k], -1)
-    k = _check_k(k)
+    k = _majority._check_k(k)
     q = mv_vote_table(k, error_weights, tol=tol)
     if isinstance(population, BetaPopulation):
         alpha = jnp.asarray(population.alpha)

@@ -33,7 +33,14 @@ import numpy as np
 import scipy.optimize as so
 from jax.scipy.special import ndtr
 
-from .._checks import check_fields, in_unit_interval, is_host_value, is_placeholder, positive
+from .._checks import (
+    check_fields,
+    check_int,
+    in_unit_interval,
+    is_host_value,
+    is_placeholder,
+    positive,
+)
 from .._pytree import parameter_pytree
 from .._transfer import SigmoidTransfer
 from ..special import betainc
@@ -180,7 +187,9 @@ class IotaFit:
 
     Attributes: ``iota`` (dict model -> iota_hat), ``iota_stderr``, ``mu``, ``sigma``
     (arrays [M]), ``models`` (dict model -> fitted :class:`PushForward`), ``rmse`` and
-    ``max_abs_error`` per model, ``success``.
+    ``max_abs_error`` per model, ``success``, and ``start_sse``: the total squared error
+    each local fit ended at, in the order of the starts (the result is the smallest; starts
+    that end far apart mean the landscape has several minima).
     """
 
     iota: dict
@@ -191,6 +200,7 @@ class IotaFit:
     rmse: dict
     max_abs_error: dict
     success: bool
+    start_sse: tuple = ()
 
 
 def fit_iota_hat(
@@ -201,6 +211,7 @@ def fit_iota_hat(
     mu0=None,
     sigma0=None,
     iota0: float = 0.5,
+    n_starts: int = 4,
 ) -> IotaFit:
     """Fit (mu_m, sigma_m) shared across models and one iota_hat per model (App. E-D).
 
@@ -210,10 +221,17 @@ def fit_iota_hat(
       m_values, m_probs: the discrete skill-count prior (paper: m in {1, 100}, 0.93 / 0.07).
       mu0, sigma0: starting values (default: mu = median loss, sigma = 0.3).
       iota0: starting iota_hat for every model.
+      n_starts: local fits to run: the start above, then up to three spread ones (skill-count
+        components centred below the median loss L, wider sigmas, iota_hat 0.3 / 0.5 / 0.6),
+        then seeded random ones; the lowest total squared error wins. The landscape has
+        several local minima (the paper uses differential evolution): on the paper's curves
+        one start ends at three times the best error, and which one does can change with
+        rounding alone.
 
     Least squares over all points (the residuals of every curve stacked), bounds
-    sigma > 1e-3 and iota_hat in (1e-4, 1]; standard errors of iota_hat from the
-    Gauss-Newton Hessian.  Sensitive to the assumed prior (App. E-D says as much).
+    sigma in [1e-3, 10], mu within 20 of the losses (beyond, a component is all solved or
+    all unsolved either way) and iota_hat in [1e-4, 1]; standard errors of iota_hat from
+    the Gauss-Newton Hessian.  Sensitive to the assumed prior (App. E-D says as much).
     """
     names = list(data)
     M = len(m_values)
@@ -222,12 +240,38 @@ def fit_iota_hat(
     for name in names:
         if not isinstance(data[name][0], Curve):
             raise TypeError(f"data[{name!r}][0] must be a Curve")
+    n_starts = check_int("n_starts", n_starts, 1)
     losses = np.array([float(data[n][1]) for n in names])
-    mu0 = np.full(M, np.median(losses)) if mu0 is None else np.asarray(mu0, float)
+    med = float(np.median(losses))
+    mu0 = np.full(M, med) if mu0 is None else np.asarray(mu0, float)
     sigma0 = np.full(M, 0.3) if sigma0 is None else np.asarray(sigma0, float)
-    x0 = np.concatenate([mu0, np.log(sigma0), np.full(len(names), iota0)])
-    lo = np.concatenate([np.full(M, -np.inf), np.full(M, np.log(1e-3)), np.full(len(names), 1e-4)])
-    hi = np.concatenate([np.full(M, np.inf), np.full(M, np.log(10.0)), np.ones(len(names))])
+    spread = [
+        (np.linspace(med - 0.5, med + 0.5, M), np.full(M, 0.3), 0.5),
+        (np.linspace(med - 1.5, med - 0.5, M), np.geomspace(0.5, 3.0, M), 0.3),
+        (np.linspace(med - 1.5, med, M), np.geomspace(0.5, 5.0, M), 0.6),
+    ]
+    if mu0.shape != (M,) or sigma0.shape != (M,) or not np.all(sigma0 > 0):
+        raise ValueError(
+            f"mu0 and sigma0 need one entry per skill count m_values={tuple(m_values)} "
+            f"(sigma0 > 0), got {mu0.tolist()} and {sigma0.tolist()}"
+        )
+    rng = np.random.default_rng(0)
+    for _ in range(n_starts - 1 - len(spread)):
+        spread.append(
+            (
+                np.sort(med + rng.uniform(-2.0, 1.0, M)),
+                np.exp(rng.uniform(np.log(0.2), np.log(5.0), M)),
+                rng.uniform(0.1, 0.9),
+            )
+        )
+    starts = [(mu0, sigma0, iota0)] + spread[: n_starts - 1]
+    n_models = len(names)
+    lo = np.concatenate(
+        [np.full(M, losses.min() - 20.0), np.full(M, np.log(1e-3)), np.full(n_models, 1e-4)]
+    )
+    hi = np.concatenate(
+        [np.full(M, losses.max() + 20.0), np.full(M, np.log(10.0)), np.ones(n_models)]
+    )
 
     def unpack(x, i):
         name = names[i]
@@ -253,16 +297,24 @@ def fit_iota_hat(
         )
 
     jac = jax.jit(jax.jacfwd(residual))
-    sol = so.least_squares(
-        lambda x: np.asarray(residual(jnp.asarray(x))),
-        np.clip(x0, lo + 1e-9, hi - 1e-9),
-        jac=lambda x: np.asarray(jac(jnp.asarray(x))),
-        bounds=(lo, hi),
-        x_scale="jac",
-        # the second skill-count component's sigma is nearly flat on the paper's curves: the
-        # trust region crawls along it for ~1,000 evaluations (scipy's default stops at 800)
-        max_nfev=4000,
-    )
+    sols = []
+    for m0, s0, i0 in starts:
+        x0 = np.concatenate([m0, np.log(s0), np.full(n_models, float(i0))])
+        sols.append(
+            so.least_squares(
+                lambda x: np.asarray(residual(jnp.asarray(x))),
+                np.clip(x0, lo + 1e-9, hi - 1e-9),
+                jac=lambda x: np.asarray(jac(jnp.asarray(x))),
+                bounds=(lo, hi),
+                x_scale="jac",
+                # the second skill-count component's sigma is nearly flat on the paper's
+                # curves: the trust region crawls along it for ~1,000 evaluations (scipy's
+                # default stops at 800)
+                max_nfev=4000,
+            )
+        )
+    start_sse = tuple(2.0 * float(sol.cost) for sol in sols)
+    sol = sols[int(np.argmin(start_sse))]
     x = sol.x
     J = sol.jac
     r = sol.fun
@@ -288,4 +340,5 @@ def fit_iota_hat(
         rmse=rmse,
         max_abs_error=mx,
         success=bool(sol.success),
+        start_sse=start_sse,
     )
