@@ -19,10 +19,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import ndtr
+from jax.scipy.special import gammaln, ndtr
 
 from ._checks import check_values, is_concrete, non_negative, positive
-from ._majority import mv_log_success, mv_success
+from ._majority import mv_log_table, mv_success
 from .special import betainc, log_betainc, log_betaincc
 
 __all__ = [
@@ -241,8 +241,29 @@ def _log_success(s, q, m, budget, omega):
         return _chain_logs(s, q, m, budget, omega, want_success=True)
     if isinstance(s, BestOfN):
         return _log_bon_success(s, q, m, budget, omega)
-    psi = _success(s.base, q, m, budget / s.k, omega)
-    return mv_log_success(psi, s.k, jnp.asarray(s.error_weights, psi.dtype))
+    return _log_mv_success(s, q, m, budget, omega)
+
+
+def _log_mv_success(s, q, m, budget, omega):
+    """log Psi_MV = logsumexp_y [log Binom(y; k, psi) + log Q_y] with the binomial weights
+    from the base's log psi and log(1 - psi): finite where psi underflows (mv_log_success
+    takes psi itself, and gave -inf there)."""
+    lp = _log_success(s.base, q, m, budget / s.k, omega)
+    l1 = _log_failure(s.base, q, m, budget / s.k, omega)
+    dtype = lp.dtype
+    log_q = mv_log_table(s.k, jnp.asarray(s.error_weights, dtype)).astype(dtype)
+    k = s.k
+    y = jnp.arange(k + 1, dtype=dtype)
+    # -inf (an infeasible base, or psi = 1) times y = 0 must stay 0: floored, not -inf
+    floor = jnp.finfo(dtype).min / (2 * (k + 1))
+    lp_c, l1_c = jnp.maximum(lp, floor)[..., None], jnp.maximum(l1, floor)[..., None]
+    log_binom = gammaln(k + 1.0) - gammaln(y + 1.0) - gammaln(k - y + 1.0)
+    terms = log_binom + jnp.where(y > 0, y * lp_c, 0.0) + jnp.where(y < k, (k - y) * l1_c, 0.0)
+    # clipped like the library's kernel: the binomial weights sum to 1 only to rounding
+    out = jnp.minimum(jax.nn.logsumexp(terms + log_q, axis=-1), 0.0)
+    # psi = 0 (an infeasible base): every vote is wrong, Psi = Q_0 (the floor above left a
+    # huge negative number instead of its -inf)
+    return jnp.where(lp == -jnp.inf, log_q[0], out)
 
 
 def _log_neg_log_failure(s, q, m, budget, omega):

@@ -386,3 +386,28 @@ def test_expected_tokens_stay_within_the_budget_and_above_zero():
         assert np.isfinite(float(d(1e-200)))
     with pytest.raises(ValueError, match="z_star"):
         expected_tokens(CoT(), 0.1, 3.0, 500.0, OMEGA, method="gaussian", z_star=-1.0)
+
+
+def test_majority_vote_log_success_where_the_base_underflows():
+    # mv_log_success took psi itself, which is 0 here: -inf. Binary vote of 3: the correct
+    # answer needs 2 votes, Psi = 3 psi^2 (1 - psi) + psi^3 (mpmath at 60 digits)
+    mpmath.mp.dps = 60
+    try:
+        for q in (1e-60, 1e-110):
+            psi = _nb_cdf_mp(q, 3, 20)
+            want = float(mpmath.log(3 * psi**2 * (1 - psi) + psi**3))
+            got = float(log_success(MajorityVote(3, CoT(), [1.0]), q, 3.0, 60.0, 1.0))
+            assert got == pytest.approx(want, rel=1e-12)
+    finally:
+        mpmath.mp.dps = 15
+    # where psi is not small, the log of success(); an infeasible base gives -inf, gradient 0
+    s = MajorityVote(5, CoT(), [0.6, 0.4])
+    for q in (0.3, 1e-3):
+        want = np.log(float(success(s, q, 3.0, 100.0, 1.0)))
+        assert float(log_success(s, q, 3.0, 100.0, 1.0)) == pytest.approx(want, rel=1e-12)
+    mv = MajorityVote(3, CoT(), [1.0])
+    assert float(log_success(mv, 0.5, 3.0, 2.0, 1.0)) == -np.inf
+    assert float(jax.grad(lambda q: log_success(mv, q, 3.0, 2.0, 1.0))(0.5)) == 0.0
+    # float32: psi ~ 1e-60 underflows there
+    lp = log_success(mv, jnp.float32(1e-6), jnp.float32(10.0), jnp.float32(60.0), jnp.float32(1.0))
+    assert lp.dtype == jnp.float32 and np.isfinite(float(lp)) and float(lp) < -200
