@@ -356,8 +356,17 @@ def _cot_steps_exact(x, m, steps):
     # E[min(T, K)] = (m / x) I_x(m + 1, K - m + 1) + K (1 - I_x(m, K - m + 1)).
     feasible, n = _chain_args(x, m, steps)
     x_safe = jnp.where(x > 0, x, 1.0)
-    # (m / x) I_x(m + 1, n) in logs: m / x overflows its derivative (inf * 0) for x < 1e-160
-    first = m * jnp.exp(log_betainc(m + 1, n, x_safe) - jnp.log(x_safe))
+    # (m / x) I_x(m + 1, n); in logs for tiny x, where m / x^2 (its derivative) overflows and
+    # met I = 0 (inf * 0). Not everywhere: near I = 1 the log form's rounding made the
+    # tokens wobble by an ulp as the budget grew
+    tiny = jnp.finfo(x_safe.dtype).tiny ** 0.25
+    direct = x_safe > tiny
+    x_d, x_l = jnp.where(direct, x_safe, 1.0), jnp.where(direct, 0.5, x_safe)
+    first = jnp.where(
+        direct,
+        m / x_d * betainc(m + 1, n, x_d),
+        m * jnp.exp(log_betainc(m + 1, n, x_l) - jnp.log(x_l)),
+    )
     first = jnp.where(feasible & (x > 0), first, 0.0)
     tail = jnp.where(feasible, jnp.exp(log_betaincc(m, n, x)), 1.0)
     # E[min(T, K)] <= K; the interpolation between integer K exceeds it for K in (m - 1, m)
@@ -384,10 +393,9 @@ def _cot_steps_gaussian(x, m, steps, z_star):
     val = jnp.where(z < -z_star, steps, jnp.where(z > z_star, mu, mid))
     val = jnp.where(degenerate, jnp.minimum(mu, steps), val)
     # for m < z*^2 z stays above -z* as x -> 0, and the middle branch fell to -c / x (tokens
-    # of -1870 on a budget of 250): E[min(T, K)] lies in [min(m, K), K]; also
-    # E[min(T, K)] >= K P(T > K): the middle branch's floor where its Gaussian puts mass
-    # below T = 0
-    val = jnp.clip(val, jnp.maximum(jnp.minimum(m, steps), steps * (1.0 - ndtr(z))), steps)
+    # of -1870 on a budget of 250). Held to what its own Gaussian allows, E[min(T, K)] in
+    # [K P(T > K), K]; elsewhere Eq. 26 is kept as printed
+    val = jnp.clip(val, steps * (1.0 - ndtr(z)), steps)
     return jnp.where(live, val, steps)
 
 

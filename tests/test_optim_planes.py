@@ -143,7 +143,8 @@ def _sum_expected_steps(q, m, K):
 
 def ref_expected_tokens(N, D, Omega):
     """E_phi[omega E[min(tau, K)]], K = Omega / omega real, in scipy from the closed form
-    (m/q) I_q(m+1, K-m+1) + K (1 - I_q(m, K-m+1)) (K for K <= m - 1)."""
+    (m/q) I_q(m+1, K-m+1) + K (1 - I_q(m, K-m+1)) (K for K <= m - 1), capped at K: for K in
+    (m - 1, m) every chain is cut at K (tau >= m), which the form's interpolation exceeds."""
     L = 1.69 + 406.4 * N**-0.34 + 410.7 * D**-0.28
     q = sp.expit(5.0 * (L0 - L))[:, None]
     K = Omega / OMEGA
@@ -151,6 +152,7 @@ def ref_expected_tokens(N, D, Omega):
     ok = n > 0
     nn = np.where(ok, n, 1.0)
     steps = np.where(ok, M / q * sp.betainc(M + 1, nn, q) + K * sp.betainc(nn, M, 1 - q), K)
+    steps = np.minimum(steps, K)
     return OMEGA * steps.mean()
 
 
