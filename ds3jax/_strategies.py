@@ -95,7 +95,8 @@ class BestOfN:
         shares = self.shares
         # jax arrays too (they gave tokens beyond the budget); traced ones pass unchecked
         # (a scalar is a vmap axis spec, not shares)
-        if isinstance(shares, (list, tuple, np.ndarray, jax.Array)) and is_concrete(shares):
+        given = isinstance(shares, (list, tuple, np.ndarray, jax.Array))
+        if given and is_concrete(shares):
             s = np.asarray(shares, dtype=float)
             if s.shape != (k,) or np.any(s < 0) or not np.isclose(s.sum(), 1.0):
                 raise ValueError(
@@ -104,7 +105,7 @@ class BestOfN:
                 )
             if not isinstance(shares, jax.Array):
                 object.__setattr__(self, "shares", s)
-        if isinstance(shares, (list, tuple, np.ndarray, jax.Array)) and not isinstance(base, tuple):
+        if given and not isinstance(base, tuple):
             # shares split the budget between members: one base is k equal members (the
             # shares were checked, then dropped, and every member got budget / k)
             object.__setattr__(self, "base", (base,) * k)
@@ -280,14 +281,10 @@ def _log_bon_success(s, q, m, budget, omega):
     """log(1 - prod_j (1 - psi_j)) = log u + log((1 - e^-u) / u), u = -sum_j log(1 - psi_j),
     with log u a logsumexp of the members' log(-log(1 - psi_j)): finite where every psi_j
     underflows (it was -inf once k log1p(-psi) rounded to 0)."""
-    members, budgets = (
-        (s.base, [budget * sh for sh in _shares(s, budget.dtype)])
-        if isinstance(s.base, tuple)
-        else ((s.base,), [budget / s.k])
+    terms = jnp.stack(
+        [_log_neg_log_failure(b, q, m, bj, omega) + np.log(n) for b, bj, n in _members(s, budget)]
     )
-    weight = 1.0 if isinstance(s.base, tuple) else float(s.k)
-    terms = jnp.stack([_log_neg_log_failure(b, q, m, bj, omega) for b, bj in zip(members, budgets)])
-    log_u = jax.nn.logsumexp(terms, axis=0) + jnp.log(weight)
+    log_u = jax.nn.logsumexp(terms, axis=0)
     u = jnp.exp(log_u)
     # log((1 - e^-u) / u): -u / 2 to first order where u is tiny (the ratio rounds there)
     small = u < 1e-8
@@ -301,13 +298,17 @@ def _log_failure(s, q, m, budget, omega):
     if isinstance(s, (CoT, ToT)):
         return _chain_logs(s, q, m, budget, omega, want_success=False)
     if isinstance(s, BestOfN):
-        if isinstance(s.base, tuple):
-            shares = _shares(s, budget.dtype)
-            return sum(
-                _log_failure(b, q, m, budget * shares[j], omega) for j, b in enumerate(s.base)
-            )
-        return s.k * _log_failure(s.base, q, m, budget / s.k, omega)
+        return sum(n * _log_failure(b, q, m, bj, omega) for b, bj, n in _members(s, budget))
     return jnp.log1p(-_success(s, q, m, budget, omega))
+
+
+def _members(s: BestOfN, budget):
+    """(strategy, budget, count) of each kind of trace: a mixture's members at their shares,
+    or the one base k times at budget / k."""
+    if isinstance(s.base, tuple):
+        shares = _shares(s, budget.dtype)
+        return [(b, budget * shares[j], 1) for j, b in enumerate(s.base)]
+    return [(s.base, budget / s.k, s.k)]
 
 
 def _shares(s: BestOfN, dtype):
@@ -417,11 +418,9 @@ def _tokens(s, q, m, budget, omega, method, z_star):
             n = _cot_steps_linear(x, m, steps)
         width = 1 if isinstance(s, CoT) else s.branching
         return omega * width * n
-    if isinstance(s, BestOfN) and isinstance(s.base, tuple):
-        shares = _shares(s, budget.dtype)
+    if isinstance(s, BestOfN):
         return sum(
-            _tokens(b, q, m, budget * shares[j], omega, method, z_star)
-            for j, b in enumerate(s.base)
+            n * _tokens(b, q, m, bj, omega, method, z_star) for b, bj, n in _members(s, budget)
         )
     return s.k * _tokens(s.base, q, m, budget / s.k, omega, method, z_star)
 

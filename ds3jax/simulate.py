@@ -117,6 +117,11 @@ def _chain_flops(model: _Model, rounds, width: int):
     return flops
 
 
+def _whole_steps(steps: float) -> int:
+    """The whole steps a budget of ``steps`` allows (1e-9 absorbs a budget's rounding)."""
+    return int(np.floor(steps + 1e-9))
+
+
 def _single(key, model, strategy, budget_steps: float, n: int):
     """CoT / ToT chains: (solved, tokens, flops), each [n]."""
     if isinstance(strategy, CoT):
@@ -125,7 +130,7 @@ def _single(key, model, strategy, budget_steps: float, n: int):
         width = strategy.branching
     else:
         raise ValueError("the simulator supports CoT and ToT bases (nest parallel strategies once)")
-    rounds_max = int(np.floor(budget_steps / width + 1e-9))
+    rounds_max = _whole_steps(budget_steps / width)
     solved, rounds = _walk(key, model, n, width, rounds_max)
     tokens = (rounds * width * model.omega).astype(float)
     return solved, tokens, _chain_flops(model, rounds.astype(float), width)
@@ -188,7 +193,7 @@ def simulate(
     decay = None if step_decay is None else jnp.asarray(step_decay)
     # the walk's step count (with _single's rounding tolerance: budget // omega could be one
     # less, and JAX clamped the missing step's index silently)
-    n_steps = int(np.floor(float(budget) / float(omega) + 1e-9))
+    n_steps = _whole_steps(float(budget) / float(omega))
     if decay is not None and (decay.ndim != 1 or decay.shape[0] < n_steps):
         raise ValueError(
             f"step_decay must be 1-D with at least {n_steps} entries (one per step of "

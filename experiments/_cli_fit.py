@@ -219,7 +219,12 @@ def parse_where(items) -> dict:
 def output_stem(path, where) -> str:
     """The output files' name: the CSV's stem, then each selection (file-name safe)."""
     parts = [Path(path).stem] + [f"{k}-{v}" for k, v in where.items()]
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(parts))
+    return file_safe("_".join(parts))
+
+
+def file_safe(text: str) -> str:
+    """``text`` with every run of characters outside [A-Za-z0-9._-] made one "_"."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
 
 # ----------------------------------------------------------------------------- output

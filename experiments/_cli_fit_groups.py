@@ -17,13 +17,12 @@ some of the same problems, a closing line says that ``--shared`` applies.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from ._cli_fit import _kfmt, check_count_options, fit_counts
+from ._cli_fit import _kfmt, check_count_options, file_safe, fit_counts
 from ._common import Progress, UsageError, atomic_write, check_out_dir, to_jsonable
 
 __all__ = ["cmd_fit_groups"]
@@ -36,7 +35,7 @@ def cmd_fit_groups(args, where: dict, by: tuple, stem: str, k_far) -> int:
         raise UsageError("--shared is its own route: leave out --method")
     check_count_options(args)
     # column names go into the file name: "size/B" wrote into a subfolder
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{stem}_by-{'-'.join(by)}")
+    name = file_safe(f"{stem}_by-{'-'.join(by)}")
     check_out_dir(args.out, files=(f"{name}_fits.json", f"{name}_fits.png"))
     import jax
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._checks import check_values, positive
 from .._loss import LossLaw
 from .._transfer import SigmoidTransfer
 from ._fit import PINNED_SE, ForecastFit, fit_model
@@ -108,8 +109,7 @@ def fit_checkpoints(
 
 def _check_positive(**values) -> None:
     for name, v in values.items():
-        if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a positive number, got {v!r}")
+        check_values(name, v, positive, "a positive number")
 
 
 def fit_baseline(
